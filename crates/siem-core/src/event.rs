@@ -1,0 +1,456 @@
+//! The security event and its canonical JSON form.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::{self, DeserializeSeed, Deserializer};
+use serde::ser::{SerializeStruct, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use crate::details::Details;
+use crate::event_type::EventType;
+use crate::ident::{Ident, IdentError};
+use crate::severity::Severity;
+use crate::timestamp::Timestamp;
+
+/// The `source` of events unless configured otherwise.
+pub const DEFAULT_SOURCE: &str = "aisg";
+
+/// A unique event id (a UUID), which lets SIEMs de-duplicate retried deliveries.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId(Uuid);
+
+impl EventId {
+    /// A fresh random (v4) id.
+    pub fn new_random() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    /// Wraps an existing UUID.
+    pub fn from_uuid(uuid: Uuid) -> Self {
+        Self(uuid)
+    }
+
+    /// The UUID.
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+
+    /// Appends the lowercase hyphenated form to `out`.
+    pub fn write_to(&self, out: &mut String) {
+        let mut buf = Uuid::encode_buffer();
+        out.push_str(self.0.hyphenated().encode_lower(&mut buf));
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0.hyphenated(), f)
+    }
+}
+
+impl fmt::Debug for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A string that is not a UUID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event_id must be a UUID: {0}")]
+pub struct InvalidEventId(String);
+
+impl FromStr for EventId {
+    type Err = InvalidEventId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s)
+            .map(Self)
+            .map_err(|e| InvalidEventId(e.to_string()))
+    }
+}
+
+impl Serialize for EventId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut buf = Uuid::encode_buffer();
+        serializer.serialize_str(self.0.hyphenated().encode_lower(&mut buf))
+    }
+}
+
+impl<'de> Deserialize<'de> for EventId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        s.parse().map_err(de::Error::custom)
+    }
+}
+
+/// Metadata about one enforcement decision of the gateway.
+///
+/// Never holds prompt or response text: every field is a bounded identifier, a number,
+/// a fixed word or typed [`Details`]. The event type follows from the details, so the two
+/// can never disagree.
+///
+/// ```
+/// use siem_core::{details::{PiiBlocked, Blocked}, Ident, SecurityEvent, Severity};
+/// let event = SecurityEvent::builder(
+///     "org_acme",
+///     "proj_abc123",
+///     PiiBlocked {
+///         entities_found: vec![Ident::new("SSN")?],
+///         action: Blocked,
+///         model: Ident::new("gpt-4.1")?,
+///     },
+/// )
+/// .request_id("req_xyz789")
+/// .build()?;
+/// assert_eq!(event.event_type().as_str(), "dlp.pii_blocked");
+/// assert_eq!(event.severity(), Severity::High);
+/// let json = event.to_json();
+/// assert_eq!(siem_core::SecurityEvent::from_json(&json)?, event);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecurityEvent {
+    event_id: EventId,
+    event_type: EventType,
+    org_id: Ident,
+    project_id: Ident,
+    request_id: Option<Ident>,
+    severity: Severity,
+    source: Ident,
+    timestamp: Timestamp,
+    details: Details,
+}
+
+impl AsRef<SecurityEvent> for SecurityEvent {
+    fn as_ref(&self) -> &SecurityEvent {
+        self
+    }
+}
+
+/// An event field that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{field}` {source}")]
+pub struct EventError {
+    /// The field, e.g. `org_id`.
+    pub field: &'static str,
+    /// What is wrong with it.
+    #[source]
+    pub source: IdentError,
+}
+
+impl SecurityEvent {
+    /// Starts an event for `org_id` / `project_id` with the given details. Identifiers are
+    /// checked by [`SecurityEventBuilder::build`].
+    pub fn builder(
+        org_id: impl Into<String>,
+        project_id: impl Into<String>,
+        details: impl Into<Details>,
+    ) -> SecurityEventBuilder {
+        SecurityEventBuilder {
+            org_id: org_id.into(),
+            project_id: project_id.into(),
+            details: details.into(),
+            request_id: None,
+            severity: None,
+            source: None,
+            timestamp: None,
+            event_id: None,
+        }
+    }
+
+    /// The event's unique id.
+    pub fn event_id(&self) -> EventId {
+        self.event_id
+    }
+    /// The event type (follows from the details).
+    pub fn event_type(&self) -> &EventType {
+        &self.event_type
+    }
+    /// The organization: the routing key.
+    pub fn org_id(&self) -> &Ident {
+        &self.org_id
+    }
+    /// The project inside the organization.
+    pub fn project_id(&self) -> &Ident {
+        &self.project_id
+    }
+    /// The gateway request that triggered the event, if any.
+    pub fn request_id(&self) -> Option<&Ident> {
+        self.request_id.as_ref()
+    }
+    /// How serious the event is.
+    pub fn severity(&self) -> Severity {
+        self.severity
+    }
+    /// The producer, `aisg` unless configured.
+    pub fn source(&self) -> &Ident {
+        &self.source
+    }
+    /// When the decision happened.
+    pub fn timestamp(&self) -> Timestamp {
+        self.timestamp
+    }
+    /// Typed, metadata-only details.
+    pub fn details(&self) -> &Details {
+        &self.details
+    }
+
+    /// Returns the event with another severity.
+    pub fn with_severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+
+    /// Returns the event with another source.
+    pub fn with_source(mut self, source: Ident) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// A cheap upper-bound estimate of the canonical JSON size in bytes, for byte-bounded
+    /// queues. Not exact; never less than 160.
+    pub fn estimated_size(&self) -> usize {
+        let idents = self.org_id.as_str().len()
+            + self.project_id.as_str().len()
+            + self.request_id.as_ref().map_or(0, |r| r.as_str().len())
+            + self.source.as_str().len()
+            + self.event_type.as_str().len();
+        let details = match &self.details {
+            Details::PiiBlocked(d) => 64 + d.model.as_str().len() + labels_len(&d.entities_found),
+            Details::PiiRedacted(d) => 96 + d.model.as_str().len() + labels_len(&d.entities_found),
+            Details::InjectionBlocked(d) => {
+                96 + d.model.as_str().len() + d.detector.as_ref().map_or(0, |x| x.as_str().len())
+            }
+            Details::BudgetExhausted(d) => 96 + d.period.as_str().len(),
+            Details::LoopDetected(d) => 128 + d.model.as_ref().map_or(0, |x| x.as_str().len()),
+            Details::SiemTest(_) => 96,
+            Details::Custom(c) => 16 + c.fields.len() * (MAX_CUSTOM_VALUE_ESTIMATE),
+        };
+        160 + idents + details
+    }
+
+    /// The canonical JSON of the event.
+    pub fn to_json(&self) -> String {
+        // Serializing our own types to a String cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Parses the canonical JSON of one event. Missing `event_id`, `severity`, `source` and
+    /// `timestamp` are filled in (a new id, the type's default, `aisg`, now). Unknown fields
+    /// and invalid values are errors that name the field path.
+    pub fn from_json(json: &str) -> Result<Self, EventParseError> {
+        let mut de = serde_json::Deserializer::from_str(json);
+        let event = parse_with_path(&mut de)?;
+        de.end()
+            .map_err(|e| EventParseError::new(String::new(), &e))?;
+        Ok(event)
+    }
+
+    /// Like [`from_json`](Self::from_json), from bytes (which must be UTF-8).
+    pub fn from_json_slice(json: &[u8]) -> Result<Self, EventParseError> {
+        let mut de = serde_json::Deserializer::from_slice(json);
+        let event = parse_with_path(&mut de)?;
+        de.end()
+            .map_err(|e| EventParseError::new(String::new(), &e))?;
+        Ok(event)
+    }
+}
+
+const MAX_CUSTOM_VALUE_ESTIMATE: usize = 160;
+
+fn labels_len(labels: &[Ident]) -> usize {
+    labels.iter().map(|l| l.as_str().len() + 3).sum()
+}
+
+fn parse_with_path<'de, R: serde_json::de::Read<'de>>(
+    de: &mut serde_json::Deserializer<R>,
+) -> Result<SecurityEvent, EventParseError> {
+    let mut track = serde_path_to_error::Track::new();
+    let wire = WireEvent::deserialize(serde_path_to_error::Deserializer::new(&mut *de, &mut track))
+        .map_err(|e| EventParseError::new(track.path().to_string(), &e))?;
+    wire.into_event()
+}
+
+/// Canonical JSON that could not be read as an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", if path.is_empty() { String::new() } else { format!("`{path}`: ") })]
+pub struct EventParseError {
+    /// The field path, e.g. `details.limit_usd`; empty when the problem is not in a field.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl EventParseError {
+    fn new(path: String, err: &serde_json::Error) -> Self {
+        let path = if path == "." { String::new() } else { path };
+        Self {
+            path,
+            message: err.to_string(),
+        }
+    }
+}
+
+/// The event as it arrives on the wire, before the details are typed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireEvent {
+    #[serde(default)]
+    event_id: Option<EventId>,
+    event_type: EventType,
+    org_id: Ident,
+    project_id: Ident,
+    #[serde(default)]
+    request_id: Option<Ident>,
+    #[serde(default)]
+    severity: Option<Severity>,
+    #[serde(default)]
+    source: Option<Ident>,
+    #[serde(default)]
+    timestamp: Option<Timestamp>,
+    details: Box<RawValue>,
+}
+
+impl WireEvent {
+    fn into_event(self) -> Result<SecurityEvent, EventParseError> {
+        let mut de = serde_json::Deserializer::from_str(self.details.get());
+        let mut track = serde_path_to_error::Track::new();
+        let details = DetailsSeed(&self.event_type)
+            .deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track))
+            .map_err(|e| {
+                let inner = track.path().to_string();
+                let path = if inner == "." || inner.is_empty() {
+                    "details".to_owned()
+                } else {
+                    format!("details.{inner}")
+                };
+                EventParseError::new(path, &e)
+            })?;
+        Ok(SecurityEvent {
+            event_id: self.event_id.unwrap_or_else(EventId::new_random),
+            severity: self
+                .severity
+                .unwrap_or_else(|| self.event_type.default_severity()),
+            event_type: self.event_type,
+            org_id: self.org_id,
+            project_id: self.project_id,
+            request_id: self.request_id,
+            source: self.source.unwrap_or_else(default_source),
+            timestamp: self.timestamp.unwrap_or_else(Timestamp::now),
+            details,
+        })
+    }
+}
+
+fn default_source() -> Ident {
+    Ident::known_valid(DEFAULT_SOURCE)
+}
+
+struct DetailsSeed<'a>(&'a EventType);
+
+impl<'de> DeserializeSeed<'de> for DetailsSeed<'_> {
+    type Value = Details;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Details, D::Error> {
+        Details::deserialize_for(self.0, deserializer)
+    }
+}
+
+impl Serialize for SecurityEvent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let fields = if self.request_id.is_some() { 9 } else { 8 };
+        let mut s = serializer.serialize_struct("SecurityEvent", fields)?;
+        s.serialize_field("event_id", &self.event_id)?;
+        s.serialize_field("event_type", &self.event_type)?;
+        s.serialize_field("org_id", &self.org_id)?;
+        s.serialize_field("project_id", &self.project_id)?;
+        if let Some(request_id) = &self.request_id {
+            s.serialize_field("request_id", request_id)?;
+        } else {
+            s.skip_field("request_id")?;
+        }
+        s.serialize_field("severity", &self.severity)?;
+        s.serialize_field("source", &self.source)?;
+        s.serialize_field("timestamp", &self.timestamp)?;
+        s.serialize_field("details", &self.details)?;
+        s.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for SecurityEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        WireEvent::deserialize(deserializer)?
+            .into_event()
+            .map_err(de::Error::custom)
+    }
+}
+
+/// Builds a [`SecurityEvent`], validating identifiers and filling defaults.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SecurityEventBuilder {
+    org_id: String,
+    project_id: String,
+    details: Details,
+    request_id: Option<String>,
+    severity: Option<Severity>,
+    source: Option<String>,
+    timestamp: Option<Timestamp>,
+    event_id: Option<EventId>,
+}
+
+impl SecurityEventBuilder {
+    /// The gateway request that triggered the event.
+    pub fn request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = Some(request_id.into());
+        self
+    }
+    /// Overrides the type's default severity.
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = Some(severity);
+        self
+    }
+    /// Overrides the source (`aisg`).
+    pub fn source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+    /// Sets the time of the decision (default: now).
+    pub fn timestamp(mut self, timestamp: Timestamp) -> Self {
+        self.timestamp = Some(timestamp);
+        self
+    }
+    /// Sets the id (default: a new random UUID).
+    pub fn event_id(mut self, event_id: EventId) -> Self {
+        self.event_id = Some(event_id);
+        self
+    }
+
+    /// Validates the identifiers and builds the event.
+    pub fn build(self) -> Result<SecurityEvent, EventError> {
+        let ident = |field, value: String| {
+            Ident::try_from(value).map_err(|source| EventError { field, source })
+        };
+        let event_type = self.details.event_type();
+        Ok(SecurityEvent {
+            event_id: self.event_id.unwrap_or_else(EventId::new_random),
+            severity: self
+                .severity
+                .unwrap_or_else(|| event_type.default_severity()),
+            event_type,
+            org_id: ident("org_id", self.org_id)?,
+            project_id: ident("project_id", self.project_id)?,
+            request_id: self
+                .request_id
+                .map(|r| ident("request_id", r))
+                .transpose()?,
+            source: match self.source {
+                Some(source) => ident("source", source)?,
+                None => default_source(),
+            },
+            timestamp: self.timestamp.unwrap_or_else(Timestamp::now),
+            details: self.details,
+        })
+    }
+}

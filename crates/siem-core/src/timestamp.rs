@@ -1,0 +1,207 @@
+//! UTC instants with the RFC 3339 form used on the wire.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
+
+/// A UTC instant.
+///
+/// On the wire it is RFC 3339 with a `Z`: `2026-06-08T20:15:30Z`, with sub-second digits
+/// only when they are non-zero, in groups of three (`.250`, `.250100`, `.250100300`).
+/// Parsing accepts any RFC 3339 offset and converts to UTC.
+///
+/// ```
+/// use siem_core::Timestamp;
+/// let t: Timestamp = "2026-06-08T22:15:30.25+02:00".parse()?;
+/// assert_eq!(t.to_string(), "2026-06-08T20:15:30.250Z");
+/// assert_eq!(t.unix_millis(), 1_780_949_730_250);
+/// # Ok::<(), siem_core::TimestampError>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(OffsetDateTime);
+
+/// A string that is not an RFC 3339 instant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid RFC 3339 timestamp {value:?}: {reason}")]
+pub struct TimestampError {
+    value: String,
+    reason: String,
+}
+
+/// The longest text [`Timestamp::write_rfc3339`] produces.
+pub const MAX_RFC3339_LEN: usize = 30;
+
+impl Timestamp {
+    /// The current time.
+    pub fn now() -> Self {
+        Self(OffsetDateTime::now_utc())
+    }
+
+    /// Converts any `OffsetDateTime` to a UTC timestamp.
+    pub fn from_offset_date_time(value: OffsetDateTime) -> Self {
+        Self(value.to_offset(UtcOffset::UTC))
+    }
+
+    /// Builds a timestamp from milliseconds since the Unix epoch; `None` when out of range.
+    pub fn from_unix_millis(millis: i64) -> Option<Self> {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+            .ok()
+            .map(Self)
+    }
+
+    /// The instant as a `time::OffsetDateTime` in UTC.
+    pub fn as_offset_date_time(&self) -> OffsetDateTime {
+        self.0
+    }
+
+    /// Whole milliseconds since the Unix epoch (sub-millisecond digits are truncated).
+    pub fn unix_millis(&self) -> i64 {
+        // In range for every year `time` can represent by default (±9999).
+        (self.0.unix_timestamp_nanos() / 1_000_000) as i64
+    }
+
+    /// Appends the wire form to `out` without allocating beyond `out`'s growth.
+    pub fn write_rfc3339(&self, out: &mut String) {
+        let t = self.0;
+        let year = t.year();
+        if (0..=9999).contains(&year) {
+            push_digits(out, year as u32, 4);
+        } else {
+            // Outside four digits RFC 3339 has no form; write the sign and digits as ISO 8601
+            // expanded years do, rather than fail.
+            out.push(if year < 0 { '-' } else { '+' });
+            push_digits(out, year.unsigned_abs(), 6);
+        }
+        out.push('-');
+        push_digits(out, u8::from(t.month()) as u32, 2);
+        out.push('-');
+        push_digits(out, t.day() as u32, 2);
+        out.push('T');
+        push_digits(out, t.hour() as u32, 2);
+        out.push(':');
+        push_digits(out, t.minute() as u32, 2);
+        out.push(':');
+        push_digits(out, t.second() as u32, 2);
+        let nanos = t.nanosecond();
+        if nanos != 0 {
+            out.push('.');
+            if nanos % 1_000_000 == 0 {
+                push_digits(out, nanos / 1_000_000, 3);
+            } else if nanos % 1_000 == 0 {
+                push_digits(out, nanos / 1_000, 6);
+            } else {
+                push_digits(out, nanos, 9);
+            }
+        }
+        out.push('Z');
+    }
+}
+
+fn push_digits(out: &mut String, mut value: u32, width: usize) {
+    let mut buf = [b'0'; 10];
+    let mut i = buf.len();
+    while value > 0 && i > 0 {
+        i -= 1;
+        buf[i] = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    let start = buf.len().saturating_sub(width).min(i);
+    for &b in &buf[start..] {
+        out.push(b as char);
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = TimestampError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        OffsetDateTime::parse(s, &Rfc3339)
+            .map(Self::from_offset_date_time)
+            .map_err(|e| TimestampError {
+                value: s.chars().take(64).collect(),
+                reason: e.to_string(),
+            })
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::with_capacity(MAX_RFC3339_LEN);
+        self.write_rfc3339(&mut s);
+        f.write_str(&s)
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = String::with_capacity(MAX_RFC3339_LEN);
+        self.write_rfc3339(&mut s);
+        serializer.serialize_str(&s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl From<OffsetDateTime> for Timestamp {
+    fn from(value: OffsetDateTime) -> Self {
+        Self::from_offset_date_time(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(s: &str) -> String {
+        s.parse::<Timestamp>().unwrap().to_string()
+    }
+
+    #[test]
+    fn formats_with_minimal_sub_second_groups() {
+        assert_eq!(round("2026-06-08T20:15:30Z"), "2026-06-08T20:15:30Z");
+        assert_eq!(
+            round("2026-06-08T20:16:02.250Z"),
+            "2026-06-08T20:16:02.250Z"
+        );
+        assert_eq!(
+            round("2026-06-08T20:16:02.2501Z"),
+            "2026-06-08T20:16:02.250100Z"
+        );
+        assert_eq!(
+            round("2026-06-08T20:16:02.000000001Z"),
+            "2026-06-08T20:16:02.000000001Z"
+        );
+        assert_eq!(round("0001-01-01T00:00:00Z"), "0001-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn converts_offsets_to_utc() {
+        assert_eq!(round("2026-06-08T00:15:30-02:30"), "2026-06-08T02:45:30Z");
+    }
+
+    #[test]
+    fn millis_round_trip() {
+        let t: Timestamp = "2026-06-08T20:16:02.250Z".parse().unwrap();
+        assert_eq!(Timestamp::from_unix_millis(t.unix_millis()), Some(t));
+    }
+
+    #[test]
+    fn rejects_non_rfc3339() {
+        for bad in ["2026-06-08", "2026-06-08T20:15:30", "yesterday", ""] {
+            assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
+        }
+    }
+}
