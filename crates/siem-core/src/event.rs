@@ -326,7 +326,14 @@ impl WireEvent {
                 } else {
                     format!("details.{inner}")
                 };
-                EventParseError::new(path, &e)
+                // Positions inside the details value would not match the caller's input;
+                // the path says where the problem is.
+                let mut err = EventParseError::new(path, &e);
+                let suffix = format!(" at line {} column {}", e.line(), e.column());
+                if let Some(stripped) = err.message.strip_suffix(&suffix) {
+                    err.message = stripped.to_owned();
+                }
+                err
             })?;
         Ok(SecurityEvent {
             event_id: self.event_id.unwrap_or_else(EventId::new_random),

@@ -1,0 +1,1 @@
+//! Workspace-level tests for siem-connectors live in `tests/`; this library is empty.
