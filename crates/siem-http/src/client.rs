@@ -317,3 +317,40 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+/// Removes every occurrence of `secret` from the messages of `error`, in case a platform
+/// echoed the credential back in its error body. Sinks call this on every error of a
+/// request sent with that credential.
+pub fn scrub_secret(error: DeliveryError, secret: &str) -> DeliveryError {
+    if secret.is_empty() {
+        return error;
+    }
+    let clean = |mut detail: ErrorDetail| {
+        if detail.message.contains(secret) {
+            detail.message = detail.message.replace(secret, "[REDACTED]");
+        }
+        if detail.code.as_deref().is_some_and(|c| c.contains(secret)) {
+            detail.code = Some("[REDACTED]".to_owned());
+        }
+        detail
+    };
+    match error {
+        DeliveryError::Retryable {
+            detail,
+            retry_after,
+        } => DeliveryError::Retryable {
+            detail: clean(detail),
+            retry_after,
+        },
+        DeliveryError::Permanent { detail } => DeliveryError::Permanent {
+            detail: clean(detail),
+        },
+        DeliveryError::CredentialsRejected { detail } => DeliveryError::CredentialsRejected {
+            detail: clean(detail),
+        },
+        DeliveryError::PayloadTooLarge { detail } => DeliveryError::PayloadTooLarge {
+            detail: clean(detail),
+        },
+        other @ DeliveryError::Credentials(_) => other,
+    }
+}

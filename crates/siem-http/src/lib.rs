@@ -10,15 +10,25 @@
 //!   and response bodies read only up to a cap.
 //! - [`finish_body`]: gzip a finished body (or not) into an [`EncodedRequest`].
 //! - [`classify_status`] and [`parse_retry_after`]: HTTP answers to
-//!   [`DeliveryError`] classes.
+//!   [`DeliveryError`](siem_core::DeliveryError) classes.
+//! - [`json`]: a JSON string writer for hand-built bodies; [`TimeoutsConfig`]: the
+//!   `timeouts` table every sink's configuration shares.
+//! - `testing` (feature `testing`, tests only): a throwaway CA and an HTTPS test server on
+//!   127.0.0.1, and a plain-HTTP loopback escape hatch for wiremock.
+#![warn(missing_docs)]
 
 mod client;
+mod config;
+pub mod json;
 mod status;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use client::{
-    secret_header, HttpClient, HttpError, HttpOptions, HttpResponse, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT,
+    scrub_secret, secret_header, HttpClient, HttpError, HttpOptions, HttpResponse,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT,
 };
+pub use config::{InvalidTimeout, TimeoutsConfig, MAX_TIMEOUT};
 pub use http::header::{HeaderName, HeaderValue};
 pub use status::{classify_status, parse_retry_after};
 

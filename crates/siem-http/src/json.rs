@@ -1,0 +1,160 @@
+//! Minimal JSON writing for encoders that build bodies by hand into one reusable buffer.
+//!
+//! The output is byte-for-byte what `serde_json` writes for the same string (short escapes
+//! for `\b \f \n \r \t`, `\u00XX` in lowercase hex for other control characters, `\"` and
+//! `\\`, everything else verbatim), but without going through a serializer per field.
+//!
+//! ```
+//! let mut out = Vec::new();
+//! siem_http::json::push_str(&mut out, "req \"1\"\n");
+//! assert_eq!(out, br#""req \"1\"\n""#);
+//! assert_eq!(serde_json::to_vec("req \"1\"\n").unwrap(), out);
+//! ```
+
+/// Appends `s` as a quoted JSON string.
+#[inline]
+pub fn push_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    push_str_contents(out, s);
+    out.push(b'"');
+}
+
+/// Appends the escaped contents of `s` without quotes, for building one JSON string from
+/// several parts.
+#[inline]
+pub fn push_str_contents(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    if !bytes.iter().any(|&b| needs_escape(b)) {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if needs_escape(b) {
+            out.extend_from_slice(&bytes[start..i]);
+            push_escape(out, b);
+            start = i + 1;
+        }
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// Like [`push_str_contents`], but also writes `replacement` for every `forbidden` byte
+/// (an ASCII character), e.g. to keep `,` out of a comma-separated tag list.
+pub fn push_str_contents_replacing(out: &mut Vec<u8>, s: &str, forbidden: u8, replacement: u8) {
+    let bytes = s.as_bytes();
+    if !bytes.iter().any(|&b| needs_escape(b) || b == forbidden) {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    for &b in bytes {
+        if b == forbidden {
+            push_str_contents(out, char::from(replacement).encode_utf8(&mut [0; 4]));
+        } else if needs_escape(b) {
+            push_escape(out, b);
+        } else {
+            out.push(b);
+        }
+    }
+}
+
+#[inline]
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+fn push_escape(out: &mut Vec<u8>, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match b {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0c => out.extend_from_slice(b"\\f"),
+        _ => out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(b >> 4)],
+            HEX[usize::from(b & 0xf)],
+        ]),
+    }
+}
+
+/// Appends a whole number.
+#[inline]
+pub fn push_u64(out: &mut Vec<u8>, mut value: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends milliseconds since the Unix epoch as seconds with exactly three decimals, e.g.
+/// `1780949730250` → `1780949730.250` (the form Splunk's HEC `time` reads).
+#[inline]
+pub fn push_epoch_seconds_millis(out: &mut Vec<u8>, millis: i64) {
+    if millis < 0 {
+        out.push(b'-');
+    }
+    let abs = millis.unsigned_abs();
+    push_u64(out, abs / 1000);
+    let frac = abs % 1000;
+    out.extend_from_slice(&[
+        b'.',
+        b'0' + (frac / 100) as u8,
+        b'0' + (frac / 10 % 10) as u8,
+        b'0' + (frac % 10) as u8,
+    ]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_match_serde_json_for_every_ascii_byte_and_unicode() {
+        let mut all: String = (0u8..0x80).map(char::from).collect();
+        all.push_str("é😀\u{2028}");
+        for s in [all.as_str(), "", "plain", "a\"b\\c", "\u{7f}"] {
+            let mut out = Vec::new();
+            push_str(&mut out, s);
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn replacing_writes_the_replacement_and_still_escapes() {
+        let mut out = Vec::new();
+        push_str_contents_replacing(&mut out, "a,b\"c", b',', b'_');
+        assert_eq!(out, br#"a_b\"c"#);
+    }
+
+    #[test]
+    fn numbers() {
+        let mut out = Vec::new();
+        push_u64(&mut out, 0);
+        out.push(b' ');
+        push_u64(&mut out, u64::MAX);
+        out.push(b' ');
+        push_epoch_seconds_millis(&mut out, 1_780_949_730_250);
+        out.push(b' ');
+        push_epoch_seconds_millis(&mut out, 5);
+        out.push(b' ');
+        push_epoch_seconds_millis(&mut out, -1_500);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "0 18446744073709551615 1780949730.250 0.005 -1.500"
+        );
+    }
+}

@@ -1,0 +1,44 @@
+//! Test support (feature `testing`, never for production): a throwaway CA and an HTTPS
+//! test server on 127.0.0.1 whose answers a test scripts with a closure.
+//!
+//! Adapter tests use it to prove, over real TLS, that the extra-CA option works and that
+//! an untrusted certificate is refused; `siem-testkit` builds the platform emulators on
+//! it.
+//!
+//! - [`TestCa`]: a CA made up on the spot; issues server certificates.
+//! - [`TlsTestServer`]: `start` (own CA), `start_with_ca` (shared CA),
+//!   `start_untrusted` (a certificate the advertised CA did not issue). It records every
+//!   [`TestRequest`] and answers with the handler's [`TestResponse`], which can be
+//!   delayed, hang, redirect or stream an endless body.
+
+mod ca;
+mod server;
+
+pub use ca::{ServerCert, TestCa};
+pub use server::{TestBody, TestRequest, TestResponse, TlsTestServer, HANG};
+
+/// The test CA or server could not be set up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestServerError {
+    /// A key or certificate could not be generated.
+    #[error("cannot make the test {what}: {reason}")]
+    Certificate {
+        /// Which one, e.g. "CA key".
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// rustls refused the server configuration.
+    #[error("cannot configure TLS for the test server: {reason}")]
+    Tls {
+        /// Why.
+        reason: String,
+    },
+    /// No port on 127.0.0.1 could be opened.
+    #[error("cannot listen on 127.0.0.1: {reason}")]
+    Bind {
+        /// Why.
+        reason: String,
+    },
+}

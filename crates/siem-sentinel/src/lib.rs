@@ -1,0 +1,55 @@
+//! # siem-sentinel
+//!
+//! Microsoft Sentinel adapter for **siem-connectors**: security events go to a Log
+//! Analytics custom table (`AisgSecurityEvents_CL`) through the Azure Monitor Logs
+//! Ingestion API, via a data collection endpoint (DCE) and rule (DCR).
+//!
+//! - [`config`]: [`SentinelOptions`] (DCE, DCR immutable id, stream, gzip, timeouts, CA),
+//!   [`EntraOptions`], and [`SentinelConfig`], the TOML form.
+//! - [`encoder`]: pure events → JSON array bodies of at most 1,000,000 bytes, with the
+//!   table's columns ([`encoder::COLUMNS`]) and Sentinel's severity words.
+//! - [`sink`]: [`SentinelSink`], the [`SiemSink`](siem_core::SiemSink) implementation.
+//! - [`token`]: [`EntraTokenSource`], an Entra ID client-credentials token provider with a
+//!   single-flight cache.
+//! - [`error`]: build errors and the mapping of API answers to delivery error classes.
+//!
+//! The table schema and a DCR template matching the encoder ship in `schema/`.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use siem_core::{Endpoint, Secret, SiemSink, StaticCredential};
+//! use siem_sentinel::{EntraOptions, EntraTokenSource, SentinelOptions, SentinelSink};
+//!
+//! let options = SentinelOptions::builder(
+//!     Endpoint::parse("https://my-dce-abcd.westeurope-1.ingest.monitor.azure.com")?,
+//!     "dcr-00112233445566778899aabbccddeeff",
+//! )
+//! .build()?;
+//! let client_secret = Arc::new(StaticCredential::new(Secret::new("from-the-secret-store")));
+//! let tokens = EntraTokenSource::new(
+//!     EntraOptions::builder("contoso.onmicrosoft.com", "11111111-2222-3333-4444-555555555555")
+//!         .build()?,
+//!     client_secret,
+//! )?;
+//! let sink = SentinelSink::new("sentinel-prod", options, Arc::new(tokens))?;
+//! let events: Vec<_> = siem_core::testing::sample_events().into_iter().map(Arc::new).collect();
+//! let encoded = sink.encode(&events); // pure; `sink.send(&encoded.requests[0])` delivers
+//! assert_eq!(encoded.requests.len(), 1);
+//! assert!(encoded.requests[0].gzip);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod encoder;
+pub mod error;
+pub mod sink;
+pub mod token;
+
+pub use config::{
+    ConfigError, EntraOptions, EntraOptionsBuilder, SentinelConfig, SentinelOptions,
+    SentinelOptionsBuilder,
+};
+pub use error::BuildError;
+pub use sink::SentinelSink;
+pub use token::EntraTokenSource;

@@ -1,0 +1,428 @@
+//! An Entra ID (Azure AD) client-credentials token source for the Logs Ingestion API.
+//!
+//! # Protocol
+//! `POST {authority_host}/{tenant_id}/oauth2/v2.0/token` with the form fields
+//! `grant_type=client_credentials`, `client_id`, `client_secret` and
+//! `scope=https://monitor.azure.com/.default`; the answer holds `access_token` and
+//! `expires_in` (seconds).
+//!
+//! # Caching
+//! - A token is reused until its *refresh time*: `expires_in` minus a margin of 10 % of
+//!   its lifetime, at most [`MAX_REFRESH_MARGIN`] (5 minutes). A usual one-hour token is
+//!   thus refreshed after 55 minutes; the lifetime is counted from when the request was
+//!   sent, so network time only makes us earlier.
+//! - Exactly one token request is in flight however many callers ask at once: callers that
+//!   find no fresh token queue on an async mutex, and whoever gets it first fetches; the
+//!   others then take that token — or that failure, so a failing endpoint is asked once per
+//!   wave of callers, not once per caller.
+//! - If a refresh fails while the cached token has not yet expired, the old token is still
+//!   served and the next refresh is tried after [`FAILED_REFRESH_BACKOFF`].
+//! - [`invalidate`](CredentialProvider::invalidate) drops the cached token only if it is the
+//!   rejected one, so late reports about an already-replaced token cost nothing.
+//!
+//! # Errors
+//! Errors name the identity (`entra:{tenant_id}/{client_id}`) and carry Entra's error code
+//! and `AADSTS…` description, never the client secret or a token. A 4xx answer (e.g.
+//! `invalid_client`, `unauthorized_client`, an unknown tenant) is
+//! [`CredentialErrorKind::Rejected`]; 429 is `Throttled`; 5xx, timeouts and connection
+//! failures are `Unavailable`. On `invalid_client` the client secret provider is told that
+//! its secret was rejected, so a rotated secret is fetched from the store next time.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::Deserialize;
+use siem_core::{CredentialError, CredentialErrorKind, CredentialProvider, Secret};
+use siem_http::{HeaderName, HeaderValue, HttpClient, HttpResponse};
+use url::Url;
+
+use crate::config::EntraOptions;
+use crate::error::BuildError;
+
+/// The largest safety margin before expiry at which a token is refreshed.
+pub const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+/// After a failed refresh with a still-valid token in hand, how long to use that token
+/// before trying again.
+pub const FAILED_REFRESH_BACKOFF: Duration = Duration::from_secs(10);
+/// The longest token lifetime believed; Entra tokens live at most a day, and a larger
+/// `expires_in` is capped rather than trusted.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// How much of Entra's error description is kept.
+const MAX_DETAIL_CHARS: usize = 512;
+
+/// The refresh margin for a token valid for `lifetime`: 10 % of it, at most
+/// [`MAX_REFRESH_MARGIN`].
+///
+/// ```
+/// use std::time::Duration;
+/// use siem_sentinel::token::refresh_margin;
+/// assert_eq!(refresh_margin(Duration::from_secs(3600)), Duration::from_secs(300));
+/// assert_eq!(refresh_margin(Duration::from_secs(600)), Duration::from_secs(60));
+/// ```
+pub fn refresh_margin(lifetime: Duration) -> Duration {
+    (lifetime / 10).min(MAX_REFRESH_MARGIN)
+}
+
+/// A monotonic clock, injectable so that expiry can be tested without waiting.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current instant.
+    fn now(&self) -> Instant;
+}
+
+/// [`Instant::now`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+struct CachedToken {
+    token: Secret,
+    refresh_at: Instant,
+    expires_at: Instant,
+}
+
+#[derive(Default)]
+struct Cache {
+    token: Option<CachedToken>,
+    /// Counts finished fetches, so a queued caller can tell one finished while it waited.
+    generation: u64,
+    /// The outcome of the last fetch when it failed.
+    last_failure: Option<CredentialError>,
+}
+
+impl Cache {
+    fn fresh(&self, now: Instant) -> Option<Secret> {
+        self.token
+            .as_ref()
+            .filter(|t| now < t.refresh_at)
+            .map(|t| t.token.clone())
+    }
+}
+
+/// Gets Logs Ingestion API tokens from Entra ID with the client-credentials flow and
+/// caches them (see the [module docs](self)).
+///
+/// ```
+/// use std::sync::Arc;
+/// use siem_core::{CredentialProvider, Secret, StaticCredential};
+/// use siem_sentinel::{EntraOptions, EntraTokenSource};
+///
+/// let options = EntraOptions::builder("contoso.onmicrosoft.com",
+///                                     "11111111-2222-3333-4444-555555555555").build()?;
+/// let secret = Arc::new(StaticCredential::with_label(Secret::new("s3cr3t"), "env:AZ_SECRET"));
+/// let source = EntraTokenSource::new(options, secret)?;
+/// assert_eq!(source.describe(), "entra:contoso.onmicrosoft.com/11111111-2222-3333-4444-555555555555");
+/// assert!(!format!("{source:?}").contains("s3cr3t"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct EntraTokenSource {
+    options: EntraOptions,
+    identity: String,
+    token_url: Url,
+    http: HttpClient,
+    client_secret: Arc<dyn CredentialProvider>,
+    clock: Arc<dyn Clock>,
+    cache: Mutex<Cache>,
+    in_flight: tokio::sync::Mutex<()>,
+}
+
+impl fmt::Debug for EntraTokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EntraTokenSource")
+            .field("identity", &self.identity)
+            .field("token_url", &self.token_url.as_str())
+            .field("scope", &self.options.scope())
+            .field("client_secret", &self.client_secret.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Seconds {
+    Number(u64),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: Option<String>,
+    expires_in: Option<Seconds>,
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorAnswer {
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+    #[serde(default)]
+    trace_id: Option<String>,
+    #[serde(default)]
+    correlation_id: Option<String>,
+}
+
+impl EntraTokenSource {
+    /// A token source for `options`, reading the client secret from `client_secret` (the
+    /// secret store) whenever it fetches a token. Fails when the CA file cannot be read.
+    pub fn new(
+        options: EntraOptions,
+        client_secret: Arc<dyn CredentialProvider>,
+    ) -> Result<Self, BuildError> {
+        let identity = options.describe();
+        let http = options
+            .http_options()
+            .and_then(|o| HttpClient::new(&o))
+            .map_err(|source| BuildError::Http {
+                component: format!("token source {identity}"),
+                source,
+            })?;
+        Ok(Self {
+            token_url: options.token_url(),
+            identity,
+            options,
+            http,
+            client_secret,
+            clock: Arc::new(SystemClock),
+            cache: Mutex::new(Cache::default()),
+            in_flight: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Uses another clock for expiry (tests).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The options.
+    pub fn options(&self) -> &EntraOptions {
+        &self.options
+    }
+
+    fn cache(&self) -> MutexGuard<'_, Cache> {
+        // Nothing panics while holding the lock; recover the state anyway.
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn error(&self, kind: CredentialErrorKind, detail: impl Into<String>) -> CredentialError {
+        CredentialError::new(self.identity.clone(), kind, detail)
+    }
+
+    /// Asks Entra ID for a token, once.
+    async fn fetch(&self) -> Result<CachedToken, CredentialError> {
+        let secret = self.client_secret.get().await.map_err(|e| {
+            let detail = if e.detail.is_empty() {
+                format!("reading the client secret ({}): {}", e.reference, e.kind)
+            } else {
+                format!(
+                    "reading the client secret ({}): {} ({})",
+                    e.reference, e.kind, e.detail
+                )
+            };
+            self.error(e.kind, detail)
+        })?;
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "client_credentials")
+            .append_pair("client_id", self.options.client_id())
+            .append_pair("client_secret", secret.expose())
+            .append_pair("scope", self.options.scope())
+            .finish();
+        let headers = [
+            (
+                HeaderName::from_static("content-type"),
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            ),
+            (
+                HeaderName::from_static("accept"),
+                HeaderValue::from_static("application/json"),
+            ),
+        ];
+        let sent_at = self.clock.now();
+        let response = self
+            .http
+            .post(&self.token_url, &headers, Bytes::from(form))
+            .await
+            .map_err(|e| {
+                let what = e
+                    .detail()
+                    .map_or_else(|| e.to_string(), |d| d.message.clone());
+                self.error(
+                    CredentialErrorKind::Unavailable,
+                    format!("token endpoint {}: {what}", self.token_url),
+                )
+            })?;
+        if (200..300).contains(&response.status) {
+            return self.read_token(&response, sent_at);
+        }
+        let answer: ErrorAnswer = serde_json::from_slice(&response.body).unwrap_or_default();
+        if matches!(response.status, 400 | 401) && answer.error.as_deref() == Some("invalid_client")
+        {
+            // Possibly a rotated secret: let the store fetch it again next time.
+            self.client_secret.invalidate(&secret);
+        }
+        let kind = match response.status {
+            429 => CredentialErrorKind::Throttled,
+            400..=499 => CredentialErrorKind::Rejected,
+            _ => CredentialErrorKind::Unavailable,
+        };
+        Err(self.error(kind, error_detail(&response, &answer, &secret)))
+    }
+
+    fn read_token(
+        &self,
+        response: &HttpResponse,
+        sent_at: Instant,
+    ) -> Result<CachedToken, CredentialError> {
+        let malformed = |why: &str| {
+            self.error(
+                CredentialErrorKind::Malformed,
+                format!("token endpoint answered HTTP {} {why}", response.status),
+            )
+        };
+        let answer: TokenAnswer = serde_json::from_slice(&response.body)
+            .map_err(|_| malformed("with a body that is not a token response"))?;
+        let token = answer
+            .access_token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| malformed("without an access_token"))?;
+        let seconds = match answer.expires_in {
+            Some(Seconds::Number(n)) => n,
+            Some(Seconds::Text(t)) => t
+                .trim()
+                .parse()
+                .map_err(|_| malformed("with a non-numeric expires_in"))?,
+            None => return Err(malformed("without expires_in")),
+        };
+        let lifetime = Duration::from_secs(seconds).min(MAX_TOKEN_LIFETIME);
+        tracing::debug!(identity = %self.identity, expires_in = seconds, "fetched an Entra ID token");
+        Ok(CachedToken {
+            token: Secret::new(token),
+            refresh_at: sent_at + lifetime - refresh_margin(lifetime),
+            expires_at: sent_at + lifetime,
+        })
+    }
+}
+
+/// `HTTP 401 invalid_client: AADSTS7000215: Invalid client secret provided. … (trace_id …,
+/// correlation_id …)`, shortened, with the secret scrubbed should Entra ever echo it.
+fn error_detail(response: &HttpResponse, answer: &ErrorAnswer, secret: &Secret) -> String {
+    let mut detail = format!("token endpoint answered HTTP {}", response.status);
+    if let Some(code) = &answer.error {
+        detail.push(' ');
+        detail.push_str(code);
+    }
+    match &answer.error_description {
+        // Entra appends "Trace ID: … Correlation ID: … Timestamp: …" on further lines.
+        Some(text) => {
+            if let Some(first) = text.lines().next().filter(|l| !l.trim().is_empty()) {
+                detail.push_str(": ");
+                detail.push_str(first.trim());
+            }
+        }
+        None if answer.error.is_none() => {
+            let text = response.body_text();
+            if !text.is_empty() {
+                detail.push_str(": ");
+                detail.push_str(&text);
+            }
+        }
+        None => {}
+    }
+    let ids: Vec<String> = [
+        ("trace_id", &answer.trace_id),
+        ("correlation_id", &answer.correlation_id),
+    ]
+    .into_iter()
+    .filter_map(|(name, v)| v.as_ref().map(|v| format!("{name} {v}")))
+    .collect();
+    if !ids.is_empty() {
+        detail.push_str(&format!(" ({})", ids.join(", ")));
+    }
+    let mut detail: String = detail.chars().take(MAX_DETAIL_CHARS).collect();
+    let exposed = secret.expose();
+    if !exposed.is_empty() && detail.contains(exposed) {
+        detail = detail.replace(exposed, "[REDACTED]");
+    }
+    detail
+}
+
+#[async_trait]
+impl CredentialProvider for EntraTokenSource {
+    async fn get(&self) -> Result<Secret, CredentialError> {
+        let seen = {
+            let cache = self.cache();
+            if let Some(token) = cache.fresh(self.clock.now()) {
+                return Ok(token);
+            }
+            cache.generation
+        };
+        let _in_flight = self.in_flight.lock().await;
+        {
+            let cache = self.cache();
+            if let Some(token) = cache.fresh(self.clock.now()) {
+                return Ok(token);
+            }
+            if cache.generation != seen {
+                if let Some(failure) = &cache.last_failure {
+                    // A fetch finished while we queued, and failed: share its answer.
+                    return Err(failure.clone());
+                }
+            }
+        }
+        let result = self.fetch().await;
+        let now = self.clock.now();
+        let mut cache = self.cache();
+        cache.generation = cache.generation.wrapping_add(1);
+        match result {
+            Ok(fetched) => {
+                let token = fetched.token.clone();
+                cache.token = Some(fetched);
+                cache.last_failure = None;
+                Ok(token)
+            }
+            Err(e) => {
+                cache.last_failure = Some(e.clone());
+                match &mut cache.token {
+                    Some(old) if now < old.expires_at => {
+                        old.refresh_at = (now + FAILED_REFRESH_BACKOFF).min(old.expires_at);
+                        tracing::warn!(
+                            identity = %self.identity,
+                            error = %e,
+                            "Entra ID token refresh failed; using the current token until it expires"
+                        );
+                        Ok(old.token.clone())
+                    }
+                    _ => {
+                        cache.token = None;
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    fn invalidate(&self, rejected: &Secret) {
+        let mut cache = self.cache();
+        if cache
+            .token
+            .as_ref()
+            .is_some_and(|t| t.token.same_value(rejected))
+        {
+            cache.token = None;
+            tracing::debug!(identity = %self.identity, "dropped an Entra ID token the SIEM rejected");
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.identity.clone()
+    }
+}

@@ -1,0 +1,395 @@
+//! The sink against a wiremock Logs Ingestion API: the exact request, and every answer
+//! mapped to the right delivery error class.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use siem_core::testing::conformance;
+use siem_core::{DeliveryError, Secret, SiemSink, StaticCredential};
+use siem_sentinel::config::USER_AGENT;
+use siem_sentinel::encoder;
+use wiremock::matchers::{body_bytes, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn ingestion_path() -> String {
+    format!("/dataCollectionRules/{DCR}/streams/Custom-AisgSecurityEvents")
+}
+
+async fn answering(template: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(ingestion_path()))
+        .respond_with(template)
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn sends_the_exact_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(ingestion_path()))
+        .and(query_param("api-version", "2023-01-01"))
+        .and(header("authorization", "Bearer token-abc"))
+        .and(header("content-type", "application/json"))
+        .and(header("content-encoding", "gzip"))
+        .and(header("user-agent", USER_AGENT))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let credential = RecordingCredential::new("token-abc");
+    let sink = mock_sink(&server.uri(), credential.clone());
+    let events = fixture_events();
+    let encoded = sink.encode(&events);
+    assert_eq!(encoded.requests.len(), 1);
+    let ack = sink.send(&encoded.requests[0]).await.unwrap();
+    assert_eq!(ack.status, 204);
+
+    let received = server.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    let request = &received[0];
+    assert_eq!(request.url.query(), Some("api-version=2023-01-01"));
+    assert_eq!(request.url.path(), ingestion_path());
+    let plain = encoder::encode(&events, false);
+    assert_eq!(gunzip(&request.body), plain.requests[0].body.to_vec());
+    let records: Vec<serde_json::Value> = serde_json::from_slice(&gunzip(&request.body)).unwrap();
+    assert_eq!(records.len(), events.len());
+    assert_eq!(
+        records[2]["EventId"],
+        "0b7c6f1e-8d0a-4c43-9a57-3f1d2a9e4b10"
+    );
+    assert!(credential.invalidated().is_empty());
+}
+
+#[tokio::test]
+async fn gzip_off_sends_plain_json_without_content_encoding() {
+    let server = MockServer::start().await;
+    let events = fixture_events();
+    let expected = encoder::encode(&events, false).requests[0].body.to_vec();
+    Mock::given(method("POST"))
+        .and(path(ingestion_path()))
+        .and(body_bytes(expected))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let options = mock_options(&server.uri()).gzip(false).build().unwrap();
+    let sink =
+        siem_sentinel::SentinelSink::new("s", options, RecordingCredential::new("test-token-1"))
+            .unwrap();
+    let report = sink.deliver(&events).await;
+    assert!(report.is_complete(), "{report:?}");
+    let received = server.received_requests().await.unwrap();
+    assert!(received[0].headers.get("content-encoding").is_none());
+}
+
+#[tokio::test]
+async fn other_stream_changes_the_path() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/dataCollectionRules/{DCR}/streams/Custom-Other_CL"
+        )))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let options = mock_options(&server.uri())
+        .stream("Custom-Other_CL")
+        .build()
+        .unwrap();
+    let sink =
+        siem_sentinel::SentinelSink::new("s", options, RecordingCredential::new("test-token-1"))
+            .unwrap();
+    assert!(sink.deliver(&fixture_events()).await.is_complete());
+}
+
+/// What a case expects: class, status, code, message fragment, retry-after.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Class {
+    Ok,
+    Retryable,
+    Permanent,
+    Credentials,
+    TooLarge,
+}
+
+fn class_of(result: &Result<siem_core::Ack, DeliveryError>) -> Class {
+    match result {
+        Ok(_) => Class::Ok,
+        Err(DeliveryError::Retryable { .. }) => Class::Retryable,
+        Err(DeliveryError::Permanent { .. }) => Class::Permanent,
+        Err(DeliveryError::CredentialsRejected { .. }) => Class::Credentials,
+        Err(DeliveryError::PayloadTooLarge { .. }) => Class::TooLarge,
+        Err(other) => panic!("unexpected {other:?}"),
+    }
+}
+
+fn azure_error(code: &str, message: &str) -> String {
+    serde_json::json!({"error": {"code": code, "message": message}}).to_string()
+}
+
+#[tokio::test]
+async fn statuses_map_to_delivery_error_classes() {
+    struct Case {
+        status: u16,
+        body: String,
+        retry_after: Option<&'static str>,
+        class: Class,
+        code: Option<&'static str>,
+        message: &'static str,
+        wait: Option<Duration>,
+    }
+    let case = |status, class| Case {
+        status,
+        body: String::new(),
+        retry_after: None,
+        class,
+        code: None,
+        message: "",
+        wait: None,
+    };
+    let cases = vec![
+        case(204, Class::Ok),
+        case(200, Class::Ok),
+        Case {
+            body: azure_error("InvalidPayload", "Data at index 0 does not match the schema"),
+            code: Some("InvalidPayload"),
+            message: "Data at index 0 does not match the schema",
+            ..case(400, Class::Permanent)
+        },
+        Case {
+            body: azure_error("InvalidToken", "Token is expired"),
+            code: Some("InvalidToken"),
+            message: "Token is expired",
+            ..case(401, Class::Credentials)
+        },
+        Case {
+            body: azure_error("OperationFailed", "The authentication token provided does not have access to ingest data for the data collection rule"),
+            code: Some("OperationFailed"),
+            message: "does not have access",
+            ..case(403, Class::Credentials)
+        },
+        Case {
+            body: azure_error("InvalidDataCollectionRule", "Data collection rule dcr-… not found"),
+            code: Some("InvalidDataCollectionRule"),
+            message: "not found",
+            ..case(404, Class::Permanent)
+        },
+        case(408, Class::Retryable),
+        Case {
+            body: azure_error("ContentLengthLimitExceeded", "Maximum allowed content length: 1048576 bytes"),
+            code: Some("ContentLengthLimitExceeded"),
+            message: "Maximum allowed content length",
+            ..case(413, Class::TooLarge)
+        },
+        Case {
+            body: azure_error("TooManyRequests", "Request rate is too large"),
+            retry_after: Some("17"),
+            code: Some("TooManyRequests"),
+            message: "Request rate is too large",
+            wait: Some(Duration::from_secs(17)),
+            ..case(429, Class::Retryable)
+        },
+        case(429, Class::Retryable),
+        Case {
+            body: azure_error("ServiceError", "An internal error occurred"),
+            code: Some("ServiceError"),
+            message: "internal error",
+            ..case(500, Class::Retryable)
+        },
+        Case {
+            retry_after: Some("120"),
+            body: "<html>Service Unavailable</html>".to_owned(),
+            message: "<html>Service Unavailable</html>",
+            wait: Some(Duration::from_secs(120)),
+            ..case(503, Class::Retryable)
+        },
+        case(503, Class::Retryable),
+    ];
+    for c in cases {
+        let mut template = ResponseTemplate::new(c.status).set_body_string(c.body.clone());
+        if let Some(v) = c.retry_after {
+            template = template.insert_header("retry-after", v);
+        }
+        let server = answering(template).await;
+        let credential = RecordingCredential::new("token-xyz");
+        let sink = mock_sink(&server.uri(), credential.clone());
+        let encoded = sink.encode(&fixture_events());
+        let result = sink.send(&encoded.requests[0]).await;
+        let label = format!("HTTP {}", c.status);
+        assert_eq!(class_of(&result), c.class, "{label}: {result:?}");
+        match &result {
+            Ok(ack) => assert_eq!(ack.status, c.status),
+            Err(e) => {
+                let d = e.detail().unwrap();
+                assert_eq!(d.status, Some(c.status), "{label}");
+                assert_eq!(d.code.as_deref(), c.code, "{label}");
+                assert!(d.message.contains(c.message), "{label}: {}", d.message);
+                assert_eq!(e.retry_after(), c.wait, "{label}");
+            }
+        }
+        let rejected = matches!(c.status, 401 | 403);
+        assert_eq!(
+            credential.invalidated(),
+            if rejected {
+                vec!["token-xyz".to_owned()]
+            } else {
+                vec![]
+            },
+            "{label}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_hung_server_hits_the_request_timeout() {
+    let server = answering(ResponseTemplate::new(204).set_delay(Duration::from_secs(30))).await;
+    let options = mock_options(&server.uri())
+        .request_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let sink =
+        siem_sentinel::SentinelSink::new("s", options, RecordingCredential::new("test-token-1"))
+            .unwrap();
+    let encoded = sink.encode(&fixture_events());
+    let err = sink.send(&encoded.requests[0]).await.unwrap_err();
+    assert!(matches!(err, DeliveryError::Retryable { .. }), "{err:?}");
+    assert_eq!(err.status(), None);
+    assert!(err.to_string().contains("timed out"), "{err}");
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(ingestion_path()))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/elsewhere", server.uri())),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/elsewhere"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let sink = mock_sink(&server.uri(), RecordingCredential::new("test-token-1"));
+    let encoded = sink.encode(&fixture_events());
+    let err = sink.send(&encoded.requests[0]).await.unwrap_err();
+    assert!(matches!(err, DeliveryError::Permanent { .. }), "{err:?}");
+    assert_eq!(err.status(), Some(307));
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_huge_error_body_is_not_kept_whole() {
+    let huge = "E".repeat(4 * 1024 * 1024);
+    let server = answering(ResponseTemplate::new(400).set_body_string(huge)).await;
+    let sink = mock_sink(&server.uri(), RecordingCredential::new("test-token-1"));
+    let encoded = sink.encode(&fixture_events());
+    let err = sink.send(&encoded.requests[0]).await.unwrap_err();
+    let message = &err.detail().unwrap().message;
+    assert!(message.chars().count() <= 513, "{}", message.len());
+    assert!(message.ends_with('…'));
+}
+
+#[tokio::test]
+async fn credential_provider_failure_is_a_credentials_error_without_a_request() {
+    #[derive(Debug)]
+    struct Failing;
+    #[async_trait::async_trait]
+    impl siem_core::CredentialProvider for Failing {
+        async fn get(&self) -> Result<Secret, siem_core::CredentialError> {
+            Err(siem_core::CredentialError::new(
+                "aws:prod/sentinel#token",
+                siem_core::CredentialErrorKind::Throttled,
+                "",
+            ))
+        }
+        fn describe(&self) -> String {
+            "aws:prod/sentinel#token".to_owned()
+        }
+    }
+    let server = answering(ResponseTemplate::new(204)).await;
+    let sink = mock_sink(&server.uri(), Arc::new(Failing));
+    let encoded = sink.encode(&fixture_events());
+    let err = sink.send(&encoded.requests[0]).await.unwrap_err();
+    assert!(matches!(err, DeliveryError::Credentials(_)), "{err:?}");
+    assert!(err.is_retryable());
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_token_echoed_in_an_error_body_is_redacted() {
+    let body = azure_error(
+        "InvalidToken",
+        "token echo-token-55 is not valid for this DCR",
+    );
+    let server = answering(ResponseTemplate::new(401).set_body_string(body)).await;
+    let sink = mock_sink(&server.uri(), RecordingCredential::new("echo-token-55"));
+    let encoded = sink.encode(&fixture_events());
+    let err = sink.send(&encoded.requests[0]).await.unwrap_err();
+    assert!(matches!(err, DeliveryError::CredentialsRejected { .. }));
+    assert!(!format!("{err} {err:?}").contains("echo-token-55"), "{err}");
+    assert!(err.detail().unwrap().message.contains("[REDACTED]"));
+}
+
+#[tokio::test]
+async fn a_token_with_forbidden_header_characters_is_permanent_and_not_echoed() {
+    let server = answering(ResponseTemplate::new(204)).await;
+    let sink = mock_sink(&server.uri(), RecordingCredential::new("bad\ntoken-value"));
+    let encoded = sink.encode(&fixture_events());
+    let err = sink.send(&encoded.requests[0]).await.unwrap_err();
+    assert!(matches!(err, DeliveryError::Permanent { .. }));
+    assert!(!format!("{err} {err:?}").contains("token-value"));
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn passes_the_core_conformance_suite() {
+    let server = answering(ResponseTemplate::new(204)).await;
+    let secret = Secret::new("conformance-token-7781");
+    let sink = mock_sink(
+        &server.uri(),
+        Arc::new(StaticCredential::new(secret.clone())),
+    );
+    conformance::check_encoding(&sink).unwrap();
+    conformance::check_delivery(&sink, Some(&secret))
+        .await
+        .unwrap();
+    for request in server.received_requests().await.unwrap() {
+        assert_eq!(
+            request.headers.get("authorization").unwrap(),
+            "Bearer conformance-token-7781"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_batch_over_one_megabyte_goes_in_several_calls() {
+    let server = answering(ResponseTemplate::new(204)).await;
+    let sink = mock_sink(&server.uri(), RecordingCredential::new("test-token-1"));
+    let events: Vec<_> = fixture_events().into_iter().cycle().take(4000).collect();
+    let report = sink.deliver(&events).await;
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(report.delivered, 4000);
+    let received = server.received_requests().await.unwrap();
+    assert!(received.len() >= 2, "{} calls", received.len());
+    let mut total = 0;
+    for request in &received {
+        let body = gunzip(&request.body);
+        assert!(body.len() <= encoder::MAX_REQUEST_BYTES, "{}", body.len());
+        total += serde_json::from_slice::<Vec<serde_json::Value>>(&body)
+            .unwrap()
+            .len();
+    }
+    assert_eq!(total, 4000);
+}

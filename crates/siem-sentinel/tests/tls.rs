@@ -1,0 +1,159 @@
+//! Over real TLS with a throwaway CA (`siem_http::testing`): the `ca_file` option makes the
+//! sink and the Entra token source trust an internal CA, and a certificate that CA did not
+//! issue — or any certificate when no CA is configured — is refused before a byte of the
+//! request is sent.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use common::*;
+use siem_core::{CredentialErrorKind, CredentialProvider, DeliveryError, SiemSink};
+use siem_http::testing::{TestRequest, TestResponse, TlsTestServer};
+use siem_sentinel::{encoder, EntraOptions, EntraTokenSource, SentinelOptions, SentinelSink};
+
+fn write_ca(name: &str, pem: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("siem-sentinel-{name}-{}.pem", std::process::id()));
+    std::fs::write(&path, pem).unwrap();
+    path
+}
+
+/// Plays both Entra ID and the data collection endpoint.
+fn azure(request: &TestRequest) -> TestResponse {
+    if request.path == format!("/{TENANT}/oauth2/v2.0/token") {
+        TestResponse::json(
+            200,
+            r#"{"token_type":"Bearer","expires_in":3599,"access_token":"tls-token-1"}"#,
+        )
+    } else if request.path
+        == format!("/dataCollectionRules/{DCR}/streams/Custom-AisgSecurityEvents")
+    {
+        TestResponse::new(204)
+    } else {
+        TestResponse::json(
+            404,
+            r#"{"error":{"code":"NotFound","message":"no such path"}}"#,
+        )
+    }
+}
+
+fn sink_and_tokens(
+    server: &TlsTestServer,
+    ca_file: Option<PathBuf>,
+) -> (SentinelSink, Arc<EntraTokenSource>) {
+    let mut entra = EntraOptions::builder(TENANT, CLIENT).authority_host(server.endpoint());
+    let mut options = SentinelOptions::builder(server.endpoint(), DCR);
+    if let Some(path) = ca_file {
+        entra = entra.ca_file(&path);
+        options = options.ca_file(path);
+    }
+    let tokens = Arc::new(
+        EntraTokenSource::new(
+            entra.build().unwrap(),
+            RecordingCredential::new(CLIENT_SECRET),
+        )
+        .unwrap(),
+    );
+    let sink = SentinelSink::new("tls", options.build().unwrap(), tokens.clone()).unwrap();
+    (sink, tokens)
+}
+
+#[tokio::test]
+async fn delivers_over_tls_with_the_configured_ca() {
+    let server = TlsTestServer::start(azure).await.unwrap();
+    let ca = write_ca("trusted", server.ca_pem());
+    let (sink, _) = sink_and_tokens(&server, Some(ca));
+    let events = fixture_events();
+    let report = sink.deliver(&events).await;
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(report.delivered, events.len());
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "one token request, one ingestion call");
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&requests[0].body)
+        .into_owned()
+        .collect();
+    assert!(form.contains(&("client_secret".to_owned(), CLIENT_SECRET.to_owned())));
+    let call = &requests[1];
+    assert_eq!(call.method, "POST");
+    assert_eq!(call.query.as_deref(), Some("api-version=2023-01-01"));
+    assert_eq!(call.header("authorization"), Some("Bearer tls-token-1"));
+    assert_eq!(call.header("content-encoding"), Some("gzip"));
+    assert_eq!(
+        call.decoded_body().unwrap(),
+        encoder::encode(&events, false).requests[0].body.to_vec()
+    );
+}
+
+#[tokio::test]
+async fn without_the_ca_the_certificate_is_refused() {
+    let server = TlsTestServer::start(azure).await.unwrap();
+    let (sink, tokens) = sink_and_tokens(&server, None);
+    let err = tokens.get().await.unwrap_err();
+    assert_eq!(err.kind, CredentialErrorKind::Unavailable);
+    assert!(err.detail.to_lowercase().contains("certificate"), "{err}");
+
+    let static_sink = SentinelSink::new(
+        "tls-static",
+        SentinelOptions::builder(server.endpoint(), DCR)
+            .build()
+            .unwrap(),
+        RecordingCredential::new("static-token"),
+    )
+    .unwrap();
+    let encoded = static_sink.encode(&fixture_events());
+    let err = static_sink.send(&encoded.requests[0]).await.unwrap_err();
+    assert!(matches!(err, DeliveryError::Permanent { .. }), "{err:?}");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    drop(sink);
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_certificate_from_another_ca_is_refused_even_with_a_ca_file() {
+    let server = TlsTestServer::start_untrusted(azure).await.unwrap();
+    let ca = write_ca("decoy", server.ca_pem());
+    let (sink, tokens) = sink_and_tokens(&server, Some(ca));
+    assert_eq!(
+        tokens.get().await.unwrap_err().kind,
+        CredentialErrorKind::Unavailable
+    );
+    let report = sink.deliver(&fixture_events()).await;
+    assert!(
+        matches!(report.error, Some(DeliveryError::Credentials(_))),
+        "{report:?}"
+    );
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn an_unreadable_ca_file_fails_the_build_naming_the_file() {
+    let options = SentinelOptions::builder(
+        siem_core::Endpoint::parse("https://dce.example").unwrap(),
+        DCR,
+    )
+    .ca_file("/nonexistent/ca.pem")
+    .build()
+    .unwrap();
+    let err =
+        SentinelSink::new("s", options, RecordingCredential::new("test-token-1")).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("/nonexistent/ca.pem") && text.contains("\"s\""),
+        "{text}"
+    );
+    let bad = write_ca("garbage", "not a certificate");
+    let options = SentinelOptions::builder(
+        siem_core::Endpoint::parse("https://dce.example").unwrap(),
+        DCR,
+    )
+    .ca_file(bad)
+    .build()
+    .unwrap();
+    assert!(SentinelSink::new("s", options, RecordingCredential::new("test-token-1")).is_err());
+}
