@@ -179,7 +179,19 @@ fn map_sdk_error(
         ),
         _ => (K::Unavailable, DisplayErrorContext(error).to_string()),
     };
-    CredentialError::new(reference, kind, detail)
+    CredentialError::new(reference, kind, shorten(detail))
+}
+
+/// The SDK's error chains embed whole debug dumps of responses; keep logs readable.
+const MAX_DETAIL_CHARS: usize = 300;
+
+fn shorten(detail: String) -> String {
+    if detail.chars().count() <= MAX_DETAIL_CHARS {
+        return detail;
+    }
+    let mut short: String = detail.chars().take(MAX_DETAIL_CHARS).collect();
+    short.push('…');
+    short
 }
 
 /// Error codes outside the modelled `GetSecretValue` errors, then the HTTP status.

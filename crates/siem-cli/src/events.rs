@@ -1,0 +1,108 @@
+//! Reading events: a JSON object, a JSON array or NDJSON, with errors that name the line.
+
+use siem_core::SecurityEvent;
+
+/// An input line that is not a valid event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    /// 1-based line number (for a JSON array: the element's index + 1).
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// Parses a whole input: a JSON array of events, one (possibly pretty-printed) event, or
+/// NDJSON. Returns every valid event and every error.
+pub fn parse_all(text: &str) -> (Vec<SecurityEvent>, Vec<LineError>) {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[') {
+        return match serde_json::from_str::<Vec<Box<serde_json::value::RawValue>>>(text) {
+            Ok(items) => {
+                let mut events = Vec::new();
+                let mut errors = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    match SecurityEvent::from_json(item.get()) {
+                        Ok(e) => events.push(e),
+                        Err(e) => errors.push(LineError {
+                            line: i + 1,
+                            message: format!("array element {i}: {e}"),
+                        }),
+                    }
+                }
+                (events, errors)
+            }
+            Err(e) => (
+                Vec::new(),
+                vec![LineError {
+                    line: e.line(),
+                    message: e.to_string(),
+                }],
+            ),
+        };
+    }
+    let non_empty_lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+    if non_empty_lines > 1 && trimmed.starts_with('{') {
+        // One pretty-printed event spans several lines.
+        if let Ok(event) = SecurityEvent::from_json(text) {
+            return (vec![event], Vec::new());
+        }
+    }
+    let mut events = Vec::new();
+    let mut errors = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        match parse_line(line) {
+            Ok(Some(e)) => events.push(e),
+            Ok(None) => {}
+            Err(message) => errors.push(LineError {
+                line: i + 1,
+                message,
+            }),
+        }
+    }
+    (events, errors)
+}
+
+/// Parses one NDJSON line; blank lines are skipped.
+pub fn parse_line(line: &str) -> Result<Option<SecurityEvent>, String> {
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    SecurityEvent::from_json(line)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVENT: &str = r#"{"event_type":"siem.test","org_id":"o","project_id":"p","details":{"message":"Test event from siem-connectors: if you can read this, delivery works."}}"#;
+
+    #[test]
+    fn reads_ndjson_array_and_single_objects() {
+        let ndjson = format!("{EVENT}\n\n{EVENT}\n");
+        assert_eq!(parse_all(&ndjson).0.len(), 2);
+        assert_eq!(parse_all(&format!("[{EVENT},{EVENT},{EVENT}]")).0.len(), 3);
+        let pretty = serde_json::to_string_pretty(
+            &serde_json::from_str::<serde_json::Value>(EVENT).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(parse_all(&pretty).0.len(), 1);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_keep_the_rest() {
+        let input = format!("{EVENT}\nnot json\n{EVENT}\n{{\"event_type\":\"x\"}}\n");
+        let (events, errors) = parse_all(&input);
+        assert_eq!(events.len(), 2);
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[0].line, 2);
+        assert_eq!(errors[1].line, 4);
+        assert!(errors[1].to_string().starts_with("line 4: `event_type`"));
+    }
+}

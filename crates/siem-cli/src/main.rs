@@ -1,0 +1,174 @@
+//! `siem`: try siem-connectors on local emulators, render native payloads, send test
+//! events, forward NDJSON events from any gateway, validate configurations and run
+//! emulators.
+//!
+//! Exit codes: 0 success, 1 delivery failures, 2 usage or configuration errors.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod config;
+mod demo;
+mod emulate;
+mod events;
+mod forward;
+mod output;
+mod render;
+mod send_test;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Platform;
+
+/// Stream AI-gateway security events to Splunk, Datadog and Microsoft Sentinel.
+#[derive(Debug, Parser)]
+#[command(name = "siem", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start local emulators of Splunk HEC, Datadog and Sentinel (+ Entra ID) with a
+    /// throwaway CA, stream the fixture events through the real dispatcher and show what
+    /// each platform received.
+    Demo {
+        /// Also send this many generated events.
+        #[arg(long, default_value_t = 0)]
+        events: usize,
+        /// Print the result as one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the exact request body(ies) for events (JSON, JSON array or NDJSON).
+    Render {
+        /// Use a platform's default options.
+        #[arg(long, conflicts_with_all = ["config", "sink"], required_unless_present = "config")]
+        platform: Option<Platform>,
+        /// Use the options of a configured sink (with --sink).
+        #[arg(long, requires = "sink")]
+        config: Option<PathBuf>,
+        /// The sink whose options to use.
+        #[arg(long)]
+        sink: Option<String>,
+        /// The organization of the sink, when several have one by that name.
+        #[arg(long)]
+        org: Option<String>,
+        /// Events file; `-` or nothing reads standard input.
+        file: Option<PathBuf>,
+    },
+    /// Send a test event to every configured sink (or one org/sink) and report each result.
+    SendTest {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        sink: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read NDJSON events on stdin, dispatch them, flush on EOF and print the counters.
+    Forward {
+        #[arg(long)]
+        config: PathBuf,
+        /// Seconds allowed to deliver what is queued after end of input.
+        #[arg(long, default_value_t = 30)]
+        flush_timeout: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a configuration; with --resolve also fetch every secret.
+    Validate {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        resolve: bool,
+    },
+    /// Run one local emulator as its own process until interrupted.
+    Emulate {
+        #[arg(long)]
+        platform: Platform,
+        /// Port on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// The token (HEC token, API key, or Entra client secret) the emulator accepts.
+        #[arg(long, default_value = "emulator-token")]
+        token: String,
+        /// Where to write the CA certificate (PEM).
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        /// Only count events (no per-event storage); for benchmarks.
+        #[arg(long)]
+        count_only: bool,
+    },
+}
+
+/// Exit code for delivery failures.
+pub const EXIT_FAILURES: u8 = 1;
+/// Exit code for usage and configuration errors.
+pub const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("siem-worker")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("siem: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURES);
+        }
+    };
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Command::Demo { events, json } => demo::run(events, json).await,
+            Command::Render {
+                platform,
+                config,
+                sink,
+                org,
+                file,
+            } => render::run(platform, config, org, sink, file).await,
+            Command::SendTest {
+                config,
+                org,
+                sink,
+                json,
+            } => send_test::run(&config, org.as_deref(), sink.as_deref(), json).await,
+            Command::Forward {
+                config,
+                flush_timeout,
+                json,
+            } => forward::run(&config, flush_timeout, json).await,
+            Command::Validate { config, resolve } => validate::run(&config, resolve).await,
+            Command::Emulate {
+                platform,
+                port,
+                token,
+                ca_file,
+                count_only,
+            } => emulate::run(platform, port, token, ca_file, count_only).await,
+        }
+    });
+    ExitCode::from(code)
+}
+
+/// Logs go to stderr; `RUST_LOG` overrides the default: our warnings, and only errors from
+/// the AWS SDK (whose credential-chain probing warns at every start outside AWS).
+const DEFAULT_LOG_FILTER: &str = "warn,aws_config=error,aws_smithy_runtime=error";
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,79 @@
+//! Human-readable tables on stderr; JSON on stdout with `--json`.
+
+use siem_dispatch::DispatcherStats;
+
+/// Prints a JSON value as one line on stdout.
+pub fn print_json(value: &serde_json::Value) {
+    println!("{value}");
+}
+
+/// Formats a simple aligned table.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                out.push_str("  ");
+            }
+            out.push_str(cell);
+            if i + 1 < widths.len() {
+                out.push_str(&" ".repeat(w.saturating_sub(cell.chars().count())));
+            }
+        }
+        out.push('\n');
+    };
+    line(headers.to_vec(), &mut out);
+    for row in rows {
+        line(row.iter().map(String::as_str).collect(), &mut out);
+    }
+    out
+}
+
+/// The delivery counters of every sink.
+pub fn stats_table(stats: &DispatcherStats) -> String {
+    let mut rows = Vec::new();
+    for org in &stats.orgs {
+        for sink in &org.sinks {
+            let c = &sink.counts;
+            rows.push(vec![
+                org.org_id.clone(),
+                sink.name.clone(),
+                sink.platform.to_owned(),
+                c.queued.to_string(),
+                c.delivered.to_string(),
+                c.retried.to_string(),
+                c.dropped.to_string(),
+                c.failed.to_string(),
+                sink.last_error
+                    .as_ref()
+                    .map(|e| {
+                        let mut s = e.message.clone();
+                        if let Some(status) = e.status {
+                            s = format!("HTTP {status}: {s}");
+                        }
+                        s.chars().take(80).collect()
+                    })
+                    .unwrap_or_default(),
+            ]);
+        }
+    }
+    table(
+        &[
+            "org", "sink", "platform", "queued", "delivered", "retried", "dropped", "failed",
+            "last error",
+        ],
+        &rows,
+    )
+}
+
+/// Whether every event that matched a sink was delivered.
+pub fn all_delivered(stats: &DispatcherStats) -> bool {
+    let t = &stats.totals;
+    t.failed == 0 && t.dropped == 0 && t.delivered == t.queued
+}

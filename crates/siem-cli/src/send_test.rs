@@ -1,0 +1,103 @@
+//! `siem send-test`: the "send test event" button, for every configured sink.
+
+use std::path::Path;
+
+use siem_dispatch::{Dispatcher, TestOutcome};
+use siem_secrets::SecretResolver;
+
+use crate::config::{self, Config};
+use crate::output;
+use crate::{EXIT_CONFIG, EXIT_FAILURES};
+
+pub async fn run(config_path: &Path, org: Option<&str>, sink: Option<&str>, json: bool) -> u8 {
+    let config = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("siem send-test: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let targets: Vec<(String, String)> = config
+        .orgs
+        .iter()
+        .filter(|o| org.is_none_or(|id| o.id == id))
+        .flat_map(|o| {
+            o.sinks
+                .iter()
+                .filter(|s| sink.is_none_or(|name| s.name == name))
+                .map(|s| (o.id.clone(), s.name.clone()))
+        })
+        .collect();
+    if targets.is_empty() {
+        eprintln!(
+            "siem send-test: no sink matches{}{} in {}",
+            org.map(|o| format!(" --org {o}")).unwrap_or_default(),
+            sink.map(|s| format!(" --sink {s}")).unwrap_or_default(),
+            config_path.display()
+        );
+        return EXIT_CONFIG;
+    }
+    let resolver = SecretResolver::builder().build();
+    let orgs = match config::build_orgs(&config, &resolver).await {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("siem send-test: {e}");
+            return EXIT_FAILURES;
+        }
+    };
+    let dispatcher = match Dispatcher::start(orgs) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("siem send-test: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let mut results = Vec::new();
+    let mut rows = Vec::new();
+    let mut all_ok = true;
+    for (org_id, sink_name) in &targets {
+        match dispatcher.send_test_event(org_id, sink_name).await {
+            Ok(result) => {
+                all_ok &= result.is_delivered();
+                let outcome = match &result.outcome {
+                    TestOutcome::Delivered { status } => format!("delivered (HTTP {status})"),
+                    TestOutcome::Failed(e) => format!("FAILED: {e}"),
+                    TestOutcome::Rejected(e) => format!("REJECTED: {e}"),
+                };
+                rows.push(vec![
+                    org_id.clone(),
+                    sink_name.clone(),
+                    result.platform.to_owned(),
+                    outcome,
+                    format!("{:.0} ms", result.latency.as_secs_f64() * 1000.0),
+                ]);
+                results.push(serde_json::to_value(&result).unwrap_or_default());
+            }
+            Err(e) => {
+                all_ok = false;
+                rows.push(vec![
+                    org_id.clone(),
+                    sink_name.clone(),
+                    String::new(),
+                    format!("FAILED: {e}"),
+                    String::new(),
+                ]);
+                results.push(serde_json::json!({"org_id": org_id, "sink": sink_name, "error": e.to_string()}));
+            }
+        }
+    }
+    let _ = dispatcher.shutdown(std::time::Duration::from_secs(1)).await;
+    if json {
+        output::print_json(&serde_json::json!({ "all_delivered": all_ok, "results": results }));
+    } else {
+        eprint!(
+            "{}",
+            output::table(&["org", "sink", "platform", "result", "latency"], &rows)
+        );
+    }
+    if all_ok {
+        0
+    } else {
+        EXIT_FAILURES
+    }
+}

@@ -1,0 +1,201 @@
+//! The `siem` command as a user runs it: exit codes, messages and outputs.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+fn siem() -> Command {
+    let mut cmd = Command::cargo_bin("siem").unwrap();
+    // Tests never reach AWS: no instance-metadata probing.
+    cmd.env_remove("RUST_LOG").env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn write_config(dir: &Path, text: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("siem.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("siem-cli-test-{name}-{}", std::process::id()))
+}
+
+const SPLUNK_SINK: &str = r#"
+[[org]]
+id = "org_acme"
+
+[[org.sink]]
+name = "splunk-prod"
+platform = "splunk"
+endpoint = "https://splunk.example.com:8088"
+token = { env = "SPLUNK_HEC_TOKEN" }
+events = ["*"]
+"#;
+
+#[test]
+fn validate_accepts_the_example_configuration() {
+    let output = siem()
+        .args(["validate", "--config"])
+        .arg(fixtures().join("config/siem.example.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("splunk-prod") && err.contains("sentinel"), "{err}");
+    assert!(err.contains("env:SPLUNK_HEC_TOKEN"), "{err}");
+}
+
+fn validate_error(name: &str, text: &str) -> String {
+    let path = write_config(&temp_dir(name), text);
+    let output = siem()
+        .args(["validate", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains(&path.display().to_string()), "names the file: {err}");
+    err
+}
+
+#[test]
+fn plain_http_endpoints_are_rejected_naming_org_sink_and_field() {
+    let err = validate_error(
+        "http",
+        &SPLUNK_SINK.replace("https://splunk.example.com:8088", "http://splunk.example.com:8088"),
+    );
+    assert!(err.contains("org[0] \"org_acme\", sink[0]"), "{err}");
+    assert!(err.contains("field `endpoint`"), "{err}");
+    assert!(err.contains("https://"), "{err}");
+}
+
+#[test]
+fn unknown_event_types_are_rejected() {
+    let err = validate_error(
+        "events",
+        &SPLUNK_SINK.replace(r#"events = ["*"]"#, r#"events = ["dlp.pii_blocked", "dlp.pii_blockd"]"#),
+    );
+    assert!(err.contains("field `events`"), "{err}");
+    assert!(err.contains("dlp.pii_blockd"), "{err}");
+}
+
+#[test]
+fn missing_and_misspelt_fields_are_named() {
+    let err = validate_error("missing", &SPLUNK_SINK.replace("token = { env = \"SPLUNK_HEC_TOKEN\" }\n", ""));
+    assert!(err.contains("field `token`"), "{err}");
+    let err = validate_error("typo", &SPLUNK_SINK.replace("events =", "sourcetyp = \"x\"\nevents ="));
+    assert!(err.contains("field `sourcetyp`"), "{err}");
+    let err = validate_error("no-endpoint", &SPLUNK_SINK.replace("endpoint = \"https://splunk.example.com:8088\"\n", ""));
+    assert!(err.contains("endpoint"), "{err}");
+    let err = validate_error("bad-toml", "[[org]\nid = 1");
+    assert!(err.contains("siem.toml"), "{err}");
+}
+
+#[test]
+fn a_token_pasted_into_the_file_is_never_echoed() {
+    let err = validate_error(
+        "literal",
+        &SPLUNK_SINK.replace("{ env = \"SPLUNK_HEC_TOKEN\" }", "\"hec-literal-secret\""),
+    );
+    assert!(err.contains("field `token`"), "{err}");
+    assert!(!err.contains("hec-literal-secret"), "{err}");
+    let err = validate_error(
+        "literal-syntax",
+        &SPLUNK_SINK.replace("{ env = \"SPLUNK_HEC_TOKEN\" }", "\"hec-literal-secret"),
+    );
+    assert!(err.contains("line 9"), "{err}");
+    assert!(!err.contains("hec-literal-secret"), "{err}");
+}
+
+#[test]
+fn validate_resolve_reports_a_missing_secret_by_reference() {
+    let path = write_config(&temp_dir("resolve"), SPLUNK_SINK);
+    let output = siem()
+        .args(["validate", "--resolve", "--config"])
+        .arg(&path)
+        .env_remove("SPLUNK_HEC_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("env:SPLUNK_HEC_TOKEN"), "{}", stderr(&output));
+}
+
+#[test]
+fn render_prints_the_native_splunk_body() {
+    let output = siem()
+        .args(["render", "--platform", "splunk"])
+        .arg(fixtures().join("events/dlp.pii_blocked.json"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let body: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(body["event"]["event_type"], "dlp.pii_blocked");
+    assert_eq!(body["sourcetype"], "aisg:security");
+    assert_eq!(body["event"]["severity_id"], 5);
+}
+
+#[test]
+fn render_uses_a_configured_sinks_options() {
+    let output = siem()
+        .args(["render", "--config"])
+        .arg(fixtures().join("config/siem.example.toml"))
+        .args(["--sink", "datadog"])
+        .arg(fixtures().join("events/budget.exhausted.json"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let body: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let item = &body[0];
+    assert_eq!(item["hostname"], "aisg-proxy");
+    assert!(item["ddtags"].as_str().unwrap().contains("team:secops"));
+    assert!(item["ddtags"].as_str().unwrap().contains("env:production"));
+}
+
+#[test]
+fn render_reports_malformed_lines_and_renders_the_rest() {
+    let event = std::fs::read_to_string(fixtures().join("events/loop.detected.json")).unwrap();
+    let input = format!("{}\n{{\"not\":\"an event\"}}\n", event.trim());
+    let output = siem()
+        .args(["render", "--platform", "sentinel", "-"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("line 2"), "{}", stderr(&output));
+    let body: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(body[0]["EventType"], "loop.detected");
+    assert_eq!(body[0]["Severity"], "High");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let output = siem().args(["render"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let output = siem().args(["frobnicate"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn demo_delivers_every_fixture_event_to_every_platform() {
+    let output = siem().args(["demo", "--json", "--events", "20"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["ok"], true);
+    assert_eq!(result["events"], 25);
+    for platform in result["platforms"].as_array().unwrap() {
+        assert_eq!(platform["received"], 25, "{platform}");
+        assert_eq!(platform["matches"], true, "{platform}");
+    }
+    assert_eq!(result["stats"]["totals"]["delivered"], 75);
+}
