@@ -1,13 +1,15 @@
 //! `siem forward`: NDJSON events on stdin into the dispatcher.
 //!
-//! Unlike a gateway, which must never wait, `forward` is a pipe: when a sink's queue fills
-//! up it stops reading until the queue has drained to half, so a large file is delivered
-//! whole instead of being dropped (stdin simply backs up).
+//! Unlike a gateway, which must never wait, `forward` is a pipe: it emits with
+//! `Dispatcher::emit_wait`, so when a sink's queue is full it stops reading until the
+//! worker makes room, and a large file is delivered whole instead of being dropped (stdin
+//! simply backs up). A reader thread parses lines while the async side emits.
 
 use std::io::{BufRead as _, IsTerminal as _};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use siem_core::SecurityEvent;
 use siem_dispatch::{Dispatcher, EmitOutcome};
 use siem_secrets::SecretResolver;
 
@@ -55,14 +57,25 @@ pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    let reader = dispatcher.clone();
-    let counts = match tokio::task::spawn_blocking(move || read_stdin(&reader)).await {
+    let (chunks_tx, mut chunks_rx) = tokio::sync::mpsc::channel::<Vec<SecurityEvent>>(CHUNKS_IN_FLIGHT);
+    let progress_view = dispatcher.clone();
+    let reader = tokio::task::spawn_blocking(move || read_stdin(&chunks_tx, &progress_view));
+    let mut no_match = 0;
+    while let Some(chunk) = chunks_rx.recv().await {
+        for event in chunk {
+            if dispatcher.emit_wait(event).await == EmitOutcome::NoMatch {
+                no_match += 1;
+            }
+        }
+    }
+    let mut counts = match reader.await {
         Ok(c) => c,
         Err(e) => {
             eprintln!("siem forward: the reader stopped: {e}");
             return EXIT_FAILURES;
         }
     };
+    counts.no_match = no_match;
     let report = dispatcher
         .shutdown(Duration::from_secs(flush_timeout))
         .await;
@@ -88,12 +101,21 @@ pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
     }
 }
 
-fn read_stdin(dispatcher: &Dispatcher) -> InputCounts {
+/// Events handed from the reader thread to the emitter at a time.
+const CHUNK: usize = 512;
+/// Chunks buffered between them (bounds memory while the dispatcher applies backpressure).
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+fn read_stdin(
+    chunks: &tokio::sync::mpsc::Sender<Vec<SecurityEvent>>,
+    dispatcher: &Dispatcher,
+) -> InputCounts {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let progress = std::io::stderr().is_terminal();
     let mut counts = InputCounts::default();
     let mut line = String::new();
+    let mut chunk = Vec::with_capacity(CHUNK);
     let mut last_progress = Instant::now();
     loop {
         line.clear();
@@ -110,11 +132,12 @@ fn read_stdin(dispatcher: &Dispatcher) -> InputCounts {
             Ok(None) => continue,
             Ok(Some(event)) => {
                 counts.events += 1;
-                if counts.events % 256 == 0 {
-                    wait_for_room(dispatcher);
-                }
-                if dispatcher.emit(event) == EmitOutcome::NoMatch {
-                    counts.no_match += 1;
+                chunk.push(event);
+                if chunk.len() == CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                    if chunks.blocking_send(full).is_err() {
+                        break;
+                    }
                 }
             }
             Err(message) => {
@@ -135,24 +158,11 @@ fn read_stdin(dispatcher: &Dispatcher) -> InputCounts {
             );
         }
     }
+    if !chunk.is_empty() {
+        let _ = chunks.blocking_send(chunk);
+    }
     if progress {
         eprintln!();
     }
     counts
-}
-
-/// Blocks the reader while any sink's queue is more than half full.
-fn wait_for_room(dispatcher: &Dispatcher) {
-    loop {
-        let stats = dispatcher.stats();
-        let busy = stats
-            .orgs
-            .iter()
-            .flat_map(|o| o.sinks.iter())
-            .any(|s| s.queue_depth * 2 > s.queue_capacity);
-        if !busy {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }

@@ -1,0 +1,196 @@
+//! The hot path: the routing table snapshot and `emit`.
+//!
+//! `emit` reads the current [`RouteTable`] through `arc-swap` (no lock), finds the
+//! organization's sinks in a hash map, tests each filter (a bit test for known types) and
+//! pushes the event's `Arc` onto each matching sink's lock-free bounded queue.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use rustc_hash::FxBuildHasher;
+use siem_core::{EventFilter, SecurityEvent};
+
+use crate::lane::Lane;
+use crate::queue::{event_size, PushError, Queue};
+use crate::stats::Counters;
+
+/// What [`Dispatcher::emit`](crate::Dispatcher::emit) did with an event. Never an error: the caller's request goes
+/// on whatever the SIEMs do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmitOutcome {
+    /// Queued for this many sinks (every matching sink).
+    Queued {
+        /// Sinks that took the event.
+        sinks: u32,
+    },
+    /// The organization is unknown or none of its sinks subscribes to the event type.
+    NoMatch,
+    /// At least one matching sink's queue was full (the event is counted as dropped there).
+    Dropped {
+        /// Sinks that took the event.
+        queued: u32,
+        /// Sinks whose queue was full.
+        dropped: u32,
+    },
+    /// The dispatcher is shutting down or has shut down.
+    Closed,
+}
+
+impl EmitOutcome {
+    /// How many sinks took the event.
+    pub fn queued_sinks(&self) -> u32 {
+        match *self {
+            EmitOutcome::Queued { sinks } => sinks,
+            EmitOutcome::Dropped { queued, .. } => queued,
+            EmitOutcome::NoMatch | EmitOutcome::Closed => 0,
+        }
+    }
+
+    /// How many sinks dropped the event.
+    pub fn dropped_sinks(&self) -> u32 {
+        match *self {
+            EmitOutcome::Dropped { dropped, .. } => dropped,
+            _ => 0,
+        }
+    }
+}
+
+pub(crate) struct RouteEntry {
+    pub(crate) filter: EventFilter,
+    pub(crate) queue: Arc<Queue>,
+    pub(crate) lane: Arc<Lane>,
+}
+
+#[derive(Default)]
+pub(crate) struct RouteTable {
+    pub(crate) orgs: HashMap<Box<str>, Box<[RouteEntry]>, FxBuildHasher>,
+    pub(crate) closed: bool,
+}
+
+impl RouteTable {
+    #[inline]
+    pub(crate) fn emit(&self, event: Owned) -> EmitOutcome {
+        let routes = self;
+        if routes.closed {
+            return EmitOutcome::Closed;
+        }
+        let e: &SecurityEvent = event.as_ref();
+        let Some(entries) = routes.orgs.get(e.org_id().as_str()) else {
+            return EmitOutcome::NoMatch;
+        };
+        // The last matching sink gets the event itself, the others a clone of the Arc.
+        let Some(last) = entries
+            .iter()
+            .rposition(|r| r.filter.matches(e.event_type()))
+        else {
+            return EmitOutcome::NoMatch;
+        };
+        let size = event_size(e);
+        let event = event.into_arc();
+        let (mut queued, mut dropped) = (0u32, 0u32);
+        let mut tally = |r: &RouteEntry, result: Result<(), PushError>| match result {
+            Ok(()) => queued += 1,
+            Err(PushError::Full) => {
+                dropped += 1;
+                note_drop(&r.lane);
+            }
+            // The sink was removed a moment ago: the event arrived after it.
+            Err(PushError::Closed) => {}
+        };
+        for r in &entries[..last] {
+            if r.filter.matches(event.event_type()) {
+                tally(r, r.queue.push(Arc::clone(&event), size));
+            }
+        }
+        if let Some(r) = entries.get(last) {
+            tally(r, r.queue.push(event, size));
+        }
+        match (queued, dropped) {
+            (0, 0) => EmitOutcome::NoMatch,
+            (q, 0) => EmitOutcome::Queued { sinks: q },
+            (q, d) => EmitOutcome::Dropped {
+                queued: q,
+                dropped: d,
+            },
+        }
+    }
+
+    /// Like `emit_with`, but waits for room in full queues instead of dropping.
+    pub(crate) async fn emit_waiting(&self, event: Arc<SecurityEvent>) -> EmitOutcome {
+        let routes = self;
+        if routes.closed {
+            return EmitOutcome::Closed;
+        }
+        let Some(entries) = routes.orgs.get(event.org_id().as_str()) else {
+            return EmitOutcome::NoMatch;
+        };
+        let size = event_size(&event);
+        let (mut queued, mut dropped) = (0u32, 0u32);
+        for r in entries.iter() {
+            if !r.filter.matches(event.event_type()) {
+                continue;
+            }
+            loop {
+                let room = r.lane.room.notified();
+                tokio::pin!(room);
+                room.as_mut().enable();
+                match r.queue.push(Arc::clone(&event), size) {
+                    Ok(()) => queued += 1,
+                    Err(PushError::Closed) => {}
+                    Err(PushError::Full) if !r.queue.could_fit(size) => {
+                        dropped += 1;
+                        note_drop(&r.lane);
+                    }
+                    Err(PushError::Full) => {
+                        room.await;
+                        continue;
+                    }
+                }
+                break;
+            }
+        }
+        match (queued, dropped) {
+            (0, 0) => EmitOutcome::NoMatch,
+            (q, 0) => EmitOutcome::Queued { sinks: q },
+            (q, d) => EmitOutcome::Dropped {
+                queued: q,
+                dropped: d,
+            },
+        }
+    }
+}
+
+/// Counts a drop. The first drop of an episode wakes the worker, which logs it: `emit`
+/// itself never calls into the log subscriber (which may do I/O).
+pub(crate) fn note_drop(lane: &Lane) {
+    Counters::add(&lane.counters.dropped, 1);
+    if !lane.drop_warned.load(Ordering::Relaxed) && !lane.drop_warned.swap(true, Ordering::AcqRel) {
+        lane.notify.notify_one();
+    }
+}
+
+/// An event by value or already shared; `emit` allocates the `Arc` only when a sink
+/// matches.
+pub(crate) enum Owned {
+    Event(SecurityEvent),
+    Shared(Arc<SecurityEvent>),
+}
+
+impl AsRef<SecurityEvent> for Owned {
+    fn as_ref(&self) -> &SecurityEvent {
+        match self {
+            Owned::Event(e) => e,
+            Owned::Shared(e) => e,
+        }
+    }
+}
+
+impl Owned {
+    pub(crate) fn into_arc(self) -> Arc<SecurityEvent> {
+        match self {
+            Owned::Event(e) => Arc::new(e),
+            Owned::Shared(e) => e,
+        }
+    }
+}

@@ -1,0 +1,522 @@
+//! Batching, retry and queue policies, their defaults, and the serde overrides that a TOML
+//! configuration embeds.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ConfigError;
+
+/// Default largest batch, in events.
+pub const DEFAULT_MAX_EVENTS: usize = 500;
+/// Default largest batch, in estimated bytes (see [`SecurityEvent::estimated_size`]).
+///
+/// [`SecurityEvent::estimated_size`]: siem_core::SecurityEvent::estimated_size
+pub const DEFAULT_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// Default time a partial batch waits for more events before it is sent.
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(500);
+/// The longest linger accepted: events must reach the SIEM in near real time.
+pub const MAX_LINGER: Duration = Duration::from_secs(60);
+
+/// Default number of send attempts per request (the first one included).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 6;
+/// Default first backoff (before jitter).
+pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+/// Default cap on one backoff (before jitter).
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Default cap on the total time spent on one batch, from its first attempt.
+pub const DEFAULT_MAX_ELAPSED: Duration = Duration::from_secs(60);
+/// Default cap on a platform's `Retry-After`.
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// Default bound on one `send`, enforced by the dispatcher whatever the sink does.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default queue bound per sink, in events.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 20_000;
+/// Default queue bound per sink, in estimated bytes.
+pub const DEFAULT_QUEUE_CAPACITY_BYTES: usize = 32 * 1024 * 1024;
+/// The largest queue bound in events (the ring is allocated up front, 16 bytes a slot).
+pub const MAX_QUEUE_CAPACITY: usize = 1 << 22;
+/// The largest queue bound in bytes.
+pub const MAX_QUEUE_CAPACITY_BYTES: usize = 1 << 38;
+/// Default number of requests one sink may have in flight at once.
+pub const DEFAULT_CONCURRENCY: usize = 2;
+/// The largest per-sink concurrency accepted.
+pub const MAX_CONCURRENCY: usize = 64;
+
+/// When a sink's batch is sent: as soon as it holds `max_events` events or `max_bytes`
+/// estimated bytes, or `linger` after its first event arrived.
+///
+/// A sink's own limits (e.g. Datadog's 1000 items per request) are applied afterwards by
+/// its `encode`, which may split one batch into several requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct BatchPolicy {
+    /// Largest batch in events (at least 1).
+    pub max_events: usize,
+    /// Largest batch in estimated bytes (at least 1; one event is always allowed).
+    pub max_bytes: usize,
+    /// How long a partial batch waits for more events.
+    pub linger: Duration,
+}
+
+impl Default for BatchPolicy {
+    fn default() -> Self {
+        Self {
+            max_events: DEFAULT_MAX_EVENTS,
+            max_bytes: DEFAULT_MAX_BYTES,
+            linger: DEFAULT_LINGER,
+        }
+    }
+}
+
+impl BatchPolicy {
+    /// Sets the largest batch in events.
+    #[must_use]
+    pub fn max_events(mut self, n: usize) -> Self {
+        self.max_events = n;
+        self
+    }
+    /// Sets the largest batch in estimated bytes.
+    #[must_use]
+    pub fn max_bytes(mut self, n: usize) -> Self {
+        self.max_bytes = n;
+        self
+    }
+    /// Sets the linger time.
+    #[must_use]
+    pub fn linger(mut self, d: Duration) -> Self {
+        self.linger = d;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.max_events == 0 {
+            return Err("max_events must be at least 1".into());
+        }
+        if self.max_bytes == 0 {
+            return Err("max_bytes must be at least 1".into());
+        }
+        if self.linger > MAX_LINGER {
+            return Err(format!(
+                "linger_ms must be at most {} ms",
+                MAX_LINGER.as_millis()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How backoff delays are randomized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Jitter {
+    /// "Full jitter": a uniform delay in `[0, min(max_backoff, initial × 2ⁿ⁻¹)]`.
+    #[default]
+    Full,
+    /// "Decorrelated jitter": uniform in `[initial, 3 × previous delay]`, capped.
+    Decorrelated,
+    /// No randomness: exactly `min(max_backoff, initial × 2ⁿ⁻¹)` (tests, debugging).
+    None,
+}
+
+/// How a failed request is retried. The dispatcher applies it per request of a batch; a
+/// batch's requests share its time budget (`max_elapsed`, from the batch's first attempt).
+///
+/// - Retryable errors ([`DeliveryError::is_retryable`]) are retried after an exponential
+///   backoff with jitter; a `Retry-After` from the platform is waited out (capped at
+///   `max_retry_after`) when longer than the backoff.
+/// - `max_attempts` counts every send of a request, the first included: `1` means "attempt
+///   once". A retry is not started when it would begin after `max_elapsed`.
+/// - Each attempt is bounded by `attempt_timeout` (a timeout counts as retryable), so a
+///   sink without its own timeout cannot wedge delivery.
+/// - A [`DeliveryError::CredentialsRejected`] is retried once, at once, when
+///   `refresh_credentials_once` is set (the sink has already invalidated the credential);
+///   that retry is not counted against `max_attempts`.
+///
+/// [`DeliveryError::is_retryable`]: siem_core::DeliveryError::is_retryable
+/// [`DeliveryError::CredentialsRejected`]: siem_core::DeliveryError::CredentialsRejected
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Sends per request, the first included (at least 1).
+    pub max_attempts: u32,
+    /// The first backoff before jitter.
+    pub initial_backoff: Duration,
+    /// The cap on one backoff before jitter.
+    pub max_backoff: Duration,
+    /// The total time budget of a batch, from its first attempt.
+    pub max_elapsed: Duration,
+    /// The cap on a platform's `Retry-After`.
+    pub max_retry_after: Duration,
+    /// The bound on one `send`.
+    pub attempt_timeout: Duration,
+    /// How delays are randomized.
+    pub jitter: Jitter,
+    /// Whether a rejected credential gets one immediate retry.
+    pub refresh_credentials_once: bool,
+}
+
+impl Default for RetryPolicy {
+    /// The same as [`RetryPolicy::recommended`]: SIEM delivery should survive blips.
+    fn default() -> Self {
+        Self::recommended()
+    }
+}
+
+impl RetryPolicy {
+    /// Six attempts, backoff from 200 ms doubling up to 10 s with full jitter, at most 60 s
+    /// per batch, `Retry-After` honoured up to 30 s, 30 s per attempt, one credential retry.
+    pub fn recommended() -> Self {
+        Self {
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            initial_backoff: DEFAULT_INITIAL_BACKOFF,
+            max_backoff: DEFAULT_MAX_BACKOFF,
+            max_elapsed: DEFAULT_MAX_ELAPSED,
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            jitter: Jitter::Full,
+            refresh_credentials_once: true,
+        }
+    }
+
+    /// Attempt once: no backoff retries and no credential retry.
+    pub fn none() -> Self {
+        Self {
+            max_attempts: 1,
+            refresh_credentials_once: false,
+            ..Self::recommended()
+        }
+    }
+
+    /// Sets the number of attempts (the first included).
+    #[must_use]
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n;
+        self
+    }
+    /// Sets the first backoff.
+    #[must_use]
+    pub fn initial_backoff(mut self, d: Duration) -> Self {
+        self.initial_backoff = d;
+        self
+    }
+    /// Sets the cap on one backoff.
+    #[must_use]
+    pub fn max_backoff(mut self, d: Duration) -> Self {
+        self.max_backoff = d;
+        self
+    }
+    /// Sets the time budget of a batch.
+    #[must_use]
+    pub fn max_elapsed(mut self, d: Duration) -> Self {
+        self.max_elapsed = d;
+        self
+    }
+    /// Sets the cap on `Retry-After`.
+    #[must_use]
+    pub fn max_retry_after(mut self, d: Duration) -> Self {
+        self.max_retry_after = d;
+        self
+    }
+    /// Sets the bound on one attempt.
+    #[must_use]
+    pub fn attempt_timeout(mut self, d: Duration) -> Self {
+        self.attempt_timeout = d;
+        self
+    }
+    /// Sets the jitter.
+    #[must_use]
+    pub fn jitter(mut self, j: Jitter) -> Self {
+        self.jitter = j;
+        self
+    }
+    /// Sets whether a rejected credential gets one immediate retry.
+    #[must_use]
+    pub fn refresh_credentials_once(mut self, on: bool) -> Self {
+        self.refresh_credentials_once = on;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.max_attempts == 0 {
+            return Err("max_attempts must be at least 1 (1 = attempt once)".into());
+        }
+        if self.initial_backoff > self.max_backoff {
+            return Err("initial_backoff_ms must not exceed max_backoff_ms".into());
+        }
+        if self.attempt_timeout.is_zero() {
+            return Err("attempt_timeout_ms must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The backoff before retry number `retry` (1 for the first retry), given the previous
+    /// delay (for decorrelated jitter) and a uniform random number in `[0, 1)`.
+    pub fn backoff(&self, retry: u32, previous: Duration, unit: f64) -> Duration {
+        let unit = unit.clamp(0.0, 1.0);
+        let cap = self.max_backoff;
+        let exp = self
+            .initial_backoff
+            .checked_mul(1u32 << retry.saturating_sub(1).min(30))
+            .unwrap_or(cap)
+            .min(cap);
+        match self.jitter {
+            Jitter::None => exp,
+            Jitter::Full => exp.mul_f64(unit),
+            Jitter::Decorrelated => {
+                let low = self.initial_backoff;
+                let high = previous.max(low).saturating_mul(3).min(cap).max(low);
+                (low + (high - low).mul_f64(unit)).min(cap)
+            }
+        }
+    }
+
+    /// The wait before the next attempt: the backoff, or the platform's `Retry-After`
+    /// (capped at `max_retry_after`) when that is longer.
+    pub fn wait(&self, backoff: Duration, retry_after: Option<Duration>) -> Duration {
+        match retry_after {
+            Some(ra) => backoff.max(ra.min(self.max_retry_after)),
+            None => backoff,
+        }
+    }
+}
+
+/// The bound on one sink's queue: an event is dropped (newest first) when either bound
+/// would be exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct QueuePolicy {
+    /// Events (at most [`MAX_QUEUE_CAPACITY`]); the ring is allocated up front.
+    pub capacity: usize,
+    /// Estimated bytes (at most [`MAX_QUEUE_CAPACITY_BYTES`]).
+    pub capacity_bytes: usize,
+}
+
+impl Default for QueuePolicy {
+    fn default() -> Self {
+        Self {
+            capacity: DEFAULT_QUEUE_CAPACITY,
+            capacity_bytes: DEFAULT_QUEUE_CAPACITY_BYTES,
+        }
+    }
+}
+
+impl QueuePolicy {
+    /// Sets the bound in events.
+    #[must_use]
+    pub fn capacity(mut self, n: usize) -> Self {
+        self.capacity = n;
+        self
+    }
+    /// Sets the bound in estimated bytes.
+    #[must_use]
+    pub fn capacity_bytes(mut self, n: usize) -> Self {
+        self.capacity_bytes = n;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.capacity == 0 || self.capacity > MAX_QUEUE_CAPACITY {
+            return Err(format!(
+                "queue_capacity must be between 1 and {MAX_QUEUE_CAPACITY}"
+            ));
+        }
+        if self.capacity_bytes == 0 || self.capacity_bytes > MAX_QUEUE_CAPACITY_BYTES {
+            return Err(format!(
+                "queue_capacity_bytes must be between 1 and {MAX_QUEUE_CAPACITY_BYTES}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Per-sink overrides of the delivery defaults, as written in a configuration file.
+///
+/// Every field is optional; absent fields keep the defaults. The struct does not deny
+/// unknown fields so that it can be `#[serde(flatten)]`ed into a sink table; a caller that
+/// wants strictness can check keys against [`DeliveryOverrides::FIELDS`].
+///
+/// ```
+/// use siem_dispatch::DeliveryOverrides;
+/// let o: DeliveryOverrides = toml::from_str("max_events = 100\nlinger_ms = 250\nmax_attempts = 1")?;
+/// let sink_cfg = o.apply(siem_dispatch::SinkConfig::new(std::sync::Arc::new(
+///     siem_core::testing::MemorySink::new("m"))))?;
+/// assert_eq!(sink_cfg.batch.max_events, 100);
+/// assert_eq!(sink_cfg.retry.max_attempts, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct DeliveryOverrides {
+    /// [`BatchPolicy::max_events`].
+    pub max_events: Option<usize>,
+    /// [`BatchPolicy::max_bytes`].
+    pub max_bytes: Option<usize>,
+    /// [`BatchPolicy::linger`], in milliseconds.
+    pub linger_ms: Option<u64>,
+    /// [`RetryPolicy::max_attempts`].
+    pub max_attempts: Option<u32>,
+    /// [`RetryPolicy::initial_backoff`], in milliseconds.
+    pub initial_backoff_ms: Option<u64>,
+    /// [`RetryPolicy::max_backoff`], in milliseconds.
+    pub max_backoff_ms: Option<u64>,
+    /// [`RetryPolicy::max_elapsed`], in milliseconds.
+    pub max_elapsed_ms: Option<u64>,
+    /// [`RetryPolicy::max_retry_after`], in milliseconds.
+    pub max_retry_after_ms: Option<u64>,
+    /// [`RetryPolicy::attempt_timeout`], in milliseconds.
+    pub attempt_timeout_ms: Option<u64>,
+    /// [`RetryPolicy::jitter`]: `full`, `decorrelated` or `none`.
+    pub jitter: Option<Jitter>,
+    /// [`QueuePolicy::capacity`].
+    pub queue_capacity: Option<usize>,
+    /// [`QueuePolicy::capacity_bytes`].
+    pub queue_capacity_bytes: Option<usize>,
+    /// [`SinkConfig::concurrency`](crate::SinkConfig::concurrency).
+    pub concurrency: Option<usize>,
+}
+
+impl DeliveryOverrides {
+    /// The field names this struct reads.
+    pub const FIELDS: &'static [&'static str] = &[
+        "max_events",
+        "max_bytes",
+        "linger_ms",
+        "max_attempts",
+        "initial_backoff_ms",
+        "max_backoff_ms",
+        "max_elapsed_ms",
+        "max_retry_after_ms",
+        "attempt_timeout_ms",
+        "jitter",
+        "queue_capacity",
+        "queue_capacity_bytes",
+        "concurrency",
+    ];
+
+    /// Applies the overrides to a sink's configuration and validates the result; the error
+    /// names the sink and the field.
+    pub fn apply(&self, mut sink: crate::SinkConfig) -> Result<crate::SinkConfig, ConfigError> {
+        let ms = Duration::from_millis;
+        let b = &mut sink.batch;
+        set(&mut b.max_events, self.max_events);
+        set(&mut b.max_bytes, self.max_bytes);
+        set(&mut b.linger, self.linger_ms.map(ms));
+        let r = &mut sink.retry;
+        set(&mut r.max_attempts, self.max_attempts);
+        set(&mut r.initial_backoff, self.initial_backoff_ms.map(ms));
+        set(&mut r.max_backoff, self.max_backoff_ms.map(ms));
+        set(&mut r.max_elapsed, self.max_elapsed_ms.map(ms));
+        set(&mut r.max_retry_after, self.max_retry_after_ms.map(ms));
+        set(&mut r.attempt_timeout, self.attempt_timeout_ms.map(ms));
+        set(&mut r.jitter, self.jitter);
+        set(&mut sink.queue.capacity, self.queue_capacity);
+        set(&mut sink.queue.capacity_bytes, self.queue_capacity_bytes);
+        set(&mut sink.concurrency, self.concurrency);
+        sink.validate(None)?;
+        Ok(sink)
+    }
+}
+
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *slot = v;
+    }
+}
+
+/// A small, fast, non-cryptographic generator for jitter (SplitMix64).
+#[derive(Debug, Clone)]
+pub(crate) struct JitterRng(u64);
+
+impl JitterRng {
+    pub(crate) fn from_entropy() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(0x5eed);
+        Self(h.finish())
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A uniform number in `[0, 1)`.
+    pub(crate) fn next_unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// An independent generator (for a concurrently running batch).
+    pub(crate) fn fork(&mut self) -> Self {
+        Self(self.next_u64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_jitter_stays_within_the_exponential_cap() {
+        let p = RetryPolicy::recommended();
+        for retry in 1..10 {
+            let cap = (p.initial_backoff * (1 << (retry - 1))).min(p.max_backoff);
+            assert_eq!(p.backoff(retry, Duration::ZERO, 0.0), Duration::ZERO);
+            assert!(p.backoff(retry, Duration::ZERO, 0.999_999) <= cap);
+            assert!(p.backoff(retry, Duration::ZERO, 0.999_999) >= cap.mul_f64(0.99));
+        }
+        let none = p.jitter(Jitter::None);
+        assert_eq!(none.backoff(1, Duration::ZERO, 0.5), p.initial_backoff);
+        assert_eq!(none.backoff(3, Duration::ZERO, 0.5), p.initial_backoff * 4);
+        assert_eq!(none.backoff(40, Duration::ZERO, 0.5), p.max_backoff);
+    }
+
+    #[test]
+    fn decorrelated_jitter_is_bounded() {
+        let p = RetryPolicy::recommended().jitter(Jitter::Decorrelated);
+        let mut rng = JitterRng(7);
+        let mut prev = Duration::ZERO;
+        for retry in 1..50 {
+            let d = p.backoff(retry, prev, rng.next_unit());
+            assert!(d >= p.initial_backoff && d <= p.max_backoff, "{d:?}");
+            assert!(d <= prev.max(p.initial_backoff) * 3);
+            prev = d;
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_and_capped() {
+        let p = RetryPolicy::recommended();
+        let s = Duration::from_secs;
+        assert_eq!(p.wait(s(1), Some(s(5))), s(5));
+        assert_eq!(p.wait(s(7), Some(s(5))), s(7));
+        assert_eq!(p.wait(s(1), Some(s(3600))), p.max_retry_after);
+        assert_eq!(p.wait(s(1), None), s(1));
+    }
+
+    #[test]
+    fn unit_random_numbers_are_in_range() {
+        let mut rng = JitterRng::from_entropy();
+        for _ in 0..10_000 {
+            let u = rng.next_unit();
+            assert!((0.0..1.0).contains(&u));
+        }
+    }
+
+    #[test]
+    fn overrides_reject_bad_values_naming_the_field() {
+        let o = DeliveryOverrides {
+            max_attempts: Some(0),
+            ..DeliveryOverrides::default()
+        };
+        let sink = crate::SinkConfig::new(std::sync::Arc::new(
+            siem_core::testing::MemorySink::new("m"),
+        ));
+        let err = o.apply(sink).unwrap_err().to_string();
+        assert!(err.contains("max_attempts"), "{err}");
+        assert!(err.contains("sink `m`"), "{err}");
+    }
+}
