@@ -244,11 +244,19 @@ impl Config {
             .orgs
             .iter()
             .filter(|o| org.is_none_or(|id| o.id == id))
-            .flat_map(|o| o.sinks.iter().filter(|s| s.name == name).map(move |s| (o, s)))
+            .flat_map(|o| {
+                o.sinks
+                    .iter()
+                    .filter(|s| s.name == name)
+                    .map(move |s| (o, s))
+            })
             .collect();
         match matches.as_slice() {
             [one] => Ok(*one),
-            [] => Err(format!("no sink named \"{name}\" in {}", self.file.display())),
+            [] => Err(format!(
+                "no sink named \"{name}\" in {}",
+                self.file.display()
+            )),
             _ => Err(format!(
                 "several organizations have a sink named \"{name}\"; choose one with --org"
             )),
@@ -300,9 +308,9 @@ fn parse_sink(mut table: toml::Table, base_dir: &Path) -> Result<SinkSection, Fi
                 "is missing; use [\"*\"] for every event type or list the types",
             ))
         }
-        Some(v) => v.try_into::<EventFilter>().map_err(|e| {
-            field_err("events", e.message())
-        })?,
+        Some(v) => v
+            .try_into::<EventFilter>()
+            .map_err(|e| field_err("events", e.message()))?,
     };
     let token: Option<SecretRef> = take(&mut table, "token")?;
     let client_secret: Option<SecretRef> = take(&mut table, "client_secret")?;
@@ -354,12 +362,16 @@ fn platform_section(platform: Platform, table: toml::Table) -> Result<PlatformSe
     let section = match platform {
         Platform::Splunk => {
             let c: siem_splunk::SplunkConfig = read(table)?;
-            c.clone().into_options().map_err(|e| (None, e.to_string()))?;
+            c.clone()
+                .into_options()
+                .map_err(|e| (None, e.to_string()))?;
             PlatformSection::Splunk(c)
         }
         Platform::Datadog => {
             let c: siem_datadog::DatadogConfig = read(table)?;
-            c.clone().into_options().map_err(|e| (None, e.to_string()))?;
+            c.clone()
+                .into_options()
+                .map_err(|e| (None, e.to_string()))?;
             PlatformSection::Datadog(c)
         }
         Platform::Sentinel => {
@@ -425,7 +437,11 @@ pub struct BuildError {
 
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "org \"{}\", sink \"{}\": {}", self.org, self.sink, self.message)
+        write!(
+            f,
+            "org \"{}\", sink \"{}\": {}",
+            self.org, self.sink, self.message
+        )
     }
 }
 
@@ -436,7 +452,11 @@ async fn resolve(
     reference: Option<&SecretRef>,
 ) -> Result<Option<Arc<dyn siem_core::CredentialProvider>>, String> {
     match reference {
-        Some(r) => resolver.resolve(r).await.map(Some).map_err(|e| e.to_string()),
+        Some(r) => resolver
+            .resolve(r)
+            .await
+            .map(Some)
+            .map_err(|e| e.to_string()),
         None => Ok(None),
     }
 }
@@ -452,18 +472,26 @@ pub async fn build_sink(
         sink: section.name.clone(),
         message,
     };
-    let token = resolve(resolver, section.token.as_ref()).await.map_err(fail)?;
+    let token = resolve(resolver, section.token.as_ref())
+        .await
+        .map_err(fail)?;
     let name = section.name.clone();
     let sink: Arc<dyn SiemSink> = match &section.platform {
         PlatformSection::Splunk(c) => {
             let options = c.clone().into_options().map_err(|e| fail(e.to_string()))?;
             let token = token.ok_or_else(|| fail("token is missing".into()))?;
-            Arc::new(siem_splunk::SplunkSink::new(name, options, token).map_err(|e| fail(e.to_string()))?)
+            Arc::new(
+                siem_splunk::SplunkSink::new(name, options, token)
+                    .map_err(|e| fail(e.to_string()))?,
+            )
         }
         PlatformSection::Datadog(c) => {
             let options = c.clone().into_options().map_err(|e| fail(e.to_string()))?;
             let token = token.ok_or_else(|| fail("token is missing".into()))?;
-            Arc::new(siem_datadog::DatadogSink::new(name, options, token).map_err(|e| fail(e.to_string()))?)
+            Arc::new(
+                siem_datadog::DatadogSink::new(name, options, token)
+                    .map_err(|e| fail(e.to_string()))?,
+            )
         }
         PlatformSection::Sentinel(c) => {
             let options = c.sink_options().map_err(|e| fail(e.to_string()))?;
@@ -479,7 +507,10 @@ pub async fn build_sink(
                 }
                 None => token.ok_or_else(|| fail("token is missing".into()))?,
             };
-            Arc::new(siem_sentinel::SentinelSink::new(name, options, credential).map_err(|e| fail(e.to_string()))?)
+            Arc::new(
+                siem_sentinel::SentinelSink::new(name, options, credential)
+                    .map_err(|e| fail(e.to_string()))?,
+            )
         }
     };
     Ok(sink)

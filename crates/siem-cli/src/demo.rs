@@ -45,7 +45,8 @@ async fn demo(extra_events: usize, json: bool) -> Result<bool, String> {
         .await
         .map_err(|e| format!("cannot start the emulators: {e}"))?;
     let toml = demo_config(&emulators);
-    let config = Config::parse(&toml, Path::new("<demo configuration>")).map_err(|e| e.to_string())?;
+    let config =
+        Config::parse(&toml, Path::new("<demo configuration>")).map_err(|e| e.to_string())?;
     // The demo's credentials are the emulators' own throwaway values.
     let resolver = SecretResolver::builder().allow_static(true).build();
     let orgs = config::build_orgs(&config, &resolver)
@@ -79,7 +80,10 @@ async fn demo(extra_events: usize, json: bool) -> Result<bool, String> {
             format!("{}/{}", received.len(), events.len()),
             match &check {
                 Ok(()) => "all fields match".to_owned(),
-                Err(m) => format!("MISMATCH: {}", m.to_string().lines().next().unwrap_or_default()),
+                Err(m) => format!(
+                    "MISMATCH: {}",
+                    m.to_string().lines().next().unwrap_or_default()
+                ),
             },
             types.join(", "),
         ]);
@@ -105,18 +109,29 @@ async fn demo(extra_events: usize, json: bool) -> Result<bool, String> {
             events.len(),
             emulators.ca_file().display()
         );
-        eprint!("{}", output::table(&["platform", "received", "check", "event types"], &rows));
+        eprint!(
+            "{}",
+            output::table(&["platform", "received", "check", "event types"], &rows)
+        );
         eprintln!();
         eprint!("{}", output::stats_table(&report.stats));
         if let Some(sample) = platforms[0].1.first() {
             eprintln!(
                 "\nSplunk received, e.g.: {} {} severity={} org={} project={}",
-                sample.timestamp, sample.event_type, sample.severity, sample.org_id, sample.project_id
+                sample.timestamp,
+                sample.event_type,
+                sample.severity,
+                sample.org_id,
+                sample.project_id
             );
         }
         eprintln!(
             "\n{} in {:.2} s",
-            if ok { "all events delivered to all three platforms" } else { "NOT everything was delivered" },
+            if ok {
+                "all events delivered to all three platforms"
+            } else {
+                "NOT everything was delivered"
+            },
             elapsed.as_secs_f64()
         );
     }

@@ -57,7 +57,8 @@ pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    let (chunks_tx, mut chunks_rx) = tokio::sync::mpsc::channel::<Vec<SecurityEvent>>(CHUNKS_IN_FLIGHT);
+    let (chunks_tx, mut chunks_rx) =
+        tokio::sync::mpsc::channel::<Vec<SecurityEvent>>(CHUNKS_IN_FLIGHT);
     let progress_view = dispatcher.clone();
     let reader = tokio::task::spawn_blocking(move || read_stdin(&chunks_tx, &progress_view));
     let mut no_match = 0;

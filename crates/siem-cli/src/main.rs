@@ -104,6 +104,8 @@ enum Command {
         /// Only count events (no per-event storage); for benchmarks.
         #[arg(long)]
         count_only: bool,
+        #[command(flatten)]
+        bench: emulate::BenchArgs,
     },
 }
 
@@ -154,7 +156,8 @@ fn main() -> ExitCode {
                 token,
                 ca_file,
                 count_only,
-            } => emulate::run(platform, port, token, ca_file, count_only).await,
+                bench,
+            } => emulate::run(platform, port, token, ca_file, count_only, bench).await,
         }
     });
     ExitCode::from(code)

@@ -65,7 +65,14 @@ pub fn stats_table(stats: &DispatcherStats) -> String {
     }
     table(
         &[
-            "org", "sink", "platform", "queued", "delivered", "retried", "dropped", "failed",
+            "org",
+            "sink",
+            "platform",
+            "queued",
+            "delivered",
+            "retried",
+            "dropped",
+            "failed",
             "last error",
         ],
         &rows,

@@ -95,7 +95,8 @@ async fn default_sink(platform: Platform) -> Result<Arc<dyn SiemSink>, String> {
     let text = format!(
         "[[org]]\nid = \"render\"\n[[org.sink]]\nname = \"{platform}\"\nplatform = \"{platform}\"\nevents = [\"*\"]\ntoken = {{ static = \"unused\" }}\n{toml}\n"
     );
-    let config = Config::parse(&text, std::path::Path::new("<defaults>")).map_err(|e| e.to_string())?;
+    let config =
+        Config::parse(&text, std::path::Path::new("<defaults>")).map_err(|e| e.to_string())?;
     build_without_secrets(&config.orgs[0].id, &config.orgs[0].sinks[0]).await
 }
 
@@ -111,7 +112,10 @@ async fn sink_from_config(
 
 /// Rendering needs no credential: every reference is replaced by a placeholder, so that
 /// `render` works offline and never fetches a secret.
-async fn build_without_secrets(org: &str, section: &config::SinkSection) -> Result<Arc<dyn SiemSink>, String> {
+async fn build_without_secrets(
+    org: &str,
+    section: &config::SinkSection,
+) -> Result<Arc<dyn SiemSink>, String> {
     let mut section = section.clone();
     let placeholder = siem_secrets::SecretRef::static_value(Secret::new("unused"));
     if section.token.is_some() {

@@ -54,7 +54,11 @@ pub async fn run(config_path: &Path, resolve: bool) -> u8 {
     eprintln!(
         "{}: valid{}",
         config_path.display(),
-        if resolve { ", every secret resolved" } else { "" }
+        if resolve {
+            ", every secret resolved"
+        } else {
+            ""
+        }
     );
     0
 }

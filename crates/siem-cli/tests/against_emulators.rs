@@ -48,7 +48,12 @@ fn fixture_ndjson() -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events");
     let mut lines: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap().trim().to_owned())
+        .map(|e| {
+            std::fs::read_to_string(e.unwrap().path())
+                .unwrap()
+                .trim()
+                .to_owned()
+        })
         .collect();
     lines.sort();
     lines.join("\n") + "\n"
@@ -66,11 +71,23 @@ fn siem(emulators: &Emulators) -> Command {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_test_reaches_every_sink_and_reports_json() {
     let emulators = Emulators::start(EmulatorsConfig::default()).await.unwrap();
-    let config = config_for(&emulators, &std::env::temp_dir().join(format!("siem-send-test-{}", std::process::id())));
+    let config = config_for(
+        &emulators,
+        &std::env::temp_dir().join(format!("siem-send-test-{}", std::process::id())),
+    );
     let output = tokio::task::block_in_place(|| {
-        siem(&emulators).args(["send-test", "--json", "--config"]).arg(&config).output().unwrap()
+        siem(&emulators)
+            .args(["send-test", "--json", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap()
     });
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(result["all_delivered"], true);
     assert_eq!(result["results"].as_array().unwrap().len(), 2);
@@ -81,25 +98,44 @@ async fn send_test_reaches_every_sink_and_reports_json() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_test_reports_the_platforms_refusal_and_exits_1() {
     let emulators = Emulators::start(EmulatorsConfig::default()).await.unwrap();
-    let config = config_for(&emulators, &std::env::temp_dir().join(format!("siem-send-test-bad-{}", std::process::id())));
+    let config = config_for(
+        &emulators,
+        &std::env::temp_dir().join(format!("siem-send-test-bad-{}", std::process::id())),
+    );
     let output = tokio::task::block_in_place(|| {
         siem(&emulators)
             .env("TEST_HEC_TOKEN", "wrong-token")
-            .args(["send-test", "--org", "org_acme", "--sink", "splunk", "--config"])
+            .args([
+                "send-test",
+                "--org",
+                "org_acme",
+                "--sink",
+                "splunk",
+                "--config",
+            ])
             .arg(&config)
             .output()
             .unwrap()
     });
     assert_eq!(output.status.code(), Some(1));
     let err = String::from_utf8_lossy(&output.stderr);
-    assert!(err.contains("403") && err.contains("Invalid token"), "{err}");
-    assert!(!err.contains("wrong-token"), "the token must not be printed: {err}");
+    assert!(
+        err.contains("403") && err.contains("Invalid token"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("wrong-token"),
+        "the token must not be printed: {err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forward_delivers_ndjson_and_skips_malformed_lines_by_number() {
     let emulators = Emulators::start(EmulatorsConfig::default()).await.unwrap();
-    let config = config_for(&emulators, &std::env::temp_dir().join(format!("siem-forward-{}", std::process::id())));
+    let config = config_for(
+        &emulators,
+        &std::env::temp_dir().join(format!("siem-forward-{}", std::process::id())),
+    );
     let input = format!("{}not json\n", fixture_ndjson());
     let output = tokio::task::block_in_place(|| {
         siem(&emulators)

@@ -8,7 +8,8 @@ use assert_cmd::Command;
 fn siem() -> Command {
     let mut cmd = Command::cargo_bin("siem").unwrap();
     // Tests never reach AWS: no instance-metadata probing.
-    cmd.env_remove("RUST_LOG").env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd.env_remove("RUST_LOG")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
     cmd
 }
 
@@ -52,7 +53,10 @@ fn validate_accepts_the_example_configuration() {
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let err = stderr(&output);
-    assert!(err.contains("splunk-prod") && err.contains("sentinel"), "{err}");
+    assert!(
+        err.contains("splunk-prod") && err.contains("sentinel"),
+        "{err}"
+    );
     assert!(err.contains("env:SPLUNK_HEC_TOKEN"), "{err}");
 }
 
@@ -65,7 +69,10 @@ fn validate_error(name: &str, text: &str) -> String {
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let err = stderr(&output);
-    assert!(err.contains(&path.display().to_string()), "names the file: {err}");
+    assert!(
+        err.contains(&path.display().to_string()),
+        "names the file: {err}"
+    );
     err
 }
 
@@ -73,7 +80,10 @@ fn validate_error(name: &str, text: &str) -> String {
 fn plain_http_endpoints_are_rejected_naming_org_sink_and_field() {
     let err = validate_error(
         "http",
-        &SPLUNK_SINK.replace("https://splunk.example.com:8088", "http://splunk.example.com:8088"),
+        &SPLUNK_SINK.replace(
+            "https://splunk.example.com:8088",
+            "http://splunk.example.com:8088",
+        ),
     );
     assert!(err.contains("org[0] \"org_acme\", sink[0]"), "{err}");
     assert!(err.contains("field `endpoint`"), "{err}");
@@ -84,7 +94,10 @@ fn plain_http_endpoints_are_rejected_naming_org_sink_and_field() {
 fn unknown_event_types_are_rejected() {
     let err = validate_error(
         "events",
-        &SPLUNK_SINK.replace(r#"events = ["*"]"#, r#"events = ["dlp.pii_blocked", "dlp.pii_blockd"]"#),
+        &SPLUNK_SINK.replace(
+            r#"events = ["*"]"#,
+            r#"events = ["dlp.pii_blocked", "dlp.pii_blockd"]"#,
+        ),
     );
     assert!(err.contains("field `events`"), "{err}");
     assert!(err.contains("dlp.pii_blockd"), "{err}");
@@ -92,11 +105,20 @@ fn unknown_event_types_are_rejected() {
 
 #[test]
 fn missing_and_misspelt_fields_are_named() {
-    let err = validate_error("missing", &SPLUNK_SINK.replace("token = { env = \"SPLUNK_HEC_TOKEN\" }\n", ""));
+    let err = validate_error(
+        "missing",
+        &SPLUNK_SINK.replace("token = { env = \"SPLUNK_HEC_TOKEN\" }\n", ""),
+    );
     assert!(err.contains("field `token`"), "{err}");
-    let err = validate_error("typo", &SPLUNK_SINK.replace("events =", "sourcetyp = \"x\"\nevents ="));
+    let err = validate_error(
+        "typo",
+        &SPLUNK_SINK.replace("events =", "sourcetyp = \"x\"\nevents ="),
+    );
     assert!(err.contains("field `sourcetyp`"), "{err}");
-    let err = validate_error("no-endpoint", &SPLUNK_SINK.replace("endpoint = \"https://splunk.example.com:8088\"\n", ""));
+    let err = validate_error(
+        "no-endpoint",
+        &SPLUNK_SINK.replace("endpoint = \"https://splunk.example.com:8088\"\n", ""),
+    );
     assert!(err.contains("endpoint"), "{err}");
     let err = validate_error("bad-toml", "[[org]\nid = 1");
     assert!(err.contains("siem.toml"), "{err}");
@@ -128,7 +150,11 @@ fn validate_resolve_reports_a_missing_secret_by_reference() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("env:SPLUNK_HEC_TOKEN"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("env:SPLUNK_HEC_TOKEN"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -188,7 +214,10 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn demo_delivers_every_fixture_event_to_every_platform() {
-    let output = siem().args(["demo", "--json", "--events", "20"]).output().unwrap();
+    let output = siem()
+        .args(["demo", "--json", "--events", "20"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(result["ok"], true);

@@ -312,6 +312,8 @@ async fn accept_loop(
     loop {
         while connections.try_join_next().is_some() {}
         let Ok((tcp, _)) = listener.accept().await else {
+            // e.g. out of file descriptors: wait instead of spinning.
+            tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
         connections.spawn(serve_connection(

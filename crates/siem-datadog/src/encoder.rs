@@ -1,0 +1,213 @@
+//! Events to Datadog Logs API v2 request bodies (pure; no I/O).
+//!
+//! One body is a JSON array of log items:
+//!
+//! ```text
+//! [{"ddsource":"aisg","ddtags":"env:…,service:<project>,event_type:<type>,org:<org>,<extra tags>",
+//!   "hostname":…,"message":"<type>","service":"<project>","status":"alert",
+//!   "event_type":…,"project_id":…,"request_id":…,"severity":"high",
+//!   "timestamp":"2026-06-08T20:15:30Z","details":{…},"event_id":…,"org_id":…}, …]
+//! ```
+//!
+//! `env:` and `hostname` appear only when configured, `request_id` only when the event
+//! has one; a `,` inside a tag value is written as `_` so it cannot split the tag list.
+//! Datadog reads the item's `timestamp` as the log date. Bodies are split at
+//! 1000 items and 5 MB uncompressed (or the lower limits configured); an item over 1 MB
+//! is rejected with [`EncodeError::TooLarge`] and the others still go.
+//!
+//! The encoder writes JSON by hand into one buffer per request: the parts that are the
+//! same for every item are escaped once when the options are built, identifiers are
+//! escaped by [`siem_http::json`], and only `details` goes through `serde_json`.
+
+use std::sync::Arc;
+
+use siem_core::{EncodeError, Encoded, RejectedEvent, SecurityEvent, Severity, MAX_RFC3339_LEN};
+use siem_http::{finish_body, json};
+
+use crate::config::DatadogOptions;
+
+/// Datadog's log `status` for our severities, per SPEC §4: critical → `emergency`,
+/// high → `alert`, medium → `warn`, low → `notice`, info → `info`.
+pub fn status(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "emergency",
+        Severity::High => "alert",
+        Severity::Medium => "warn",
+        Severity::Low => "notice",
+        Severity::Info => "info",
+    }
+}
+
+/// `,"status":"<status>","event_type":` for each severity.
+fn status_field(severity: Severity) -> &'static [u8] {
+    match severity {
+        Severity::Critical => br#","status":"emergency","event_type":"#,
+        Severity::High => br#","status":"alert","event_type":"#,
+        Severity::Medium => br#","status":"warn","event_type":"#,
+        Severity::Low => br#","status":"notice","event_type":"#,
+        Severity::Info => br#","status":"info","event_type":"#,
+    }
+}
+
+/// `,"severity":"<word>","timestamp":"` for each severity.
+fn severity_field(severity: Severity) -> &'static [u8] {
+    match severity {
+        Severity::Critical => br#","severity":"critical","timestamp":""#,
+        Severity::High => br#","severity":"high","timestamp":""#,
+        Severity::Medium => br#","severity":"medium","timestamp":""#,
+        Severity::Low => br#","severity":"low","timestamp":""#,
+        Severity::Info => br#","severity":"info","timestamp":""#,
+    }
+}
+
+/// Encodes `events` into Logs API v2 bodies within the item count, body size and item
+/// size limits of `options`, gzipped when `options.gzip()`. Every event ends up in
+/// exactly one request (in input order) or in `rejected`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use siem_core::SecurityEvent;
+/// let options = siem_datadog::DatadogOptions::builder().env("production").gzip(false).build()?;
+/// let event = SecurityEvent::from_json(r#"{"event_type":"budget.exhausted","org_id":"org_acme",
+///     "project_id":"proj_abc123","timestamp":"2026-06-08T20:15:30Z","details":{"scope":"project",
+///     "limit_usd":500.0,"spent_usd":500.37,"period":"monthly"}}"#)?;
+/// let encoded = siem_datadog::encode(&[Arc::new(event)], &options);
+/// let items: serde_json::Value = serde_json::from_slice(&encoded.requests[0].body)?;
+/// assert_eq!(items[0]["ddtags"], "env:production,service:proj_abc123,event_type:budget.exhausted,org:org_acme");
+/// assert_eq!(items[0]["status"], "warn");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn encode(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> Encoded {
+    let mut out = Encoded::default();
+    let Some(first) = events.first() else {
+        return out;
+    };
+    let max_body = options.max_body_bytes();
+    let max_item = options.max_item_bytes();
+    let max_items = options.max_items_per_request();
+    let per_item = first.estimated_size()
+        + options.item_prefix.len()
+        + options.tags_suffix.len()
+        + options.after_tags.len()
+        + 160;
+    let capacity = |remaining: usize| {
+        remaining
+            .min(max_items)
+            .saturating_mul(per_item)
+            .min(max_body)
+            + per_item
+    };
+    let mut scratch = String::with_capacity(MAX_RFC3339_LEN);
+    let mut body: Vec<u8> = Vec::with_capacity(capacity(events.len()));
+    body.push(b'[');
+    let mut batch: Vec<Arc<SecurityEvent>> = Vec::with_capacity(events.len().min(max_items));
+    for (i, event) in events.iter().enumerate() {
+        let start = body.len();
+        if !batch.is_empty() {
+            body.push(b',');
+        }
+        let item_start = body.len();
+        write_item(&mut body, &mut scratch, event, options);
+        let len = body.len() - item_start;
+        // An item must fit the item limit, and alone in a body (`[item]`) the body limit.
+        let limit = if len > max_item {
+            Some((max_item, "a Datadog log item (max_item_bytes)"))
+        } else if len + 2 > max_body {
+            Some((max_body, "a Datadog request body (max_body_bytes)"))
+        } else {
+            None
+        };
+        if let Some((limit, what)) = limit {
+            body.truncate(start);
+            out.rejected.push(RejectedEvent {
+                event: event.clone(),
+                reason: EncodeError::TooLarge {
+                    event_id: event.event_id().to_string(),
+                    size: len,
+                    limit,
+                    what,
+                },
+            });
+            continue;
+        }
+        if batch.len() == max_items || body.len() + 1 > max_body {
+            // The item starts the next body; the one so far (not empty, since the item
+            // alone fits) is closed and goes as one request.
+            let mut next = Vec::with_capacity(capacity(events.len() - i));
+            next.push(b'[');
+            next.extend_from_slice(&body[item_start..]);
+            body.truncate(start);
+            body.push(b']');
+            let full = std::mem::replace(&mut body, next);
+            let next_batch = Vec::with_capacity(batch.len());
+            let events_of_full = std::mem::replace(&mut batch, next_batch);
+            out.requests
+                .push(finish_body(events_of_full, full, options.gzip()));
+        }
+        batch.push(event.clone());
+    }
+    if !batch.is_empty() {
+        body.push(b']');
+        out.requests.push(finish_body(batch, body, options.gzip()));
+    }
+    out
+}
+
+/// Appends one log item.
+fn write_item(
+    out: &mut Vec<u8>,
+    scratch: &mut String,
+    event: &SecurityEvent,
+    options: &DatadogOptions,
+) {
+    let event_type = event.event_type().as_str();
+    let project = event.project_id().as_str();
+    out.extend_from_slice(&options.item_prefix);
+    json::push_str_contents_replacing(out, project, b',', b'_');
+    out.extend_from_slice(b",event_type:");
+    json::push_str_contents_replacing(out, event_type, b',', b'_');
+    out.extend_from_slice(b",org:");
+    json::push_str_contents_replacing(out, event.org_id().as_str(), b',', b'_');
+    out.extend_from_slice(&options.tags_suffix);
+    out.extend_from_slice(&options.after_tags);
+    json::push_str(out, event_type);
+    out.extend_from_slice(br#","service":"#);
+    json::push_str(out, project);
+    out.extend_from_slice(status_field(event.severity()));
+    json::push_str(out, event_type);
+    out.extend_from_slice(br#","project_id":"#);
+    json::push_str(out, project);
+    if let Some(request_id) = event.request_id() {
+        out.extend_from_slice(br#","request_id":"#);
+        json::push_str(out, request_id.as_str());
+    }
+    out.extend_from_slice(severity_field(event.severity()));
+    scratch.clear();
+    event.timestamp().write_rfc3339(scratch);
+    out.extend_from_slice(scratch.as_bytes());
+    out.extend_from_slice(br#"","details":"#);
+    write_details(out, event);
+    out.extend_from_slice(br#","event_id":""#);
+    let mut id = [0u8; 36];
+    out.extend_from_slice(
+        event
+            .event_id()
+            .as_uuid()
+            .hyphenated()
+            .encode_lower(&mut id)
+            .as_bytes(),
+    );
+    out.extend_from_slice(br#"","org_id":"#);
+    json::push_str(out, event.org_id().as_str());
+    out.push(b'}');
+}
+
+/// Appends the details object. Serializing our typed details into a `Vec` cannot fail;
+/// should it ever, the partial output is replaced by `{}` so the body stays valid JSON.
+fn write_details(out: &mut Vec<u8>, event: &SecurityEvent) {
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, event.details()).is_err() {
+        out.truncate(start);
+        out.extend_from_slice(b"{}");
+    }
+}

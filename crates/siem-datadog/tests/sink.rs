@@ -1,0 +1,383 @@
+//! The sink against a wiremock intake: the exact request, every status class, Datadog
+//! error bodies, credential invalidation, timeouts, redirects, secrets and conformance.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use siem_core::testing::conformance;
+use siem_core::{CredentialProvider, DeliveryError, Endpoint, Secret, SiemSink};
+use siem_datadog::config::USER_AGENT;
+use siem_datadog::{encode, DatadogOptions, DatadogSink};
+use siem_http::HttpOptions;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use common::{fixture_events, gunzip, FailingCredential, RecordingCredential};
+
+const API_KEY: &str = "dd-api-key-7f3c9a1e-secret";
+
+fn options(mock: &MockServer, gzip: bool) -> DatadogOptions {
+    DatadogOptions::builder()
+        .endpoint(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
+        .env("production")
+        .hostname("aisg-proxy")
+        .gzip(gzip)
+        .http_options(HttpOptions::new("ignored").allow_plain_http_loopback())
+        .request_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+fn sink(mock: &MockServer, credential: Arc<dyn CredentialProvider>) -> DatadogSink {
+    DatadogSink::new("datadog-test", options(mock, true), credential).unwrap()
+}
+
+async fn intake_answers(mock: &MockServer, response: ResponseTemplate) {
+    mock.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(response)
+        .mount(mock)
+        .await;
+}
+
+fn accepted() -> ResponseTemplate {
+    ResponseTemplate::new(202).set_body_string("{}")
+}
+
+#[tokio::test]
+async fn sends_the_exact_request() {
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/logs"))
+        .and(header("dd-api-key", API_KEY))
+        .and(header("content-type", "application/json"))
+        .and(header("content-encoding", "gzip"))
+        .and(header("user-agent", USER_AGENT))
+        .respond_with(accepted())
+        .expect(1)
+        .mount(&mock)
+        .await;
+    let credential = RecordingCredential::new(API_KEY);
+    let sink = sink(&mock, credential.clone());
+    let events = fixture_events();
+    let report = sink.deliver(&events).await;
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(report.delivered, events.len());
+
+    let received = mock.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    let request = &received[0];
+    assert_eq!(request.url.query(), None);
+    assert!(request.headers.get("authorization").is_none());
+    assert!(USER_AGENT.starts_with("siem-datadog/"));
+    let expected = encode(&events, &options(&mock, false));
+    assert_eq!(gunzip(&request.body), expected.requests[0].body.to_vec());
+    assert!(credential.invalidated().is_empty());
+}
+
+#[tokio::test]
+async fn gzip_off_sends_no_content_encoding() {
+    let mock = MockServer::start().await;
+    intake_answers(&mock, accepted()).await;
+    let sink = DatadogSink::new(
+        "datadog-test",
+        options(&mock, false),
+        RecordingCredential::new(API_KEY),
+    )
+    .unwrap();
+    assert!(sink.deliver(&fixture_events()).await.is_complete());
+    let received = mock.received_requests().await.unwrap();
+    assert!(received[0].headers.get("content-encoding").is_none());
+    let items: serde_json::Value = serde_json::from_slice(&received[0].body).unwrap();
+    assert_eq!(items.as_array().unwrap().len(), 5);
+}
+
+#[derive(Debug, PartialEq)]
+enum Class {
+    Ok,
+    Retryable(Option<Duration>),
+    Permanent,
+    Credentials,
+    TooLarge,
+}
+
+fn class(result: &Result<siem_core::Ack, DeliveryError>) -> Class {
+    match result {
+        Ok(_) => Class::Ok,
+        Err(DeliveryError::Retryable { retry_after, .. }) => Class::Retryable(*retry_after),
+        Err(DeliveryError::Permanent { .. }) => Class::Permanent,
+        Err(DeliveryError::CredentialsRejected { .. }) => Class::Credentials,
+        Err(DeliveryError::PayloadTooLarge { .. }) => Class::TooLarge,
+        Err(other) => panic!("unexpected {other:?}"),
+    }
+}
+
+/// (status, body, Retry-After, class, Datadog code, message)
+type Case<'a> = (
+    u16,
+    &'a str,
+    Option<&'a str>,
+    Class,
+    Option<&'a str>,
+    &'a str,
+);
+
+#[tokio::test]
+async fn every_status_class_and_datadog_error_body_is_mapped() {
+    let secs = |s| Some(Duration::from_secs(s));
+    let bad_request =
+        r#"{"errors":[{"status":"400","title":"Bad Request","detail":"Malformed JSON payload"}]}"#;
+    let cases: Vec<Case<'_>> = vec![
+        (202, "{}", None, Class::Ok, None, ""),
+        (
+            200,
+            "<html>portal</html>",
+            None,
+            Class::Permanent,
+            None,
+            "<html>portal</html>",
+        ),
+        (204, "", None, Class::Permanent, None, "expected HTTP 202"),
+        (
+            400,
+            bad_request,
+            None,
+            Class::Permanent,
+            None,
+            "Bad Request: Malformed JSON payload",
+        ),
+        (
+            400,
+            r#"{"errors":[{"code":"invalid_tag","title":"Bad Request","detail":"bad tag"}]}"#,
+            None,
+            Class::Permanent,
+            Some("invalid_tag"),
+            "Bad Request: bad tag",
+        ),
+        (
+            401,
+            r#"{"errors":["Unauthorized"]}"#,
+            None,
+            Class::Credentials,
+            None,
+            "Unauthorized",
+        ),
+        (
+            403,
+            r#"{"errors":["Forbidden"]}"#,
+            None,
+            Class::Credentials,
+            None,
+            "Forbidden",
+        ),
+        (
+            404,
+            r#"{"errors":["Not found"]}"#,
+            None,
+            Class::Permanent,
+            None,
+            "Not found",
+        ),
+        (
+            408,
+            r#"{"errors":["Request timeout"]}"#,
+            None,
+            Class::Retryable(None),
+            None,
+            "Request timeout",
+        ),
+        (
+            413,
+            r#"{"errors":[{"status":"413","title":"Payload Too Large","detail":"batch is above 5MB uncompressed"}]}"#,
+            None,
+            Class::TooLarge,
+            None,
+            "Payload Too Large: batch is above 5MB uncompressed",
+        ),
+        (429, "", None, Class::Retryable(None), None, ""),
+        (
+            429,
+            r#"{"errors":["Too many requests"]}"#,
+            Some("9"),
+            Class::Retryable(secs(9)),
+            None,
+            "Too many requests",
+        ),
+        (
+            500,
+            r#"{"errors":["Internal Server Error"]}"#,
+            None,
+            Class::Retryable(None),
+            None,
+            "Internal Server Error",
+        ),
+        (
+            503,
+            "Service Unavailable",
+            Some("30"),
+            Class::Retryable(secs(30)),
+            None,
+            "Service Unavailable",
+        ),
+    ];
+    let mock = MockServer::start().await;
+    let events = fixture_events();
+    for (status, body, retry_after, expected, code, message) in cases {
+        let mut template = ResponseTemplate::new(status).set_body_string(body);
+        if let Some(value) = retry_after {
+            template = template.insert_header("Retry-After", value);
+        }
+        intake_answers(&mock, template).await;
+        let credential = RecordingCredential::new(API_KEY);
+        let sink = sink(&mock, credential.clone());
+        let request = &sink.encode(&events).requests[0];
+        let result = sink.send(request).await;
+        let what = format!("{status} {body}: {result:?}");
+        assert_eq!(class(&result), expected, "{what}");
+        if let Err(e) = &result {
+            let detail = e.detail().unwrap();
+            assert_eq!(detail.status, Some(status), "{what}");
+            assert_eq!(detail.code.as_deref(), code, "{what}");
+            assert!(detail.message.contains(message), "{what}");
+        }
+        let invalidated = credential.invalidated();
+        if expected == Class::Credentials {
+            assert_eq!(invalidated, [API_KEY], "{what}");
+        } else {
+            assert!(invalidated.is_empty(), "{what}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn hung_server_times_out_as_retryable() {
+    let mock = MockServer::start().await;
+    intake_answers(&mock, accepted().set_delay(Duration::from_secs(30))).await;
+    let options = DatadogOptions::builder()
+        .endpoint(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
+        .http_options(HttpOptions::new("x").allow_plain_http_loopback())
+        .request_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let sink = DatadogSink::new("d", options, RecordingCredential::new(API_KEY)).unwrap();
+    let result = sink.send(&sink.encode(&fixture_events()).requests[0]).await;
+    match result {
+        Err(e @ DeliveryError::Retryable { .. }) => {
+            assert_eq!(e.status(), None);
+            assert!(e.to_string().contains("timed out"), "{e}");
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn redirect_is_not_followed() {
+    let mock = MockServer::start().await;
+    let elsewhere = format!("{}/elsewhere", mock.uri());
+    intake_answers(
+        &mock,
+        ResponseTemplate::new(302).insert_header("Location", elsewhere.as_str()),
+    )
+    .await;
+    let sink = sink(&mock, RecordingCredential::new(API_KEY));
+    let result = sink.send(&sink.encode(&fixture_events()).requests[0]).await;
+    assert!(
+        matches!(&result, Err(DeliveryError::Permanent { detail }) if detail.status == Some(302)),
+        "{result:?}"
+    );
+    let received = mock.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].url.path(), "/api/v2/logs");
+}
+
+#[tokio::test]
+async fn huge_error_body_is_cut_short() {
+    let mock = MockServer::start().await;
+    intake_answers(
+        &mock,
+        ResponseTemplate::new(500).set_body_string("E".repeat(4 * 1024 * 1024)),
+    )
+    .await;
+    let sink = sink(&mock, RecordingCredential::new(API_KEY));
+    let err = sink
+        .send(&sink.encode(&fixture_events()).requests[0])
+        .await
+        .unwrap_err();
+    let message = &err.detail().unwrap().message;
+    assert!(message.chars().count() <= 513, "{}", message.len());
+    assert!(message.ends_with('…'));
+}
+
+#[tokio::test]
+async fn credential_provider_failure_sends_nothing() {
+    let mock = MockServer::start().await;
+    intake_answers(&mock, accepted()).await;
+    let sink = sink(&mock, Arc::new(FailingCredential));
+    let err = sink
+        .send(&sink.encode(&fixture_events()).requests[0])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DeliveryError::Credentials(_)), "{err:?}");
+    assert!(mock.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn secret_never_appears_in_debug_or_error_text() {
+    let mock = MockServer::start().await;
+    // An intake (or proxy) that echoes the key back in its error text.
+    intake_answers(
+        &mock,
+        ResponseTemplate::new(403)
+            .set_body_string(format!(r#"{{"errors":["API key {API_KEY} is invalid"]}}"#)),
+    )
+    .await;
+    let sink = sink(&mock, RecordingCredential::new(API_KEY));
+    let report = sink.deliver(&fixture_events()).await;
+    let err = report.error.clone().unwrap();
+    for text in [
+        format!("{sink:?}"),
+        format!("{sink:#?}"),
+        err.to_string(),
+        format!("{err:?}"),
+        format!("{report:?}"),
+    ] {
+        assert!(!text.contains(API_KEY), "secret leaked: {text}");
+    }
+    assert!(err.to_string().contains("[REDACTED]"));
+}
+
+#[tokio::test]
+async fn passes_the_core_conformance_suite() {
+    let mock = MockServer::start().await;
+    intake_answers(&mock, accepted()).await;
+    let sink = sink(&mock, RecordingCredential::new(API_KEY));
+    conformance::check_encoding(&sink).unwrap();
+    conformance::check_delivery(&sink, Some(&Secret::new(API_KEY)))
+        .await
+        .unwrap();
+    // And with small limits, so that batches split by count and by size.
+    let small = DatadogOptions::builder()
+        .endpoint(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
+        .max_items_per_request(4)
+        .max_body_bytes(1_500)
+        .http_options(HttpOptions::new("x").allow_plain_http_loopback())
+        .build()
+        .unwrap();
+    let sink = DatadogSink::new("small", small, RecordingCredential::new(API_KEY)).unwrap();
+    conformance::check_encoding(&sink).unwrap();
+    conformance::check_delivery(&sink, None).await.unwrap();
+}
+
+#[test]
+fn build_errors_name_the_problem() {
+    let options = DatadogOptions::builder().ca_pem("not pem").build().unwrap();
+    let err =
+        DatadogSink::new("bad-ca", options.clone(), RecordingCredential::new(API_KEY)).unwrap_err();
+    assert!(err.to_string().contains("bad-ca"), "{err}");
+    assert!(matches!(
+        DatadogSink::new("", options, RecordingCredential::new(API_KEY)),
+        Err(siem_datadog::BuildError::EmptyName)
+    ));
+}

@@ -1,0 +1,170 @@
+//! Events to HEC request bodies (pure; no I/O).
+//!
+//! One body is several JSON envelopes, one per line (HEC reads concatenated envelopes;
+//! whitespace between them is allowed):
+//!
+//! ```text
+//! {"time":1780949730.000,"host":…,"source":"aisg","sourcetype":"aisg:security","index":…,
+//!  "event":{"event_type":…,"project_id":…,"request_id":…,"severity":"high","severity_id":5,
+//!           "source":"aisg","timestamp":"2026-06-08T20:15:30Z","details":{…},
+//!           "event_id":…,"org_id":…}}
+//! ```
+//!
+//! `host` and `index` appear only when configured, `request_id` only when the event has
+//! one. Bodies are split so that none exceeds the configured maximum (uncompressed); an
+//! event whose envelope alone is larger is rejected with [`EncodeError::TooLarge`] and the
+//! others still go.
+//!
+//! The encoder writes JSON by hand into one buffer per request: the envelope fields that
+//! are the same for every event are escaped once when the options are built, identifiers
+//! are escaped by [`siem_http::json`], and only `details` goes through `serde_json`.
+
+use std::sync::Arc;
+
+use siem_core::{EncodeError, Encoded, RejectedEvent, SecurityEvent, Severity, MAX_RFC3339_LEN};
+use siem_http::{finish_body, json};
+
+use crate::config::SplunkOptions;
+
+/// Splunk's alert severity scale (1 debug … 6 fatal) for our severities, per SPEC §4:
+/// info → 2, low → 3, medium → 4, high → 5, critical → 6.
+pub fn severity_id(severity: Severity) -> u8 {
+    match severity {
+        Severity::Info => 2,
+        Severity::Low => 3,
+        Severity::Medium => 4,
+        Severity::High => 5,
+        Severity::Critical => 6,
+    }
+}
+
+/// `,"severity":"<word>","severity_id":<n>,"source":` for each severity, so the mapping
+/// costs one copy per event.
+fn severity_fields(severity: Severity) -> &'static [u8] {
+    match severity {
+        Severity::Info => br#","severity":"info","severity_id":2,"source":"#,
+        Severity::Low => br#","severity":"low","severity_id":3,"source":"#,
+        Severity::Medium => br#","severity":"medium","severity_id":4,"source":"#,
+        Severity::High => br#","severity":"high","severity_id":5,"source":"#,
+        Severity::Critical => br#","severity":"critical","severity_id":6,"source":"#,
+    }
+}
+
+/// Encodes `events` into HEC request bodies within `options.max_body_bytes()`, gzipped
+/// when `options.gzip()`. Every event ends up in exactly one request (in input order) or
+/// in `rejected`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use siem_core::SecurityEvent;
+/// let options = siem_splunk::SplunkOptions::builder("https://hec.example:8088".parse()?)
+///     .index("main")
+///     .gzip(false)
+///     .build()?;
+/// let event = SecurityEvent::from_json(r#"{"event_type":"budget.exhausted","org_id":"o",
+///     "project_id":"p","timestamp":"2026-06-08T20:15:30.250Z","details":{"scope":"project",
+///     "limit_usd":5.0,"spent_usd":5.5,"period":"monthly"}}"#)?;
+/// let encoded = siem_splunk::encode(&[Arc::new(event)], &options);
+/// let body = std::str::from_utf8(&encoded.requests[0].body)?;
+/// assert!(body.starts_with(r#"{"time":1780949730.250,"source":"aisg","sourcetype":"aisg:security","index":"main","event":{"event_type":"budget.exhausted""#));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn encode(events: &[Arc<SecurityEvent>], options: &SplunkOptions) -> Encoded {
+    let mut out = Encoded::default();
+    let Some(first) = events.first() else {
+        return out;
+    };
+    let max = options.max_body_bytes();
+    // A guess of the envelope size, so the buffer rarely grows: the event's own estimate
+    // plus the envelope fields around it.
+    let per_event = first.estimated_size() + options.envelope_meta.len() + 64;
+    let capacity = |remaining: usize| remaining.saturating_mul(per_event).min(max) + per_event;
+    let mut scratch = String::with_capacity(MAX_RFC3339_LEN);
+    let mut body: Vec<u8> = Vec::with_capacity(capacity(events.len()));
+    let mut batch: Vec<Arc<SecurityEvent>> = Vec::with_capacity(events.len().min(max / 256 + 1));
+    for (i, event) in events.iter().enumerate() {
+        let start = body.len();
+        write_envelope(&mut body, &mut scratch, event, options);
+        let len = body.len() - start;
+        if len > max {
+            body.truncate(start);
+            out.rejected.push(RejectedEvent {
+                event: event.clone(),
+                reason: EncodeError::TooLarge {
+                    event_id: event.event_id().to_string(),
+                    size: len,
+                    limit: max,
+                    what: "a Splunk HEC request body (max_body_bytes)",
+                },
+            });
+            continue;
+        }
+        if body.len() > max {
+            // This envelope does not fit; the body so far (not empty, since the envelope
+            // alone fits) goes as one request and the envelope starts the next.
+            let mut next = Vec::with_capacity(capacity(events.len() - i));
+            next.extend_from_slice(&body[start..]);
+            body.truncate(start);
+            let full = std::mem::replace(&mut body, next);
+            let next_batch = Vec::with_capacity(batch.len());
+            let events_of_full = std::mem::replace(&mut batch, next_batch);
+            out.requests
+                .push(finish_body(events_of_full, full, options.gzip()));
+        }
+        batch.push(event.clone());
+    }
+    if !batch.is_empty() {
+        out.requests.push(finish_body(batch, body, options.gzip()));
+    }
+    out
+}
+
+/// Appends one envelope and its newline.
+fn write_envelope(
+    out: &mut Vec<u8>,
+    scratch: &mut String,
+    event: &SecurityEvent,
+    options: &SplunkOptions,
+) {
+    out.extend_from_slice(br#"{"time":"#);
+    json::push_epoch_seconds_millis(out, event.timestamp().unix_millis());
+    out.extend_from_slice(&options.envelope_meta);
+    json::push_str(out, event.event_type().as_str());
+    out.extend_from_slice(br#","project_id":"#);
+    json::push_str(out, event.project_id().as_str());
+    if let Some(request_id) = event.request_id() {
+        out.extend_from_slice(br#","request_id":"#);
+        json::push_str(out, request_id.as_str());
+    }
+    out.extend_from_slice(severity_fields(event.severity()));
+    json::push_str(out, event.source().as_str());
+    out.extend_from_slice(br#","timestamp":""#);
+    scratch.clear();
+    event.timestamp().write_rfc3339(scratch);
+    out.extend_from_slice(scratch.as_bytes());
+    out.extend_from_slice(br#"","details":"#);
+    write_details(out, event);
+    out.extend_from_slice(br#","event_id":""#);
+    let mut id = [0u8; 36];
+    out.extend_from_slice(
+        event
+            .event_id()
+            .as_uuid()
+            .hyphenated()
+            .encode_lower(&mut id)
+            .as_bytes(),
+    );
+    out.extend_from_slice(br#"","org_id":"#);
+    json::push_str(out, event.org_id().as_str());
+    out.extend_from_slice(b"}}\n");
+}
+
+/// Appends the details object. Serializing our typed details into a `Vec` cannot fail;
+/// should it ever, the partial output is replaced by `{}` so the body stays valid JSON.
+fn write_details(out: &mut Vec<u8>, event: &SecurityEvent) {
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, event.details()).is_err() {
+        out.truncate(start);
+        out.extend_from_slice(b"{}");
+    }
+}

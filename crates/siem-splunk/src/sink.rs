@@ -1,0 +1,154 @@
+//! The Splunk HEC sink: one attempt per request, classified outcome.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use siem_core::{
+    Ack, CredentialProvider, DeliveryError, Encoded, EncodedRequest, Secret, SecurityEvent,
+    SiemSink,
+};
+use siem_http::{scrub_secret, secret_header, HeaderName, HeaderValue, HttpClient};
+use url::Url;
+use zeroize::Zeroize;
+
+use crate::config::SplunkOptions;
+use crate::encoder::encode;
+use crate::error::{check_response, BuildError};
+
+/// The platform name reported by [`SiemSink::platform`].
+pub const PLATFORM: &str = "splunk";
+
+/// Sends security events to a Splunk HTTP Event Collector.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use siem_core::{Secret, SecurityEvent, SiemSink, StaticCredential};
+/// use siem_splunk::{SplunkOptions, SplunkSink};
+///
+/// let options = SplunkOptions::builder("https://splunk.example.com:8088".parse()?)
+///     .index("security")
+///     .build()?;
+/// let token = Arc::new(StaticCredential::new(Secret::new("hec-token")));
+/// let sink = SplunkSink::new("splunk-prod", options, token)?;
+/// let event = SecurityEvent::from_json(r#"{"event_type":"loop.detected","org_id":"org_a",
+///     "project_id":"p1","details":{"iterations":240,"window_seconds":60,"action":"killed"}}"#)?;
+/// let report = sink.deliver(&[Arc::new(event)]).await;
+/// println!("delivered {}, error {:?}", report.delivered, report.error);
+/// # Ok(()) }
+/// ```
+pub struct SplunkSink {
+    name: String,
+    options: SplunkOptions,
+    url: Url,
+    client: HttpClient,
+    credential: Arc<dyn CredentialProvider>,
+}
+
+impl fmt::Debug for SplunkSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SplunkSink")
+            .field("name", &self.name)
+            .field("url", &self.url.as_str())
+            .field("options", &self.options)
+            .field("credential", &self.credential.describe())
+            .finish()
+    }
+}
+
+impl SplunkSink {
+    /// A sink named `name` (e.g. `splunk-prod`) sending with `options`, authenticating with
+    /// the HEC token from `credential`.
+    pub fn new(
+        name: impl Into<String>,
+        options: SplunkOptions,
+        credential: Arc<dyn CredentialProvider>,
+    ) -> Result<Self, BuildError> {
+        let name = name.into();
+        if name.is_empty() {
+            return Err(BuildError::EmptyName);
+        }
+        let client = HttpClient::new(options.http()).map_err(|source| BuildError::Http {
+            name: name.clone(),
+            source,
+        })?;
+        Ok(Self {
+            url: options.collector_url(),
+            name,
+            options,
+            client,
+            credential,
+        })
+    }
+
+    /// The options.
+    pub fn options(&self) -> &SplunkOptions {
+        &self.options
+    }
+
+    /// The URL requests go to.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    fn headers(
+        &self,
+        token: &Secret,
+        gzip: bool,
+    ) -> Result<Vec<(HeaderName, HeaderValue)>, DeliveryError> {
+        let mut value = String::with_capacity(7 + token.expose().len());
+        value.push_str("Splunk ");
+        value.push_str(token.expose());
+        let auth = secret_header(&value);
+        value.zeroize();
+        let mut headers = vec![
+            (HeaderName::from_static("authorization"), auth?),
+            (
+                HeaderName::from_static("content-type"),
+                HeaderValue::from_static("application/json"),
+            ),
+        ];
+        if gzip {
+            headers.push((
+                HeaderName::from_static("content-encoding"),
+                HeaderValue::from_static("gzip"),
+            ));
+        }
+        Ok(headers)
+    }
+}
+
+#[async_trait]
+impl SiemSink for SplunkSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn platform(&self) -> &'static str {
+        PLATFORM
+    }
+
+    fn encode(&self, events: &[Arc<SecurityEvent>]) -> Encoded {
+        encode(events, &self.options)
+    }
+
+    async fn send(&self, request: &EncodedRequest) -> Result<Ack, DeliveryError> {
+        let token = self.credential.get().await?;
+        let result = async {
+            let headers = self.headers(&token, request.gzip)?;
+            let response = self
+                .client
+                .post(&self.url, &headers, request.body.clone())
+                .await?;
+            check_response(&response)
+        }
+        .await;
+        result.map_err(|e| {
+            if matches!(e, DeliveryError::CredentialsRejected { .. }) {
+                self.credential.invalidate(&token);
+            }
+            scrub_secret(e, token.expose())
+        })
+    }
+}

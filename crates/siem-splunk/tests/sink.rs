@@ -1,0 +1,400 @@
+//! The sink against a wiremock HEC: the exact request, every status class, HEC error
+//! bodies, credential invalidation, timeouts, redirects, secrets and conformance.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use siem_core::testing::conformance;
+use siem_core::{CredentialProvider, DeliveryError, Endpoint, Secret, SiemSink};
+use siem_http::HttpOptions;
+use siem_splunk::config::USER_AGENT;
+use siem_splunk::{encode, SplunkOptions, SplunkSink};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use common::{fixture_events, gunzip, FailingCredential, RecordingCredential};
+
+const TOKEN: &str = "hec-token-0d6f3b2a-secret";
+const SUCCESS: &str = r#"{"text":"Success","code":0}"#;
+
+fn options(mock: &MockServer, gzip: bool) -> SplunkOptions {
+    SplunkOptions::builder(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
+        .index("main")
+        .gzip(gzip)
+        .http_options(HttpOptions::new("ignored").allow_plain_http_loopback())
+        .request_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+fn sink(mock: &MockServer, credential: Arc<dyn CredentialProvider>) -> SplunkSink {
+    SplunkSink::new("splunk-test", options(mock, true), credential).unwrap()
+}
+
+async fn hec_answers(mock: &MockServer, response: ResponseTemplate) {
+    mock.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(response)
+        .mount(mock)
+        .await;
+}
+
+#[tokio::test]
+async fn sends_the_exact_request() {
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/services/collector/event"))
+        .and(header("authorization", format!("Splunk {TOKEN}").as_str()))
+        .and(header("content-type", "application/json"))
+        .and(header("content-encoding", "gzip"))
+        .and(header("user-agent", USER_AGENT))
+        .respond_with(ResponseTemplate::new(200).set_body_string(SUCCESS))
+        .expect(1)
+        .mount(&mock)
+        .await;
+    let credential = RecordingCredential::new(TOKEN);
+    let sink = sink(&mock, credential.clone());
+    let events = fixture_events();
+    let report = sink.deliver(&events).await;
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(report.delivered, events.len());
+
+    let received = mock.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    let request = &received[0];
+    assert_eq!(request.url.query(), None);
+    assert!(USER_AGENT.starts_with("siem-splunk/"));
+    let expected = encode(&events, &options(&mock, false));
+    assert_eq!(gunzip(&request.body), expected.requests[0].body.to_vec());
+    assert!(credential.invalidated().is_empty());
+}
+
+#[tokio::test]
+async fn gzip_off_sends_no_content_encoding() {
+    let mock = MockServer::start().await;
+    hec_answers(&mock, ResponseTemplate::new(200).set_body_string(SUCCESS)).await;
+    let sink = SplunkSink::new(
+        "splunk-test",
+        options(&mock, false),
+        RecordingCredential::new(TOKEN),
+    )
+    .unwrap();
+    assert!(sink.deliver(&fixture_events()).await.is_complete());
+    let received = mock.received_requests().await.unwrap();
+    assert!(received[0].headers.get("content-encoding").is_none());
+    let body = String::from_utf8(received[0].body.clone()).unwrap();
+    assert_eq!(body.lines().count(), 5);
+}
+
+#[derive(Debug, PartialEq)]
+enum Class {
+    Ok,
+    Retryable(Option<Duration>),
+    Permanent,
+    Credentials,
+    TooLarge,
+}
+
+fn class(result: &Result<siem_core::Ack, DeliveryError>) -> Class {
+    match result {
+        Ok(_) => Class::Ok,
+        Err(DeliveryError::Retryable { retry_after, .. }) => Class::Retryable(*retry_after),
+        Err(DeliveryError::Permanent { .. }) => Class::Permanent,
+        Err(DeliveryError::CredentialsRejected { .. }) => Class::Credentials,
+        Err(DeliveryError::PayloadTooLarge { .. }) => Class::TooLarge,
+        Err(other) => panic!("unexpected {other:?}"),
+    }
+}
+
+/// (status, body, Retry-After, class, HEC code, message)
+type Case<'a> = (
+    u16,
+    &'a str,
+    Option<&'a str>,
+    Class,
+    Option<&'a str>,
+    &'a str,
+);
+
+#[tokio::test]
+async fn every_status_class_and_hec_error_body_is_mapped() {
+    let secs = |s| Some(Duration::from_secs(s));
+    let cases: Vec<Case<'_>> = vec![
+        (200, SUCCESS, None, Class::Ok, None, ""),
+        (
+            200,
+            r#"{"text":"HEC is healthy","code":17}"#,
+            None,
+            Class::Permanent,
+            Some("17"),
+            "HEC is healthy",
+        ),
+        (
+            200,
+            "<html>portal</html>",
+            None,
+            Class::Permanent,
+            None,
+            "<html>portal</html>",
+        ),
+        (
+            400,
+            r#"{"text":"Incorrect index","code":7}"#,
+            None,
+            Class::Permanent,
+            Some("7"),
+            "Incorrect index",
+        ),
+        (
+            400,
+            r#"{"text":"Invalid data format","code":6,"invalid-event-number":3}"#,
+            None,
+            Class::Permanent,
+            Some("6"),
+            "Invalid data format (invalid-event-number 3)",
+        ),
+        (
+            401,
+            r#"{"text":"Token is required","code":2}"#,
+            None,
+            Class::Credentials,
+            Some("2"),
+            "Token is required",
+        ),
+        (
+            403,
+            r#"{"text":"Invalid token","code":4}"#,
+            None,
+            Class::Credentials,
+            Some("4"),
+            "Invalid token",
+        ),
+        (
+            403,
+            r#"{"text":"Token disabled","code":1}"#,
+            None,
+            Class::Credentials,
+            Some("1"),
+            "Token disabled",
+        ),
+        (
+            404,
+            r#"{"text":"The requested URL was not found on this server.","code":404}"#,
+            None,
+            Class::Permanent,
+            Some("404"),
+            "The requested URL was not found on this server.",
+        ),
+        (408, "", None, Class::Retryable(None), None, ""),
+        (
+            413,
+            r#"{"text":"Content too large","code":27}"#,
+            None,
+            Class::TooLarge,
+            Some("27"),
+            "Content too large",
+        ),
+        (429, "", None, Class::Retryable(None), None, ""),
+        (429, "", Some("12"), Class::Retryable(secs(12)), None, ""),
+        (
+            500,
+            r#"{"text":"Internal server error","code":8}"#,
+            None,
+            Class::Retryable(None),
+            Some("8"),
+            "Internal server error",
+        ),
+        (
+            502,
+            "bad gateway",
+            None,
+            Class::Retryable(None),
+            None,
+            "bad gateway",
+        ),
+        (
+            503,
+            r#"{"text":"Server is busy","code":9}"#,
+            Some("5"),
+            Class::Retryable(secs(5)),
+            Some("9"),
+            "Server is busy",
+        ),
+        (
+            503,
+            r#"{"text":"HEC is unhealthy, queues are full","code":18}"#,
+            None,
+            Class::Retryable(None),
+            Some("18"),
+            "HEC is unhealthy, queues are full",
+        ),
+    ];
+    let mock = MockServer::start().await;
+    let events = fixture_events();
+    for (status, body, retry_after, expected, code, message) in cases {
+        let mut template = ResponseTemplate::new(status).set_body_string(body);
+        if let Some(value) = retry_after {
+            template = template.insert_header("Retry-After", value);
+        }
+        hec_answers(&mock, template).await;
+        let credential = RecordingCredential::new(TOKEN);
+        let sink = sink(&mock, credential.clone());
+        let request = &sink.encode(&events).requests[0];
+        let result = sink.send(request).await;
+        let what = format!("{status} {body}: {result:?}");
+        assert_eq!(class(&result), expected, "{what}");
+        if let Err(e) = &result {
+            let detail = e.detail().unwrap();
+            assert_eq!(detail.status, Some(status), "{what}");
+            assert_eq!(detail.code.as_deref(), code, "{what}");
+            assert!(detail.message.contains(message), "{what}");
+        }
+        let invalidated = credential.invalidated();
+        if expected == Class::Credentials {
+            assert_eq!(invalidated, [TOKEN], "{what}");
+        } else {
+            assert!(invalidated.is_empty(), "{what}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn hung_server_times_out_as_retryable() {
+    let mock = MockServer::start().await;
+    hec_answers(
+        &mock,
+        ResponseTemplate::new(200)
+            .set_body_string(SUCCESS)
+            .set_delay(Duration::from_secs(30)),
+    )
+    .await;
+    let options = SplunkOptions::builder(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
+        .http_options(HttpOptions::new("x").allow_plain_http_loopback())
+        .request_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let sink = SplunkSink::new("s", options, RecordingCredential::new(TOKEN)).unwrap();
+    let result = sink.send(&sink.encode(&fixture_events()).requests[0]).await;
+    match result {
+        Err(e @ DeliveryError::Retryable { .. }) => {
+            assert_eq!(e.status(), None);
+            assert!(e.to_string().contains("timed out"), "{e}");
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn redirect_is_not_followed() {
+    let mock = MockServer::start().await;
+    let elsewhere = format!("{}/elsewhere", mock.uri());
+    hec_answers(
+        &mock,
+        ResponseTemplate::new(302).insert_header("Location", elsewhere.as_str()),
+    )
+    .await;
+    let sink = sink(&mock, RecordingCredential::new(TOKEN));
+    let result = sink.send(&sink.encode(&fixture_events()).requests[0]).await;
+    assert!(
+        matches!(&result, Err(DeliveryError::Permanent { detail }) if detail.status == Some(302)),
+        "{result:?}"
+    );
+    let received = mock.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].url.path(), "/services/collector/event");
+}
+
+#[tokio::test]
+async fn huge_error_body_is_cut_short() {
+    let mock = MockServer::start().await;
+    hec_answers(
+        &mock,
+        ResponseTemplate::new(500).set_body_string("E".repeat(4 * 1024 * 1024)),
+    )
+    .await;
+    let sink = sink(&mock, RecordingCredential::new(TOKEN));
+    let err = sink
+        .send(&sink.encode(&fixture_events()).requests[0])
+        .await
+        .unwrap_err();
+    let message = &err.detail().unwrap().message;
+    assert!(message.chars().count() <= 513, "{}", message.len());
+    assert!(message.ends_with('…'));
+}
+
+#[tokio::test]
+async fn credential_provider_failure_sends_nothing() {
+    let mock = MockServer::start().await;
+    hec_answers(&mock, ResponseTemplate::new(200).set_body_string(SUCCESS)).await;
+    let sink = sink(&mock, Arc::new(FailingCredential));
+    let err = sink
+        .send(&sink.encode(&fixture_events()).requests[0])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DeliveryError::Credentials(_)), "{err:?}");
+    assert!(err.to_string().contains("env:MISSING_TOKEN"));
+    assert!(mock.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn secret_never_appears_in_debug_or_error_text() {
+    let mock = MockServer::start().await;
+    // A HEC (or proxy) that echoes the token back in its error text.
+    hec_answers(
+        &mock,
+        ResponseTemplate::new(403).set_body_string(format!(
+            r#"{{"text":"Invalid token Splunk {TOKEN}","code":4}}"#
+        )),
+    )
+    .await;
+    let sink = sink(&mock, RecordingCredential::new(TOKEN));
+    let report = sink.deliver(&fixture_events()).await;
+    let err = report.error.clone().unwrap();
+    for text in [
+        format!("{sink:?}"),
+        format!("{sink:#?}"),
+        err.to_string(),
+        format!("{err:?}"),
+        format!("{report:?}"),
+    ] {
+        assert!(!text.contains(TOKEN), "secret leaked: {text}");
+    }
+    assert!(err.to_string().contains("[REDACTED]"));
+}
+
+#[tokio::test]
+async fn passes_the_core_conformance_suite() {
+    let mock = MockServer::start().await;
+    hec_answers(&mock, ResponseTemplate::new(200).set_body_string(SUCCESS)).await;
+    let sink = sink(&mock, RecordingCredential::new(TOKEN));
+    conformance::check_encoding(&sink).unwrap();
+    conformance::check_delivery(&sink, Some(&Secret::new(TOKEN)))
+        .await
+        .unwrap();
+    // Conformance with a small body limit too, so that batches split.
+    let small = SplunkOptions::builder(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
+        .max_body_bytes(1_000)
+        .http_options(HttpOptions::new("x").allow_plain_http_loopback())
+        .build()
+        .unwrap();
+    let sink = SplunkSink::new("small", small, RecordingCredential::new(TOKEN)).unwrap();
+    conformance::check_encoding(&sink).unwrap();
+    conformance::check_delivery(&sink, None).await.unwrap();
+}
+
+#[test]
+fn build_errors_name_the_problem() {
+    let options = SplunkOptions::builder(Endpoint::parse("https://hec.example").unwrap())
+        .ca_pem("not pem")
+        .build()
+        .unwrap();
+    let err =
+        SplunkSink::new("bad-ca", options.clone(), RecordingCredential::new(TOKEN)).unwrap_err();
+    assert!(err.to_string().contains("bad-ca"), "{err}");
+    assert!(matches!(
+        SplunkSink::new("", options, RecordingCredential::new(TOKEN)),
+        Err(siem_splunk::BuildError::EmptyName)
+    ));
+}

@@ -1,0 +1,76 @@
+//! Pinned HEC bodies: every fixture event with the default options, and the option
+//! variants on the whole fixture batch. Review changes with `cargo xtask snapshot`.
+
+mod common;
+
+use std::sync::Arc;
+
+use siem_core::{Endpoint, SecurityEvent};
+use siem_splunk::{encode, SplunkOptions, SplunkOptionsBuilder};
+
+use common::{fixture_events, load_event, render};
+
+fn builder() -> SplunkOptionsBuilder {
+    SplunkOptions::builder(Endpoint::parse("https://splunk.example.com:8088").unwrap())
+}
+
+fn snap(options: &SplunkOptions, events: &[Arc<SecurityEvent>]) -> String {
+    render(options.collector_url().as_str(), &encode(events, options))
+}
+
+#[test]
+fn snapshot_each_fixture_event_default_options() {
+    let options = builder().build().unwrap();
+    insta::glob!("../../../fixtures/events", "*.json", |path| {
+        insta::assert_snapshot!(snap(&options, &[load_event(path)]));
+    });
+}
+
+#[test]
+fn snapshot_each_fixture_event_with_index_and_host() {
+    let options = builder().index("main").host("aisg-gw-1").build().unwrap();
+    insta::glob!("../../../fixtures/events", "*.json", |path| {
+        insta::assert_snapshot!(snap(&options, &[load_event(path)]));
+    });
+}
+
+#[test]
+fn snapshot_option_variants_on_all_fixtures() {
+    let events = fixture_events();
+    let variants = [
+        ("no_index_gzip_default", builder()),
+        ("index_main", builder().index("main")),
+        (
+            "custom_sourcetype_source_host",
+            builder()
+                .sourcetype("acme:ai:gateway")
+                .source("gateway-eu")
+                .host("gw-1.example"),
+        ),
+        ("gzip_off", builder().gzip(false)),
+        // Small enough that the batch splits into several bodies.
+        (
+            "split_at_1200_bytes",
+            builder().index("main").max_body_bytes(1200),
+        ),
+        // Smaller than any envelope: everything is rejected, named by event id.
+        ("everything_too_large", builder().max_body_bytes(300)),
+    ];
+    for (name, b) in variants {
+        let options = b.build().unwrap();
+        insta::assert_snapshot!(format!("variant_{name}"), snap(&options, &events));
+    }
+}
+
+#[test]
+fn snapshot_identifiers_needing_json_escapes() {
+    let event = SecurityEvent::from_json(
+        r#"{"event_id":"00000000-0000-4000-8000-000000000001","event_type":"loop.detected",
+            "org_id":"org \"quoted\"","project_id":"proj\\back\\slash","request_id":"req/é/😀/<tag>",
+            "timestamp":"2026-06-08T20:18:10.007Z",
+            "details":{"iterations":3,"window_seconds":1,"action":"killed"}}"#,
+    )
+    .unwrap();
+    let options = builder().gzip(false).build().unwrap();
+    insta::assert_snapshot!(snap(&options, &[Arc::new(event)]));
+}
