@@ -5,7 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use siem_core::{CredentialProvider, EventFilter, Secret, SecurityEvent, SiemSink, StaticCredential};
+use siem_core::{
+    CredentialProvider, EventFilter, Secret, SecurityEvent, SiemSink, StaticCredential,
+};
 use siem_dispatch::{Dispatcher, OrgConfig, RetryPolicy, SinkConfig};
 use siem_testkit::{compare_events, Emulators, EmulatorsConfig, Fault, SplunkEmulatorConfig};
 
@@ -35,7 +37,10 @@ fn splunk_sink(emulators: &Emulators, timeout: Duration) -> Arc<dyn SiemSink> {
         .request_timeout(timeout)
         .build()
         .unwrap();
-    Arc::new(siem_splunk::SplunkSink::new("splunk", options, credential(emulators.splunk.token())).unwrap())
+    Arc::new(
+        siem_splunk::SplunkSink::new("splunk", options, credential(emulators.splunk.token()))
+            .unwrap(),
+    )
 }
 
 fn datadog_sink(emulators: &Emulators) -> Arc<dyn SiemSink> {
@@ -46,23 +51,29 @@ fn datadog_sink(emulators: &Emulators) -> Arc<dyn SiemSink> {
         .ca_file(emulators.ca_file())
         .build()
         .unwrap();
-    Arc::new(siem_datadog::DatadogSink::new("datadog", options, credential(emulators.datadog.api_key())).unwrap())
+    Arc::new(
+        siem_datadog::DatadogSink::new("datadog", options, credential(emulators.datadog.api_key()))
+            .unwrap(),
+    )
 }
 
 fn sentinel_sink(emulators: &Emulators) -> Arc<dyn SiemSink> {
     let sentinel = &emulators.sentinel;
-    let options = siem_sentinel::SentinelOptions::builder(sentinel.endpoint(), sentinel.dcr_immutable_id())
-        .stream(sentinel.stream())
-        .ca_file(emulators.ca_file())
-        .build()
-        .unwrap();
+    let options =
+        siem_sentinel::SentinelOptions::builder(sentinel.endpoint(), sentinel.dcr_immutable_id())
+            .stream(sentinel.stream())
+            .ca_file(emulators.ca_file())
+            .build()
+            .unwrap();
     let entra = sentinel.entra().config();
     let entra_options = siem_sentinel::EntraOptions::builder(&entra.tenant_id, &entra.client_id)
         .authority_host(sentinel.authority_host())
         .ca_file(emulators.ca_file())
         .build()
         .unwrap();
-    let tokens = siem_sentinel::EntraTokenSource::new(entra_options, credential(&entra.client_secret)).unwrap();
+    let tokens =
+        siem_sentinel::EntraTokenSource::new(entra_options, credential(&entra.client_secret))
+            .unwrap();
     Arc::new(siem_sentinel::SentinelSink::new("sentinel", options, Arc::new(tokens)).unwrap())
 }
 
@@ -76,7 +87,11 @@ fn quick_retry() -> RetryPolicy {
 fn org(id: &str, sinks: Vec<Arc<dyn SiemSink>>) -> OrgConfig {
     let mut org = OrgConfig::new(id).unwrap();
     for sink in sinks {
-        org.push_sink(SinkConfig::new(sink).filter(EventFilter::all()).retry(quick_retry()));
+        org.push_sink(
+            SinkConfig::new(sink)
+                .filter(EventFilter::all())
+                .retry(quick_retry()),
+        );
     }
     org
 }
@@ -156,7 +171,13 @@ async fn payload_too_large_is_split_until_it_fits() {
         .into_iter()
         .cycle()
         .take(24)
-        .map(|e| SecurityEvent::from_json(&e.to_json().replace(&e.event_id().to_string(), &siem_core::EventId::new_random().to_string())).unwrap())
+        .map(|e| {
+            SecurityEvent::from_json(&e.to_json().replace(
+                &e.event_id().to_string(),
+                &siem_core::EventId::new_random().to_string(),
+            ))
+            .unwrap()
+        })
         .collect();
     for event in &events {
         dispatcher.emit(event.clone());
@@ -171,7 +192,8 @@ async fn payload_too_large_is_split_until_it_fits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_token_is_refreshed_once_and_delivery_continues() {
     let emulators = emulators(EmulatorsConfig::default()).await;
-    let dispatcher = Dispatcher::start([org("org_globex", vec![sentinel_sink(&emulators)])]).unwrap();
+    let dispatcher =
+        Dispatcher::start([org("org_globex", vec![sentinel_sink(&emulators)])]).unwrap();
     let events: Vec<_> = fixture_events()
         .into_iter()
         .filter(|e| e.org_id().as_str() == "org_globex")
@@ -220,13 +242,21 @@ async fn a_hung_platform_times_out_without_delaying_the_others() {
     compare_events(&emulators.datadog.received(), &events).unwrap();
     assert!(emulators.splunk.received().is_empty());
     let stats = dispatcher.stats();
-    let splunk = stats.orgs[0].sinks.iter().find(|s| s.name == "splunk").unwrap();
+    let splunk = stats.orgs[0]
+        .sinks
+        .iter()
+        .find(|s| s.name == "splunk")
+        .unwrap();
     assert_eq!(splunk.counts.delivered, 0);
     // Splunk comes back: the timed-out batch is retried and delivered once.
     emulators.splunk.set_outage(false);
     let report = dispatcher.shutdown(FLUSH).await;
     assert!(report.complete, "{:?}", report.stats);
     compare_events(&emulators.splunk.received(), &events).unwrap();
-    let splunk = report.stats.orgs[0].sinks.iter().find(|s| s.name == "splunk").unwrap();
+    let splunk = report.stats.orgs[0]
+        .sinks
+        .iter()
+        .find(|s| s.name == "splunk")
+        .unwrap();
     assert!(splunk.counts.retried >= 1);
 }
