@@ -359,25 +359,27 @@ fn read<T: serde::de::DeserializeOwned>(table: toml::Table) -> Result<T, FieldEr
 }
 
 fn platform_section(platform: Platform, table: toml::Table) -> Result<PlatformSection, FieldError> {
+    // The adapters' own checks name their field; so do we.
+    macro_rules! checked {
+        ($result:expr) => {
+            $result.map_err(|e| field_err(e.field, e.reason))?
+        };
+    }
     let section = match platform {
         Platform::Splunk => {
             let c: siem_splunk::SplunkConfig = read(table)?;
-            c.clone()
-                .into_options()
-                .map_err(|e| (None, e.to_string()))?;
+            checked!(c.sink_options());
             PlatformSection::Splunk(c)
         }
         Platform::Datadog => {
             let c: siem_datadog::DatadogConfig = read(table)?;
-            c.clone()
-                .into_options()
-                .map_err(|e| (None, e.to_string()))?;
+            checked!(c.sink_options());
             PlatformSection::Datadog(c)
         }
         Platform::Sentinel => {
             let c: siem_sentinel::SentinelConfig = read(table)?;
-            c.sink_options().map_err(|e| (None, e.to_string()))?;
-            c.entra_options().map_err(|e| (None, e.to_string()))?;
+            checked!(c.sink_options());
+            checked!(c.entra_options());
             PlatformSection::Sentinel(c)
         }
     };
@@ -478,7 +480,7 @@ pub async fn build_sink(
     let name = section.name.clone();
     let sink: Arc<dyn SiemSink> = match &section.platform {
         PlatformSection::Splunk(c) => {
-            let options = c.clone().into_options().map_err(|e| fail(e.to_string()))?;
+            let options = c.sink_options().map_err(|e| fail(e.to_string()))?;
             let token = token.ok_or_else(|| fail("token is missing".into()))?;
             Arc::new(
                 siem_splunk::SplunkSink::new(name, options, token)
@@ -486,7 +488,7 @@ pub async fn build_sink(
             )
         }
         PlatformSection::Datadog(c) => {
-            let options = c.clone().into_options().map_err(|e| fail(e.to_string()))?;
+            let options = c.sink_options().map_err(|e| fail(e.to_string()))?;
             let token = token.ok_or_else(|| fail("token is missing".into()))?;
             Arc::new(
                 siem_datadog::DatadogSink::new(name, options, token)

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use siem_testkit::{
-    ArrivalDelays, DatadogEmulator, DatadogEmulatorConfig, EmulatorStats, EntraEmulatorConfig, Recording,
-    SentinelEmulator, SentinelEmulatorConfig, SplunkEmulator, SplunkEmulatorConfig,
+    ArrivalDelays, DatadogEmulator, DatadogEmulatorConfig, EmulatorStats, EntraEmulatorConfig,
+    Recording, SentinelEmulator, SentinelEmulatorConfig, SplunkEmulator, SplunkEmulatorConfig,
 };
 
 use crate::config::Platform;
@@ -130,9 +130,9 @@ pub async fn run(
     if bench.arrival_delays {
         let delays = running.arrival_delays();
         let ms = |q: f64| {
-            delays
-                .quantile(q)
-                .map_or("none".to_owned(), |d| format!("{:.3}", d.as_secs_f64() * 1e3))
+            delays.quantile(q).map_or("none".to_owned(), |d| {
+                format!("{:.3}", d.as_secs_f64() * 1e3)
+            })
         };
         println!(
             "delay_count={} delay_early={} delay_p50_ms={} delay_p90_ms={} delay_p99_ms={} \

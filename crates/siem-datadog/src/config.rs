@@ -427,7 +427,7 @@ fn check_limit(field: &'static str, value: usize, platform_max: usize) -> Result
 ///     hostname = "aisg-proxy"
 ///     tags = ["team:security"]
 /// "#)?;
-/// let options = config.into_options()?;
+/// let options = config.sink_options()?;
 /// assert_eq!(options.intake_url().host_str(), Some("http-intake.logs.us5.datadoghq.com"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -463,26 +463,27 @@ pub struct DatadogConfig {
 
 impl DatadogConfig {
     /// Validates the configuration into options (reads `ca_file` if set).
-    pub fn into_options(self) -> Result<DatadogOptions, ConfigError> {
+    pub fn sink_options(&self) -> Result<DatadogOptions, ConfigError> {
+        let config = self.clone();
         let mut b = DatadogOptions::builder()
-            .timeouts(self.timeouts)
-            .tags(self.tags);
-        if let Some(v) = self.endpoint {
+            .timeouts(config.timeouts)
+            .tags(config.tags);
+        if let Some(v) = config.endpoint {
             b = b.endpoint(v);
         }
-        if let Some(v) = self.site {
+        if let Some(v) = config.site {
             b = b.site(v);
         }
-        if let Some(v) = self.env {
+        if let Some(v) = config.env {
             b = b.env(v);
         }
-        if let Some(v) = self.hostname {
+        if let Some(v) = config.hostname {
             b = b.hostname(v);
         }
-        if let Some(v) = self.gzip {
+        if let Some(v) = config.gzip {
             b = b.gzip(v);
         }
-        if let Some(v) = self.ca_file {
+        if let Some(v) = config.ca_file {
             b = b.ca_file(v);
         }
         b.build()
@@ -492,7 +493,7 @@ impl DatadogConfig {
 impl TryFrom<DatadogConfig> for DatadogOptions {
     type Error = ConfigError;
     fn try_from(config: DatadogConfig) -> Result<Self, ConfigError> {
-        config.into_options()
+        config.sink_options()
     }
 }
 
@@ -584,7 +585,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        let o = c.into_options().unwrap();
+        let o = c.sink_options().unwrap();
         assert_eq!(
             o.intake_url().as_str(),
             "https://dd-proxy.example/api/v2/logs"

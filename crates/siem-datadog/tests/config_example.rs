@@ -35,7 +35,7 @@ fn example_config_datadog_sinks_are_valid_options() {
             }
             table.retain(|k, _| !CLI_KEYS.contains(&k));
             let config: DatadogConfig = table.try_into().unwrap();
-            let options = config.into_options().unwrap();
+            let options = config.sink_options().unwrap();
             assert!(options.intake_url().as_str().starts_with("https://"));
             found += 1;
         }

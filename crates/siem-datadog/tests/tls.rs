@@ -34,7 +34,7 @@ async fn custom_ca_from_a_file_is_trusted() {
     config.endpoint = Some(server.endpoint());
     config.env = Some("test".to_owned());
     config.ca_file = Some(ca_file.clone());
-    let options = config.into_options().unwrap();
+    let options = config.sink_options().unwrap();
     std::fs::remove_file(&ca_file).unwrap();
 
     let sink = DatadogSink::new("datadog-tls", options, RecordingCredential::new(API_KEY)).unwrap();

@@ -345,7 +345,7 @@ fn check_label(
 ///     index = "main"
 ///     timeouts = { connect_ms = 2000 }
 /// "#)?;
-/// let options = config.into_options()?;
+/// let options = config.sink_options()?;
 /// assert_eq!(options.index(), Some("main"));
 /// assert!(options.gzip());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -399,27 +399,28 @@ impl SplunkConfig {
     }
 
     /// Validates the configuration into options (reads `ca_file` if set).
-    pub fn into_options(self) -> Result<SplunkOptions, ConfigError> {
-        let mut b = SplunkOptions::builder(self.endpoint).timeouts(self.timeouts);
-        if let Some(v) = self.index {
+    pub fn sink_options(&self) -> Result<SplunkOptions, ConfigError> {
+        let config = self.clone();
+        let mut b = SplunkOptions::builder(config.endpoint).timeouts(config.timeouts);
+        if let Some(v) = config.index {
             b = b.index(v);
         }
-        if let Some(v) = self.sourcetype {
+        if let Some(v) = config.sourcetype {
             b = b.sourcetype(v);
         }
-        if let Some(v) = self.host {
+        if let Some(v) = config.host {
             b = b.host(v);
         }
-        if let Some(v) = self.source {
+        if let Some(v) = config.source {
             b = b.source(v);
         }
-        if let Some(v) = self.gzip {
+        if let Some(v) = config.gzip {
             b = b.gzip(v);
         }
-        if let Some(v) = self.ca_file {
+        if let Some(v) = config.ca_file {
             b = b.ca_file(v);
         }
-        if let Some(v) = self.max_body_bytes {
+        if let Some(v) = config.max_body_bytes {
             b = b.max_body_bytes(v);
         }
         b.build()
@@ -429,7 +430,7 @@ impl SplunkConfig {
 impl TryFrom<SplunkConfig> for SplunkOptions {
     type Error = ConfigError;
     fn try_from(config: SplunkConfig) -> Result<Self, ConfigError> {
-        config.into_options()
+        config.sink_options()
     }
 }
 
@@ -495,7 +496,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        let o = c.into_options().unwrap();
+        let o = c.sink_options().unwrap();
         assert_eq!(o.index(), Some("main"));
         assert_eq!(o.sourcetype(), "aisg:custom");
         assert_eq!(o.host(), Some("gw-1"));

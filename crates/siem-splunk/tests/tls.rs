@@ -34,7 +34,7 @@ async fn custom_ca_from_a_file_is_trusted() {
     std::fs::write(&ca_file, server.ca_pem()).unwrap();
     let mut config = SplunkConfig::new(server.endpoint());
     config.ca_file = Some(ca_file.clone());
-    let options = config.into_options().unwrap();
+    let options = config.sink_options().unwrap();
     std::fs::remove_file(&ca_file).unwrap();
 
     let sink = SplunkSink::new("splunk-tls", options, RecordingCredential::new(TOKEN)).unwrap();
