@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use siem_core::{Endpoint, Ident};
-use siem_http::{json, HttpOptions, TimeoutsConfig};
+use siem_http::{json, HttpOptions, TimeoutsConfig, TransportBuilder};
 use url::Url;
 
 /// The Datadog site unless configured (US1). Others: `us3.datadoghq.com`,
@@ -113,11 +113,7 @@ impl DatadogOptions {
             max_items_per_request: MAX_ITEMS_PER_REQUEST,
             max_body_bytes: MAX_BODY_BYTES,
             max_item_bytes: MAX_ITEM_BYTES,
-            ca_file: None,
-            ca_pem: None,
-            timeouts: TimeoutsConfig::default(),
-            request_timeout: None,
-            http: HttpOptions::new(USER_AGENT),
+            transport: TransportBuilder::new(USER_AGENT),
         }
     }
 
@@ -182,11 +178,7 @@ pub struct DatadogOptionsBuilder {
     max_items_per_request: usize,
     max_body_bytes: usize,
     max_item_bytes: usize,
-    ca_file: Option<PathBuf>,
-    ca_pem: Option<Vec<u8>>,
-    timeouts: TimeoutsConfig,
-    request_timeout: Option<Duration>,
-    http: HttpOptions,
+    transport: TransportBuilder,
 }
 
 impl DatadogOptionsBuilder {
@@ -241,22 +233,22 @@ impl DatadogOptionsBuilder {
     }
     /// A PEM file of extra root CAs to trust (read by [`build`](Self::build)).
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.ca_file = Some(path.into());
+        self.transport = self.transport.ca_file(path);
         self
     }
     /// Extra root CAs to trust, as PEM text.
     pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.ca_pem = Some(pem.into());
+        self.transport = self.transport.ca_pem(pem);
         self
     }
     /// Connect and request timeouts.
     pub fn timeouts(mut self, timeouts: TimeoutsConfig) -> Self {
-        self.timeouts = timeouts;
+        self.transport = self.transport.timeouts(timeouts);
         self
     }
     /// The time allowed for a whole request (overrides `timeouts.request_ms`).
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = Some(timeout);
+        self.transport = self.transport.request_timeout(timeout);
         self
     }
     /// Replaces the transport settings (timeouts, response cap, CA; e.g. the plain-HTTP
@@ -264,7 +256,7 @@ impl DatadogOptionsBuilder {
     /// [`USER_AGENT`]; `ca_file`, `ca_pem`, `timeouts` and `request_timeout` still apply
     /// on top, whatever the order of the calls.
     pub fn http_options(mut self, http: HttpOptions) -> Self {
-        self.http = http;
+        self.transport = self.transport.http_options(http);
         self
     }
 
@@ -299,22 +291,10 @@ impl DatadogOptionsBuilder {
         )?;
         check_limit("max_body_bytes", self.max_body_bytes, MAX_BODY_BYTES)?;
         check_limit("max_item_bytes", self.max_item_bytes, MAX_ITEM_BYTES)?;
-        let mut http = self
-            .timeouts
-            .apply(self.http)
-            .map_err(|e| ConfigError::new("timeouts", e))?;
-        http.user_agent = USER_AGENT.to_owned();
-        if let Some(timeout) = self.request_timeout {
-            http = http.request_timeout(timeout);
-        }
-        if let Some(pem) = self.ca_pem {
-            http = http.extra_root_ca_pem(pem);
-        }
-        if let Some(path) = &self.ca_file {
-            http = http
-                .extra_root_ca_file(path)
-                .map_err(|e| ConfigError::new("ca_file", e))?;
-        }
+        let http = self
+            .transport
+            .build()
+            .map_err(|e| ConfigError::new(e.field, e.reason))?;
 
         let mut item_prefix = br#"{"ddsource":"#.to_vec();
         json::push_str(&mut item_prefix, DDSOURCE);

@@ -93,16 +93,8 @@ pub fn check_response(response: &HttpResponse) -> Result<Ack, DeliveryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
 
-    fn response(status: u16, body: &str) -> HttpResponse {
-        HttpResponse {
-            status,
-            retry_after: None,
-            body: Bytes::from(body.to_owned()),
-            truncated: false,
-        }
-    }
+    use siem_http::testing::http_response as response;
 
     #[test]
     fn success_is_202_only() {

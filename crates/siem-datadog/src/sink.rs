@@ -5,10 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use siem_core::{
-    Ack, CredentialProvider, DeliveryError, Encoded, EncodedRequest, Secret, SecurityEvent,
-    SiemSink,
+    Ack, CredentialProvider, DeliveryError, Encoded, EncodedRequest, SecurityEvent, SiemSink,
 };
-use siem_http::{scrub_secret, secret_header, HeaderName, HeaderValue, HttpClient};
+use siem_http::{AuthHeader, AuthenticatedPost, HttpClient};
 use url::Url;
 
 use crate::config::DatadogOptions;
@@ -17,6 +16,9 @@ use crate::error::{check_response, BuildError};
 
 /// The platform name reported by [`SiemSink::platform`].
 pub const PLATFORM: &str = "datadog";
+
+/// API keys go in `DD-API-KEY: <key>`.
+const AUTH: AuthHeader = AuthHeader::new("dd-api-key", "");
 
 /// Sends security events to Datadog's Logs API v2.
 ///
@@ -41,18 +43,16 @@ pub const PLATFORM: &str = "datadog";
 pub struct DatadogSink {
     name: String,
     options: DatadogOptions,
-    url: Url,
-    client: HttpClient,
-    credential: Arc<dyn CredentialProvider>,
+    post: AuthenticatedPost,
 }
 
 impl fmt::Debug for DatadogSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatadogSink")
             .field("name", &self.name)
-            .field("url", &self.url.as_str())
+            .field("url", &self.post.url().as_str())
             .field("options", &self.options)
-            .field("credential", &self.credential.describe())
+            .field("credential", &self.post.credential().describe())
             .finish()
     }
 }
@@ -74,11 +74,9 @@ impl DatadogSink {
             source,
         })?;
         Ok(Self {
-            url: options.intake_url().clone(),
+            post: AuthenticatedPost::new(options.intake_url().clone(), client, credential, AUTH),
             name,
             options,
-            client,
-            credential,
         })
     }
 
@@ -89,31 +87,7 @@ impl DatadogSink {
 
     /// The URL requests go to.
     pub fn url(&self) -> &Url {
-        &self.url
-    }
-
-    fn headers(
-        &self,
-        api_key: &Secret,
-        gzip: bool,
-    ) -> Result<Vec<(HeaderName, HeaderValue)>, DeliveryError> {
-        let mut headers = vec![
-            (
-                HeaderName::from_static("dd-api-key"),
-                secret_header(api_key.expose())?,
-            ),
-            (
-                HeaderName::from_static("content-type"),
-                HeaderValue::from_static("application/json"),
-            ),
-        ];
-        if gzip {
-            headers.push((
-                HeaderName::from_static("content-encoding"),
-                HeaderValue::from_static("gzip"),
-            ));
-        }
-        Ok(headers)
+        self.post.url()
     }
 }
 
@@ -132,21 +106,6 @@ impl SiemSink for DatadogSink {
     }
 
     async fn send(&self, request: &EncodedRequest) -> Result<Ack, DeliveryError> {
-        let api_key = self.credential.get().await?;
-        let result = async {
-            let headers = self.headers(&api_key, request.gzip)?;
-            let response = self
-                .client
-                .post(&self.url, &headers, request.body.clone())
-                .await?;
-            check_response(&response)
-        }
-        .await;
-        result.map_err(|e| {
-            if matches!(e, DeliveryError::CredentialsRejected { .. }) {
-                self.credential.invalidate(&api_key);
-            }
-            scrub_secret(e, api_key.expose())
-        })
+        self.post.send(request, check_response).await
     }
 }

@@ -11,7 +11,7 @@ use siem_core::{EncodeError, Ident, SecurityEvent, Severity, Timestamp};
 use siem_datadog::config::{MAX_BODY_BYTES, MAX_ITEMS_PER_REQUEST};
 use siem_datadog::{encode, DatadogOptions, DatadogOptionsBuilder};
 
-use common::{assert_contains_fields, fixture_event, fixture_events, fixtures, plain_body};
+use common::{assert_json_contains, fixture_event, fixture_events, fixtures, plain_body};
 
 fn production() -> DatadogOptionsBuilder {
     DatadogOptions::builder()
@@ -66,7 +66,7 @@ fn platform_example_budget_exhausted_is_reproduced_field_for_field() {
                 "tag {tag} missing in {have:?}"
             );
         }
-        assert_contains_fields(&expected, actual, "");
+        assert_json_contains(&expected, actual, "");
     }
 }
 

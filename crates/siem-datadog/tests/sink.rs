@@ -10,6 +10,10 @@ use siem_core::testing::conformance;
 use siem_core::{CredentialProvider, DeliveryError, Endpoint, Secret, SiemSink};
 use siem_datadog::config::USER_AGENT;
 use siem_datadog::{encode, DatadogOptions, DatadogSink};
+use siem_http::testing::{
+    assert_message_cut_short, assert_secret_absent, assert_timed_out, outcome_class, send_first,
+    OutcomeClass,
+};
 use siem_http::HttpOptions;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -94,32 +98,12 @@ async fn gzip_off_sends_no_content_encoding() {
     assert_eq!(items.as_array().unwrap().len(), 5);
 }
 
-#[derive(Debug, PartialEq)]
-enum Class {
-    Ok,
-    Retryable(Option<Duration>),
-    Permanent,
-    Credentials,
-    TooLarge,
-}
-
-fn class(result: &Result<siem_core::Ack, DeliveryError>) -> Class {
-    match result {
-        Ok(_) => Class::Ok,
-        Err(DeliveryError::Retryable { retry_after, .. }) => Class::Retryable(*retry_after),
-        Err(DeliveryError::Permanent { .. }) => Class::Permanent,
-        Err(DeliveryError::CredentialsRejected { .. }) => Class::Credentials,
-        Err(DeliveryError::PayloadTooLarge { .. }) => Class::TooLarge,
-        Err(other) => panic!("unexpected {other:?}"),
-    }
-}
-
 /// (status, body, Retry-After, class, Datadog code, message)
 type Case<'a> = (
     u16,
     &'a str,
     Option<&'a str>,
-    Class,
+    OutcomeClass,
     Option<&'a str>,
     &'a str,
 );
@@ -130,21 +114,28 @@ async fn every_status_class_and_datadog_error_body_is_mapped() {
     let bad_request =
         r#"{"errors":[{"status":"400","title":"Bad Request","detail":"Malformed JSON payload"}]}"#;
     let cases: Vec<Case<'_>> = vec![
-        (202, "{}", None, Class::Ok, None, ""),
+        (202, "{}", None, OutcomeClass::Ok, None, ""),
         (
             200,
             "<html>portal</html>",
             None,
-            Class::Permanent,
+            OutcomeClass::Permanent,
             None,
             "<html>portal</html>",
         ),
-        (204, "", None, Class::Permanent, None, "expected HTTP 202"),
+        (
+            204,
+            "",
+            None,
+            OutcomeClass::Permanent,
+            None,
+            "expected HTTP 202",
+        ),
         (
             400,
             bad_request,
             None,
-            Class::Permanent,
+            OutcomeClass::Permanent,
             None,
             "Bad Request: Malformed JSON payload",
         ),
@@ -152,7 +143,7 @@ async fn every_status_class_and_datadog_error_body_is_mapped() {
             400,
             r#"{"errors":[{"code":"invalid_tag","title":"Bad Request","detail":"bad tag"}]}"#,
             None,
-            Class::Permanent,
+            OutcomeClass::Permanent,
             Some("invalid_tag"),
             "Bad Request: bad tag",
         ),
@@ -160,7 +151,7 @@ async fn every_status_class_and_datadog_error_body_is_mapped() {
             401,
             r#"{"errors":["Unauthorized"]}"#,
             None,
-            Class::Credentials,
+            OutcomeClass::Credentials,
             None,
             "Unauthorized",
         ),
@@ -168,7 +159,7 @@ async fn every_status_class_and_datadog_error_body_is_mapped() {
             403,
             r#"{"errors":["Forbidden"]}"#,
             None,
-            Class::Credentials,
+            OutcomeClass::Credentials,
             None,
             "Forbidden",
         ),
@@ -176,7 +167,7 @@ async fn every_status_class_and_datadog_error_body_is_mapped() {
             404,
             r#"{"errors":["Not found"]}"#,
             None,
-            Class::Permanent,
+            OutcomeClass::Permanent,
             None,
             "Not found",
         ),
@@ -184,7 +175,7 @@ async fn every_status_class_and_datadog_error_body_is_mapped() {
             408,
             r#"{"errors":["Request timeout"]}"#,
             None,
-            Class::Retryable(None),
+            OutcomeClass::Retryable(None),
             None,
             "Request timeout",
         ),
@@ -192,16 +183,16 @@ async fn every_status_class_and_datadog_error_body_is_mapped() {
             413,
             r#"{"errors":[{"status":"413","title":"Payload Too Large","detail":"batch is above 5MB uncompressed"}]}"#,
             None,
-            Class::TooLarge,
+            OutcomeClass::TooLarge,
             None,
             "Payload Too Large: batch is above 5MB uncompressed",
         ),
-        (429, "", None, Class::Retryable(None), None, ""),
+        (429, "", None, OutcomeClass::Retryable(None), None, ""),
         (
             429,
             r#"{"errors":["Too many requests"]}"#,
             Some("9"),
-            Class::Retryable(secs(9)),
+            OutcomeClass::Retryable(secs(9)),
             None,
             "Too many requests",
         ),
@@ -209,7 +200,7 @@ async fn every_status_class_and_datadog_error_body_is_mapped() {
             500,
             r#"{"errors":["Internal Server Error"]}"#,
             None,
-            Class::Retryable(None),
+            OutcomeClass::Retryable(None),
             None,
             "Internal Server Error",
         ),
@@ -217,7 +208,7 @@ async fn every_status_class_and_datadog_error_body_is_mapped() {
             503,
             "Service Unavailable",
             Some("30"),
-            Class::Retryable(secs(30)),
+            OutcomeClass::Retryable(secs(30)),
             None,
             "Service Unavailable",
         ),
@@ -235,7 +226,7 @@ async fn every_status_class_and_datadog_error_body_is_mapped() {
         let request = &sink.encode(&events).requests[0];
         let result = sink.send(request).await;
         let what = format!("{status} {body}: {result:?}");
-        assert_eq!(class(&result), expected, "{what}");
+        assert_eq!(outcome_class(&result), expected, "{what}");
         if let Err(e) = &result {
             let detail = e.detail().unwrap();
             assert_eq!(detail.status, Some(status), "{what}");
@@ -243,7 +234,7 @@ async fn every_status_class_and_datadog_error_body_is_mapped() {
             assert!(detail.message.contains(message), "{what}");
         }
         let invalidated = credential.invalidated();
-        if expected == Class::Credentials {
+        if expected == OutcomeClass::Credentials {
             assert_eq!(invalidated, [API_KEY], "{what}");
         } else {
             assert!(invalidated.is_empty(), "{what}");
@@ -262,14 +253,7 @@ async fn hung_server_times_out_as_retryable() {
         .build()
         .unwrap();
     let sink = DatadogSink::new("d", options, RecordingCredential::new(API_KEY)).unwrap();
-    let result = sink.send(&sink.encode(&fixture_events()).requests[0]).await;
-    match result {
-        Err(e @ DeliveryError::Retryable { .. }) => {
-            assert_eq!(e.status(), None);
-            assert!(e.to_string().contains("timed out"), "{e}");
-        }
-        other => panic!("expected a timeout, got {other:?}"),
-    }
+    assert_timed_out(&send_first(&sink, &fixture_events()).await);
 }
 
 #[tokio::test]
@@ -282,7 +266,7 @@ async fn redirect_is_not_followed() {
     )
     .await;
     let sink = sink(&mock, RecordingCredential::new(API_KEY));
-    let result = sink.send(&sink.encode(&fixture_events()).requests[0]).await;
+    let result = send_first(&sink, &fixture_events()).await;
     assert!(
         matches!(&result, Err(DeliveryError::Permanent { detail }) if detail.status == Some(302)),
         "{result:?}"
@@ -301,13 +285,7 @@ async fn huge_error_body_is_cut_short() {
     )
     .await;
     let sink = sink(&mock, RecordingCredential::new(API_KEY));
-    let err = sink
-        .send(&sink.encode(&fixture_events()).requests[0])
-        .await
-        .unwrap_err();
-    let message = &err.detail().unwrap().message;
-    assert!(message.chars().count() <= 513, "{}", message.len());
-    assert!(message.ends_with('…'));
+    assert_message_cut_short(&send_first(&sink, &fixture_events()).await);
 }
 
 #[tokio::test]
@@ -315,10 +293,7 @@ async fn credential_provider_failure_sends_nothing() {
     let mock = MockServer::start().await;
     intake_answers(&mock, accepted()).await;
     let sink = sink(&mock, Arc::new(FailingCredential));
-    let err = sink
-        .send(&sink.encode(&fixture_events()).requests[0])
-        .await
-        .unwrap_err();
+    let err = send_first(&sink, &fixture_events()).await.unwrap_err();
     assert!(matches!(err, DeliveryError::Credentials(_)), "{err:?}");
     assert!(mock.received_requests().await.unwrap().is_empty());
 }
@@ -336,15 +311,16 @@ async fn secret_never_appears_in_debug_or_error_text() {
     let sink = sink(&mock, RecordingCredential::new(API_KEY));
     let report = sink.deliver(&fixture_events()).await;
     let err = report.error.clone().unwrap();
-    for text in [
-        format!("{sink:?}"),
-        format!("{sink:#?}"),
-        err.to_string(),
-        format!("{err:?}"),
-        format!("{report:?}"),
-    ] {
-        assert!(!text.contains(API_KEY), "secret leaked: {text}");
-    }
+    assert_secret_absent(
+        API_KEY,
+        [
+            format!("{sink:?}"),
+            format!("{sink:#?}"),
+            err.to_string(),
+            format!("{err:?}"),
+            format!("{report:?}"),
+        ],
+    );
     assert!(err.to_string().contains("[REDACTED]"));
 }
 

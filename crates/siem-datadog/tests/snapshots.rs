@@ -8,10 +8,10 @@ use std::sync::Arc;
 use siem_core::{Endpoint, SecurityEvent};
 use siem_datadog::{encode, DatadogOptions, DatadogOptionsBuilder};
 
-use common::{fixture_events, load_event, render};
+use common::{fixture_events, load_event, render_requests};
 
 fn snap(options: &DatadogOptions, events: &[Arc<SecurityEvent>]) -> String {
-    render(options.intake_url().as_str(), &encode(events, options))
+    render_requests(options.intake_url().as_str(), &encode(events, options))
 }
 
 fn production() -> DatadogOptionsBuilder {

@@ -1,5 +1,6 @@
 //! Configuration pieces every adapter shares.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -65,6 +66,100 @@ fn check(field: &'static str, value: u64) -> Result<Duration, InvalidTimeout> {
     }
 }
 
+/// The transport half of an adapter's options builder: extra CA (file or PEM), timeouts,
+/// and a replaceable [`HttpOptions`] base. Adapters keep one and forward their
+/// `ca_file`/`ca_pem`/`timeouts`/`request_timeout`/`http_options` setters to it;
+/// [`build`](Self::build) applies them all on top of the base, whatever the order of the
+/// calls, and keeps the adapter's `User-Agent`.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct TransportBuilder {
+    user_agent: String,
+    http: HttpOptions,
+    ca_file: Option<PathBuf>,
+    ca_pem: Option<Vec<u8>>,
+    timeouts: TimeoutsConfig,
+    request_timeout: Option<Duration>,
+}
+
+/// A transport setting that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct InvalidTransport {
+    /// The configuration field: `timeouts` or `ca_file`.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl TransportBuilder {
+    /// Defaults ([`HttpOptions::new`]) sending `user_agent`.
+    pub fn new(user_agent: impl Into<String>) -> Self {
+        let user_agent = user_agent.into();
+        Self {
+            http: HttpOptions::new(user_agent.clone()),
+            user_agent,
+            ca_file: None,
+            ca_pem: None,
+            timeouts: TimeoutsConfig::default(),
+            request_timeout: None,
+        }
+    }
+    /// A PEM file of extra root CAs to trust (read by [`build`](Self::build)).
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+    /// Extra root CAs to trust, as PEM text.
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pem = Some(pem.into());
+        self
+    }
+    /// Connect and request timeouts.
+    pub fn timeouts(mut self, timeouts: TimeoutsConfig) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+    /// The time allowed for a whole request (overrides `timeouts.request_ms`).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
+    }
+    /// Replaces the base settings (e.g. the plain-HTTP loopback switch of the `testing`
+    /// feature). The `User-Agent` stays the one given to [`new`](Self::new).
+    pub fn http_options(mut self, http: HttpOptions) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Checks the timeouts, reads `ca_file` if set, and returns the client settings.
+    pub fn build(self) -> Result<HttpOptions, InvalidTransport> {
+        let mut http = self
+            .timeouts
+            .apply(self.http)
+            .map_err(|e| InvalidTransport {
+                field: "timeouts",
+                reason: e.to_string(),
+            })?;
+        http.user_agent = self.user_agent;
+        if let Some(timeout) = self.request_timeout {
+            http = http.request_timeout(timeout);
+        }
+        if let Some(pem) = self.ca_pem {
+            http = http.extra_root_ca_pem(pem);
+        }
+        if let Some(path) = &self.ca_file {
+            http = http
+                .extra_root_ca_file(path)
+                .map_err(|e| InvalidTransport {
+                    field: "ca_file",
+                    reason: e.to_string(),
+                })?;
+        }
+        Ok(http)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +178,31 @@ mod tests {
         assert!(TimeoutsConfig::new(Some(600_001), None)
             .apply(HttpOptions::new("t"))
             .is_err());
+    }
+
+    #[test]
+    fn transport_builder_applies_settings_over_a_replaced_base() {
+        let o = TransportBuilder::new("ua/1")
+            .request_timeout(Duration::from_secs(3))
+            .timeouts(TimeoutsConfig::new(Some(100), Some(9000)))
+            .http_options(HttpOptions::new("other").max_response_bytes(10))
+            .ca_pem(b"pem".to_vec())
+            .build()
+            .unwrap();
+        assert_eq!(o.user_agent, "ua/1");
+        assert_eq!(o.connect_timeout, Duration::from_millis(100));
+        assert_eq!(o.request_timeout, Duration::from_secs(3));
+        assert_eq!(o.max_response_bytes, 10);
+        assert_eq!(o.extra_root_ca_pem.as_deref(), Some(&b"pem"[..]));
+        let e = TransportBuilder::new("ua/1")
+            .ca_file("/nonexistent/ca.pem")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.field, "ca_file");
+        let e = TransportBuilder::new("ua/1")
+            .timeouts(TimeoutsConfig::new(Some(0), None))
+            .build()
+            .unwrap_err();
+        assert_eq!(e.field, "timeouts");
     }
 }

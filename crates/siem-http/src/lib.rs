@@ -9,10 +9,13 @@
 //!   a token to another host or to plain HTTP), connect and total timeouts, a `User-Agent`,
 //!   and response bodies read only up to a cap.
 //! - [`finish_body`]: gzip a finished body (or not) into an [`EncodedRequest`].
+//! - [`AuthenticatedPost`] and [`AuthHeader`]: the send path every sink shares (credential,
+//!   auth header, content headers, one POST, classification, invalidation and scrubbing).
 //! - [`classify_status`] and [`parse_retry_after`]: HTTP answers to
 //!   [`DeliveryError`](siem_core::DeliveryError) classes.
 //! - [`json`]: a JSON string writer for hand-built bodies; [`TimeoutsConfig`]: the
-//!   `timeouts` table every sink's configuration shares.
+//!   `timeouts` table every sink's configuration shares; [`TransportBuilder`]: the CA and
+//!   timeout half of every sink's options builder.
 //! - `testing` (feature `testing`, tests only): a throwaway CA and an HTTPS test server on
 //!   127.0.0.1, and a plain-HTTP loopback escape hatch for wiremock.
 #![warn(missing_docs)]
@@ -20,6 +23,7 @@
 mod client;
 mod config;
 pub mod json;
+mod send;
 mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -28,8 +32,9 @@ pub use client::{
     scrub_secret, secret_header, HttpClient, HttpError, HttpOptions, HttpResponse,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT,
 };
-pub use config::{InvalidTimeout, TimeoutsConfig, MAX_TIMEOUT};
+pub use config::{InvalidTimeout, InvalidTransport, TimeoutsConfig, TransportBuilder, MAX_TIMEOUT};
 pub use http::header::{HeaderName, HeaderValue};
+pub use send::{content_headers, AuthHeader, AuthenticatedPost};
 pub use status::{classify_status, parse_retry_after};
 
 use std::io::Write as _;

@@ -91,15 +91,12 @@ pub fn classify_response(response: &HttpResponse) -> Result<Ack, DeliveryError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
     use std::time::Duration;
 
     fn response(status: u16, body: &str, retry_after: Option<u64>) -> HttpResponse {
         HttpResponse {
-            status,
             retry_after: retry_after.map(Duration::from_secs),
-            body: Bytes::from(body.to_owned()),
-            truncated: false,
+            ..siem_http::testing::http_response(status, body)
         }
     }
 

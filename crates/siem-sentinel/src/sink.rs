@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use siem_core::{
     Ack, CredentialProvider, DeliveryError, Encoded, EncodedRequest, SecurityEvent, SiemSink,
 };
-use siem_http::{scrub_secret, secret_header, HeaderName, HeaderValue, HttpClient};
+use siem_http::{AuthHeader, AuthenticatedPost, HttpClient};
 use url::Url;
 
 use crate::config::SentinelOptions;
@@ -25,22 +25,12 @@ use crate::error::{classify_response, BuildError};
 /// The platform name reported by [`SiemSink::platform`].
 pub const PLATFORM: &str = "sentinel";
 
-/// The headers of a request other than `Authorization`: `Content-Type` and, for gzip
-/// bodies, `Content-Encoding`. Pure, so snapshot tests can show the request without a
-/// network.
-pub fn content_headers(request: &EncodedRequest) -> Vec<(HeaderName, HeaderValue)> {
-    let mut headers = vec![(
-        HeaderName::from_static("content-type"),
-        HeaderValue::from_static("application/json"),
-    )];
-    if request.gzip {
-        headers.push((
-            HeaderName::from_static("content-encoding"),
-            HeaderValue::from_static("gzip"),
-        ));
-    }
-    headers
-}
+/// The headers of a request other than `Authorization` (shared by every sink; kept here
+/// so snapshot tests can show a Sentinel request without a network).
+pub use siem_http::content_headers;
+
+/// Bearer tokens go in `Authorization: Bearer <token>`.
+const AUTH: AuthHeader = AuthHeader::new("authorization", "Bearer ");
 
 /// Delivers security events to a Microsoft Sentinel workspace through the Azure Monitor
 /// Logs Ingestion API.
@@ -64,18 +54,16 @@ pub fn content_headers(request: &EncodedRequest) -> Vec<(HeaderName, HeaderValue
 pub struct SentinelSink {
     name: String,
     options: SentinelOptions,
-    url: Url,
-    http: HttpClient,
-    credential: Arc<dyn CredentialProvider>,
+    post: AuthenticatedPost,
 }
 
 impl fmt::Debug for SentinelSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SentinelSink")
             .field("name", &self.name)
-            .field("url", &self.url.as_str())
+            .field("url", &self.post.url().as_str())
             .field("gzip", &self.options.gzip())
-            .field("credential", &self.credential.describe())
+            .field("credential", &self.post.credential().describe())
             .finish()
     }
 }
@@ -99,11 +87,9 @@ impl SentinelSink {
                 source,
             })?;
         Ok(Self {
-            url: options.ingestion_url(),
+            post: AuthenticatedPost::new(options.ingestion_url(), http, credential, AUTH),
             name,
             options,
-            http,
-            credential,
         })
     }
 
@@ -114,7 +100,7 @@ impl SentinelSink {
 
     /// The URL every request is posted to.
     pub fn url(&self) -> &Url {
-        &self.url
+        self.post.url()
     }
 }
 
@@ -133,26 +119,6 @@ impl SiemSink for SentinelSink {
     }
 
     async fn send(&self, request: &EncodedRequest) -> Result<Ack, DeliveryError> {
-        let token = self.credential.get().await?;
-        let mut headers = content_headers(request);
-        headers.push((
-            HeaderName::from_static("authorization"),
-            secret_header(&format!("Bearer {}", token.expose()))?,
-        ));
-        let outcome = match self
-            .http
-            .post(&self.url, &headers, request.body.clone())
-            .await
-        {
-            Ok(response) => classify_response(&response),
-            Err(e) => Err(e),
-        };
-        outcome.map_err(|e| {
-            if let DeliveryError::CredentialsRejected { .. } = &e {
-                self.credential.invalidate(&token);
-            }
-            // In case the platform echoed the token back in its error text.
-            scrub_secret(e, token.expose())
-        })
+        self.post.send(request, classify_response).await
     }
 }

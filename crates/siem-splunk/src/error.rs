@@ -79,17 +79,9 @@ pub fn check_response(response: &HttpResponse) -> Result<Ack, DeliveryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
     use std::time::Duration;
 
-    fn response(status: u16, body: &str) -> HttpResponse {
-        HttpResponse {
-            status,
-            retry_after: None,
-            body: Bytes::from(body.to_owned()),
-            truncated: false,
-        }
-    }
+    use siem_http::testing::http_response as response;
 
     #[test]
     fn success_needs_200_and_code_0() {

@@ -5,12 +5,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use siem_core::{
-    Ack, CredentialProvider, DeliveryError, Encoded, EncodedRequest, Secret, SecurityEvent,
-    SiemSink,
+    Ack, CredentialProvider, DeliveryError, Encoded, EncodedRequest, SecurityEvent, SiemSink,
 };
-use siem_http::{scrub_secret, secret_header, HeaderName, HeaderValue, HttpClient};
+use siem_http::{AuthHeader, AuthenticatedPost, HttpClient};
 use url::Url;
-use zeroize::Zeroize;
 
 use crate::config::SplunkOptions;
 use crate::encoder::encode;
@@ -18,6 +16,9 @@ use crate::error::{check_response, BuildError};
 
 /// The platform name reported by [`SiemSink::platform`].
 pub const PLATFORM: &str = "splunk";
+
+/// HEC tokens go in `Authorization: Splunk <token>`.
+const AUTH: AuthHeader = AuthHeader::new("authorization", "Splunk ");
 
 /// Sends security events to a Splunk HTTP Event Collector.
 ///
@@ -41,18 +42,16 @@ pub const PLATFORM: &str = "splunk";
 pub struct SplunkSink {
     name: String,
     options: SplunkOptions,
-    url: Url,
-    client: HttpClient,
-    credential: Arc<dyn CredentialProvider>,
+    post: AuthenticatedPost,
 }
 
 impl fmt::Debug for SplunkSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SplunkSink")
             .field("name", &self.name)
-            .field("url", &self.url.as_str())
+            .field("url", &self.post.url().as_str())
             .field("options", &self.options)
-            .field("credential", &self.credential.describe())
+            .field("credential", &self.post.credential().describe())
             .finish()
     }
 }
@@ -74,11 +73,9 @@ impl SplunkSink {
             source,
         })?;
         Ok(Self {
-            url: options.collector_url(),
+            post: AuthenticatedPost::new(options.collector_url(), client, credential, AUTH),
             name,
             options,
-            client,
-            credential,
         })
     }
 
@@ -89,33 +86,7 @@ impl SplunkSink {
 
     /// The URL requests go to.
     pub fn url(&self) -> &Url {
-        &self.url
-    }
-
-    fn headers(
-        &self,
-        token: &Secret,
-        gzip: bool,
-    ) -> Result<Vec<(HeaderName, HeaderValue)>, DeliveryError> {
-        let mut value = String::with_capacity(7 + token.expose().len());
-        value.push_str("Splunk ");
-        value.push_str(token.expose());
-        let auth = secret_header(&value);
-        value.zeroize();
-        let mut headers = vec![
-            (HeaderName::from_static("authorization"), auth?),
-            (
-                HeaderName::from_static("content-type"),
-                HeaderValue::from_static("application/json"),
-            ),
-        ];
-        if gzip {
-            headers.push((
-                HeaderName::from_static("content-encoding"),
-                HeaderValue::from_static("gzip"),
-            ));
-        }
-        Ok(headers)
+        self.post.url()
     }
 }
 
@@ -134,21 +105,6 @@ impl SiemSink for SplunkSink {
     }
 
     async fn send(&self, request: &EncodedRequest) -> Result<Ack, DeliveryError> {
-        let token = self.credential.get().await?;
-        let result = async {
-            let headers = self.headers(&token, request.gzip)?;
-            let response = self
-                .client
-                .post(&self.url, &headers, request.body.clone())
-                .await?;
-            check_response(&response)
-        }
-        .await;
-        result.map_err(|e| {
-            if matches!(e, DeliveryError::CredentialsRejected { .. }) {
-                self.credential.invalidate(&token);
-            }
-            scrub_secret(e, token.expose())
-        })
+        self.post.send(request, check_response).await
     }
 }

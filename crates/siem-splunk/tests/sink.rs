@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use siem_core::testing::conformance;
 use siem_core::{CredentialProvider, DeliveryError, Endpoint, Secret, SiemSink};
+use siem_http::testing::{
+    assert_message_cut_short, assert_secret_absent, assert_timed_out, outcome_class, send_first,
+    OutcomeClass,
+};
 use siem_http::HttpOptions;
 use siem_splunk::config::USER_AGENT;
 use siem_splunk::{encode, SplunkOptions, SplunkSink};
@@ -88,32 +92,12 @@ async fn gzip_off_sends_no_content_encoding() {
     assert_eq!(body.lines().count(), 5);
 }
 
-#[derive(Debug, PartialEq)]
-enum Class {
-    Ok,
-    Retryable(Option<Duration>),
-    Permanent,
-    Credentials,
-    TooLarge,
-}
-
-fn class(result: &Result<siem_core::Ack, DeliveryError>) -> Class {
-    match result {
-        Ok(_) => Class::Ok,
-        Err(DeliveryError::Retryable { retry_after, .. }) => Class::Retryable(*retry_after),
-        Err(DeliveryError::Permanent { .. }) => Class::Permanent,
-        Err(DeliveryError::CredentialsRejected { .. }) => Class::Credentials,
-        Err(DeliveryError::PayloadTooLarge { .. }) => Class::TooLarge,
-        Err(other) => panic!("unexpected {other:?}"),
-    }
-}
-
 /// (status, body, Retry-After, class, HEC code, message)
 type Case<'a> = (
     u16,
     &'a str,
     Option<&'a str>,
-    Class,
+    OutcomeClass,
     Option<&'a str>,
     &'a str,
 );
@@ -122,12 +106,12 @@ type Case<'a> = (
 async fn every_status_class_and_hec_error_body_is_mapped() {
     let secs = |s| Some(Duration::from_secs(s));
     let cases: Vec<Case<'_>> = vec![
-        (200, SUCCESS, None, Class::Ok, None, ""),
+        (200, SUCCESS, None, OutcomeClass::Ok, None, ""),
         (
             200,
             r#"{"text":"HEC is healthy","code":17}"#,
             None,
-            Class::Permanent,
+            OutcomeClass::Permanent,
             Some("17"),
             "HEC is healthy",
         ),
@@ -135,7 +119,7 @@ async fn every_status_class_and_hec_error_body_is_mapped() {
             200,
             "<html>portal</html>",
             None,
-            Class::Permanent,
+            OutcomeClass::Permanent,
             None,
             "<html>portal</html>",
         ),
@@ -143,7 +127,7 @@ async fn every_status_class_and_hec_error_body_is_mapped() {
             400,
             r#"{"text":"Incorrect index","code":7}"#,
             None,
-            Class::Permanent,
+            OutcomeClass::Permanent,
             Some("7"),
             "Incorrect index",
         ),
@@ -151,7 +135,7 @@ async fn every_status_class_and_hec_error_body_is_mapped() {
             400,
             r#"{"text":"Invalid data format","code":6,"invalid-event-number":3}"#,
             None,
-            Class::Permanent,
+            OutcomeClass::Permanent,
             Some("6"),
             "Invalid data format (invalid-event-number 3)",
         ),
@@ -159,7 +143,7 @@ async fn every_status_class_and_hec_error_body_is_mapped() {
             401,
             r#"{"text":"Token is required","code":2}"#,
             None,
-            Class::Credentials,
+            OutcomeClass::Credentials,
             Some("2"),
             "Token is required",
         ),
@@ -167,7 +151,7 @@ async fn every_status_class_and_hec_error_body_is_mapped() {
             403,
             r#"{"text":"Invalid token","code":4}"#,
             None,
-            Class::Credentials,
+            OutcomeClass::Credentials,
             Some("4"),
             "Invalid token",
         ),
@@ -175,7 +159,7 @@ async fn every_status_class_and_hec_error_body_is_mapped() {
             403,
             r#"{"text":"Token disabled","code":1}"#,
             None,
-            Class::Credentials,
+            OutcomeClass::Credentials,
             Some("1"),
             "Token disabled",
         ),
@@ -183,26 +167,33 @@ async fn every_status_class_and_hec_error_body_is_mapped() {
             404,
             r#"{"text":"The requested URL was not found on this server.","code":404}"#,
             None,
-            Class::Permanent,
+            OutcomeClass::Permanent,
             Some("404"),
             "The requested URL was not found on this server.",
         ),
-        (408, "", None, Class::Retryable(None), None, ""),
+        (408, "", None, OutcomeClass::Retryable(None), None, ""),
         (
             413,
             r#"{"text":"Content too large","code":27}"#,
             None,
-            Class::TooLarge,
+            OutcomeClass::TooLarge,
             Some("27"),
             "Content too large",
         ),
-        (429, "", None, Class::Retryable(None), None, ""),
-        (429, "", Some("12"), Class::Retryable(secs(12)), None, ""),
+        (429, "", None, OutcomeClass::Retryable(None), None, ""),
+        (
+            429,
+            "",
+            Some("12"),
+            OutcomeClass::Retryable(secs(12)),
+            None,
+            "",
+        ),
         (
             500,
             r#"{"text":"Internal server error","code":8}"#,
             None,
-            Class::Retryable(None),
+            OutcomeClass::Retryable(None),
             Some("8"),
             "Internal server error",
         ),
@@ -210,7 +201,7 @@ async fn every_status_class_and_hec_error_body_is_mapped() {
             502,
             "bad gateway",
             None,
-            Class::Retryable(None),
+            OutcomeClass::Retryable(None),
             None,
             "bad gateway",
         ),
@@ -218,7 +209,7 @@ async fn every_status_class_and_hec_error_body_is_mapped() {
             503,
             r#"{"text":"Server is busy","code":9}"#,
             Some("5"),
-            Class::Retryable(secs(5)),
+            OutcomeClass::Retryable(secs(5)),
             Some("9"),
             "Server is busy",
         ),
@@ -226,7 +217,7 @@ async fn every_status_class_and_hec_error_body_is_mapped() {
             503,
             r#"{"text":"HEC is unhealthy, queues are full","code":18}"#,
             None,
-            Class::Retryable(None),
+            OutcomeClass::Retryable(None),
             Some("18"),
             "HEC is unhealthy, queues are full",
         ),
@@ -244,7 +235,7 @@ async fn every_status_class_and_hec_error_body_is_mapped() {
         let request = &sink.encode(&events).requests[0];
         let result = sink.send(request).await;
         let what = format!("{status} {body}: {result:?}");
-        assert_eq!(class(&result), expected, "{what}");
+        assert_eq!(outcome_class(&result), expected, "{what}");
         if let Err(e) = &result {
             let detail = e.detail().unwrap();
             assert_eq!(detail.status, Some(status), "{what}");
@@ -252,7 +243,7 @@ async fn every_status_class_and_hec_error_body_is_mapped() {
             assert!(detail.message.contains(message), "{what}");
         }
         let invalidated = credential.invalidated();
-        if expected == Class::Credentials {
+        if expected == OutcomeClass::Credentials {
             assert_eq!(invalidated, [TOKEN], "{what}");
         } else {
             assert!(invalidated.is_empty(), "{what}");
@@ -276,14 +267,7 @@ async fn hung_server_times_out_as_retryable() {
         .build()
         .unwrap();
     let sink = SplunkSink::new("s", options, RecordingCredential::new(TOKEN)).unwrap();
-    let result = sink.send(&sink.encode(&fixture_events()).requests[0]).await;
-    match result {
-        Err(e @ DeliveryError::Retryable { .. }) => {
-            assert_eq!(e.status(), None);
-            assert!(e.to_string().contains("timed out"), "{e}");
-        }
-        other => panic!("expected a timeout, got {other:?}"),
-    }
+    assert_timed_out(&send_first(&sink, &fixture_events()).await);
 }
 
 #[tokio::test]
@@ -296,7 +280,7 @@ async fn redirect_is_not_followed() {
     )
     .await;
     let sink = sink(&mock, RecordingCredential::new(TOKEN));
-    let result = sink.send(&sink.encode(&fixture_events()).requests[0]).await;
+    let result = send_first(&sink, &fixture_events()).await;
     assert!(
         matches!(&result, Err(DeliveryError::Permanent { detail }) if detail.status == Some(302)),
         "{result:?}"
@@ -315,13 +299,7 @@ async fn huge_error_body_is_cut_short() {
     )
     .await;
     let sink = sink(&mock, RecordingCredential::new(TOKEN));
-    let err = sink
-        .send(&sink.encode(&fixture_events()).requests[0])
-        .await
-        .unwrap_err();
-    let message = &err.detail().unwrap().message;
-    assert!(message.chars().count() <= 513, "{}", message.len());
-    assert!(message.ends_with('…'));
+    assert_message_cut_short(&send_first(&sink, &fixture_events()).await);
 }
 
 #[tokio::test]
@@ -329,10 +307,7 @@ async fn credential_provider_failure_sends_nothing() {
     let mock = MockServer::start().await;
     hec_answers(&mock, ResponseTemplate::new(200).set_body_string(SUCCESS)).await;
     let sink = sink(&mock, Arc::new(FailingCredential));
-    let err = sink
-        .send(&sink.encode(&fixture_events()).requests[0])
-        .await
-        .unwrap_err();
+    let err = send_first(&sink, &fixture_events()).await.unwrap_err();
     assert!(matches!(err, DeliveryError::Credentials(_)), "{err:?}");
     assert!(err.to_string().contains("env:MISSING_TOKEN"));
     assert!(mock.received_requests().await.unwrap().is_empty());
@@ -352,15 +327,16 @@ async fn secret_never_appears_in_debug_or_error_text() {
     let sink = sink(&mock, RecordingCredential::new(TOKEN));
     let report = sink.deliver(&fixture_events()).await;
     let err = report.error.clone().unwrap();
-    for text in [
-        format!("{sink:?}"),
-        format!("{sink:#?}"),
-        err.to_string(),
-        format!("{err:?}"),
-        format!("{report:?}"),
-    ] {
-        assert!(!text.contains(TOKEN), "secret leaked: {text}");
-    }
+    assert_secret_absent(
+        TOKEN,
+        [
+            format!("{sink:?}"),
+            format!("{sink:#?}"),
+            err.to_string(),
+            format!("{err:?}"),
+            format!("{report:?}"),
+        ],
+    );
     assert!(err.to_string().contains("[REDACTED]"));
 }
 

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use siem_core::{Endpoint, SecurityEvent};
 use siem_splunk::{encode, SplunkOptions, SplunkOptionsBuilder};
 
-use common::{fixture_events, load_event, render};
+use common::{fixture_events, load_event, render_requests};
 
 fn builder() -> SplunkOptionsBuilder {
     SplunkOptions::builder(Endpoint::parse("https://splunk.example.com:8088").unwrap())
 }
 
 fn snap(options: &SplunkOptions, events: &[Arc<SecurityEvent>]) -> String {
-    render(options.collector_url().as_str(), &encode(events, options))
+    render_requests(options.collector_url().as_str(), &encode(events, options))
 }
 
 #[test]

@@ -1,5 +1,7 @@
-//! Test support (feature `testing`): an in-memory scripted sink, sample events, and a
-//! conformance suite that any [`SiemSink`](crate::SiemSink) can run from its own tests.
+//! Test support (feature `testing`): an in-memory scripted sink, sample events, a
+//! conformance suite that any [`SiemSink`](crate::SiemSink) can run from its own tests,
+//! and helpers adapter tests share (fixture loading, [`assert_json_contains`],
+//! [`RecordingCredential`], [`FailingCredential`]).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -17,10 +19,14 @@
 //! ```
 
 mod memory;
+mod support;
 
 pub mod conformance;
 
 pub use memory::{server_busy, MemorySink, Step};
+pub use support::{
+    assert_json_contains, fixture_events_in, load_event, FailingCredential, RecordingCredential,
+};
 
 use crate::details::{
     Blocked, BudgetExhausted, BudgetScope, Confidence, InjectionBlocked, Killed, LoopDetected,

@@ -10,11 +10,25 @@
 //!   `start_untrusted` (a certificate the advertised CA did not issue). It records every
 //!   [`TestRequest`] and answers with the handler's [`TestResponse`], which can be
 //!   delayed, hang, redirect or stream an endless body.
+//! - [`gunzip`], [`plain_body`], [`render_requests`]: read encoded requests back.
+//! - [`example_sink_tables`], [`http_response`]: configuration and classification
+//!   test inputs.
+//! - [`send_first`], [`outcome_class`] and the `assert_*` checks: what every sink's
+//!   send tests check the same way.
 
 mod ca;
+mod config;
+mod outcomes;
+mod requests;
 mod server;
 
 pub use ca::{ServerCert, TestCa};
+pub use config::{example_sink_tables, http_response, CLI_SINK_KEYS};
+pub use outcomes::{
+    assert_message_cut_short, assert_secret_absent, assert_timed_out, outcome_class, send_first,
+    OutcomeClass,
+};
+pub use requests::{gunzip, plain_body, render_requests};
 pub use server::{TestBody, TestRequest, TestResponse, TlsTestServer, HANG};
 
 /// The test CA or server could not be set up.

@@ -1,13 +1,16 @@
-//! Helpers shared by the integration tests.
-#![allow(dead_code)]
+//! Helpers shared by the integration tests (the generic ones come from
+//! `siem_core::testing` and `siem_http::testing`).
+#![allow(dead_code, unused_imports)]
 
-use std::io::Read as _;
+pub use siem_core::testing::{load_event, RecordingCredential};
+pub use siem_http::testing::gunzip;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use siem_core::{CredentialError, CredentialProvider, Endpoint, Secret, SecurityEvent};
+use siem_core::{CredentialProvider, Endpoint, SecurityEvent};
 use siem_sentinel::token::Clock;
 use siem_sentinel::{SentinelOptions, SentinelSink};
 
@@ -21,21 +24,9 @@ pub fn fixtures_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events")
 }
 
-pub fn load_event(path: &Path) -> Arc<SecurityEvent> {
-    let text = std::fs::read_to_string(path).unwrap();
-    Arc::new(SecurityEvent::from_json(&text).unwrap())
-}
-
 /// Every fixture event, sorted by file name.
 pub fn fixture_events() -> Vec<Arc<SecurityEvent>> {
-    let mut paths: Vec<_> = std::fs::read_dir(fixtures_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    paths.sort();
-    assert!(!paths.is_empty());
-    paths.iter().map(|p| load_event(p)).collect()
+    siem_core::testing::fixture_events_in(&fixtures_dir())
 }
 
 pub fn sample_events() -> Vec<Arc<SecurityEvent>> {
@@ -43,14 +34,6 @@ pub fn sample_events() -> Vec<Arc<SecurityEvent>> {
         .into_iter()
         .map(Arc::new)
         .collect()
-}
-
-pub fn gunzip(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(body)
-        .read_to_end(&mut out)
-        .unwrap();
-    out
 }
 
 /// Options pointing at a plain-HTTP mock server on loopback.
@@ -66,47 +49,6 @@ pub fn mock_sink(uri: &str, credential: Arc<dyn CredentialProvider>) -> Sentinel
         credential,
     )
     .unwrap()
-}
-
-/// A static credential that records what it was asked and told.
-#[derive(Debug)]
-pub struct RecordingCredential {
-    secret: Secret,
-    pub gets: AtomicU64,
-    pub invalidated: Mutex<Vec<String>>,
-}
-
-impl RecordingCredential {
-    pub fn new(value: &str) -> Arc<Self> {
-        Arc::new(Self {
-            secret: Secret::new(value),
-            gets: AtomicU64::new(0),
-            invalidated: Mutex::new(Vec::new()),
-        })
-    }
-
-    pub fn invalidated(&self) -> Vec<String> {
-        self.invalidated.lock().unwrap().clone()
-    }
-}
-
-#[async_trait::async_trait]
-impl CredentialProvider for RecordingCredential {
-    async fn get(&self) -> Result<Secret, CredentialError> {
-        self.gets.fetch_add(1, Ordering::SeqCst);
-        Ok(self.secret.clone())
-    }
-
-    fn invalidate(&self, rejected: &Secret) {
-        self.invalidated
-            .lock()
-            .unwrap()
-            .push(rejected.expose().to_owned());
-    }
-
-    fn describe(&self) -> String {
-        "recording".to_owned()
-    }
 }
 
 /// A clock that only moves when told.

@@ -1,0 +1,126 @@
+//! Helpers adapter tests share: fixture loading, a JSON subset assertion, and
+//! credential providers that record or fail.
+//!
+//! Test support: these panic on bad input (an unreadable fixture is a broken test).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::{CredentialError, CredentialErrorKind, CredentialProvider, Secret, SecurityEvent};
+
+/// Reads and parses one event file. Panics naming the file when it cannot.
+pub fn load_event(path: &Path) -> Arc<SecurityEvent> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("fixture {} not readable: {e}", path.display()));
+    let event = SecurityEvent::from_json(&text)
+        .unwrap_or_else(|e| panic!("fixture {} is not a valid event: {e}", path.display()));
+    Arc::new(event)
+}
+
+/// Every `*.json` event in `dir`, sorted by file name. Panics when `dir` cannot be read,
+/// holds no event, or an event does not parse.
+pub fn fixture_events_in(dir: &Path) -> Vec<Arc<SecurityEvent>> {
+    let entries = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("fixture directory {} not readable: {e}", dir.display()));
+    let mut paths: Vec<_> = entries
+        .map(|e| {
+            e.unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                .path()
+        })
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no *.json event in {}", dir.display());
+    paths.iter().map(|p| load_event(p)).collect()
+}
+
+/// Asserts that every field of `expected` appears in `actual` with the same value
+/// (objects recursively; extra fields in `actual` are allowed). `path` names the place
+/// in failure messages (start with `""`).
+pub fn assert_json_contains(expected: &serde_json::Value, actual: &serde_json::Value, path: &str) {
+    match (expected, actual) {
+        (serde_json::Value::Object(e), serde_json::Value::Object(a)) => {
+            for (key, value) in e {
+                let here = format!("{path}.{key}");
+                let Some(found) = a.get(key) else {
+                    panic!("{here} is missing in {actual}");
+                };
+                assert_json_contains(value, found, &here);
+            }
+        }
+        _ => assert_eq!(expected, actual, "{path}"),
+    }
+}
+
+/// A fixed credential that counts `get` calls and records every value it was told to
+/// invalidate. Describes itself as `test:recording`.
+#[derive(Debug)]
+pub struct RecordingCredential {
+    secret: Secret,
+    gets: AtomicU64,
+    invalidated: Mutex<Vec<String>>,
+}
+
+impl RecordingCredential {
+    /// A provider always answering `value`.
+    pub fn new(value: &str) -> Arc<Self> {
+        Arc::new(Self {
+            secret: Secret::new(value),
+            gets: AtomicU64::new(0),
+            invalidated: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// How many times `get` was called.
+    pub fn gets(&self) -> u64 {
+        self.gets.load(Ordering::SeqCst)
+    }
+
+    /// The values passed to `invalidate`, in order.
+    pub fn invalidated(&self) -> Vec<String> {
+        self.invalidated
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl CredentialProvider for RecordingCredential {
+    async fn get(&self) -> Result<Secret, CredentialError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        Ok(self.secret.clone())
+    }
+
+    fn invalidate(&self, rejected: &Secret) {
+        self.invalidated
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(rejected.expose().to_owned());
+    }
+
+    fn describe(&self) -> String {
+        "test:recording".to_owned()
+    }
+}
+
+/// A credential provider whose `get` always fails with
+/// [`CredentialErrorKind::NotFound`] for the source `env:MISSING_TOKEN`.
+#[derive(Debug)]
+pub struct FailingCredential;
+
+#[async_trait::async_trait]
+impl CredentialProvider for FailingCredential {
+    async fn get(&self) -> Result<Secret, CredentialError> {
+        Err(CredentialError::new(
+            "env:MISSING_TOKEN",
+            CredentialErrorKind::NotFound,
+            "",
+        ))
+    }
+
+    fn describe(&self) -> String {
+        "env:MISSING_TOKEN".to_owned()
+    }
+}
