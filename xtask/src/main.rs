@@ -6,14 +6,20 @@
 //! - `cargo xtask snapshot [--accept | --check]`: runs the snapshot tests, lists every
 //!   pending snapshot with its diff; `--accept` accepts them, `--check` fails if any is
 //!   pending. Needs no `cargo-insta`.
+//! - `cargo xtask bench [--quick] [--events N] [--runs N] …`: end-to-end speed and memory
+//!   of the release `siem forward` against `siem emulate` (throughput per platform and
+//!   gzip setting, a steady-rate latency run, an outage run); `cargo xtask bench
+//!   --criterion` runs the crates' criterion benches. See `BENCHMARKS.md`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bench;
 mod snapshot;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <ci [--no-test] | snapshot [--accept | --check]>";
+const USAGE: &str =
+    "usage: cargo xtask <ci [--no-test] | snapshot [--accept | --check] | bench [--help]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,6 +30,7 @@ fn main() -> ExitCode {
         ["snapshot"] => snapshot::run(snapshot::Mode::Review),
         ["snapshot", "--accept"] => snapshot::run(snapshot::Mode::Accept),
         ["snapshot", "--check"] => snapshot::run(snapshot::Mode::Check),
+        ["bench", rest @ ..] => bench::run(rest),
         _ => Err(USAGE.to_owned()),
     };
     match result {

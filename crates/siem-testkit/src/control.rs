@@ -2,10 +2,11 @@
 //! was accepted.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::delay::{ArrivalDelays, DelayHistogram};
 use crate::event::ReceivedEvent;
 
 /// How many accepted events an emulator stores by default (see [`Recording`]).
@@ -163,6 +164,28 @@ pub(crate) struct Core {
     events_not_stored: AtomicU64,
     bytes_received: AtomicU64,
     by_status: Box<[AtomicU64]>,
+    track_delays: AtomicBool,
+    delays: DelayHistogram,
+}
+
+/// What a service does with each valid event of one request: store it decoded, and/or
+/// record its arrival delay.
+#[derive(Clone, Copy)]
+pub(crate) struct Keep<'a> {
+    /// Decode the event into a [`ReceivedEvent`].
+    pub store: bool,
+    /// Record the delay between the event's timestamp and `arrival_nanos`.
+    delays: Option<&'a DelayHistogram>,
+    arrival_nanos: i128,
+}
+
+impl Keep<'_> {
+    /// Records an event's arrival delay, when tracking.
+    pub(crate) fn observe(&self, timestamp: &siem_core::Timestamp) {
+        if let Some(delays) = self.delays {
+            delays.record(timestamp, self.arrival_nanos);
+        }
+    }
 }
 
 impl std::fmt::Debug for Core {
@@ -198,15 +221,35 @@ impl Core {
             events_not_stored: AtomicU64::new(0),
             bytes_received: AtomicU64::new(0),
             by_status: (0..STATUS_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            track_delays: AtomicBool::new(false),
+            delays: DelayHistogram::new(),
         }
     }
 
-    /// Whether accepted events should be decoded for storing.
-    pub(crate) fn storing(&self) -> bool {
-        match self.recording {
+    /// What to do with the valid events of a request being handled now.
+    pub(crate) fn keep(&self) -> Keep<'_> {
+        let store = match self.recording {
             Recording::CountOnly => false,
             Recording::Store { max_events } => lock(&self.store).events.len() < max_events,
+        };
+        let track = self.track_delays.load(Ordering::Relaxed);
+        Keep {
+            store,
+            delays: track.then_some(&self.delays),
+            arrival_nanos: if track {
+                DelayHistogram::now_nanos()
+            } else {
+                0
+            },
         }
+    }
+
+    pub(crate) fn track_arrival_delays(&self, on: bool) {
+        self.track_delays.store(on, Ordering::Relaxed);
+    }
+
+    pub(crate) fn arrival_delays(&self) -> ArrivalDelays {
+        self.delays.snapshot()
     }
 
     pub(crate) fn inject(&self, fault: Fault) {
@@ -378,6 +421,19 @@ macro_rules! control_methods {
         /// The counters.
         pub fn stats(&self) -> $crate::EmulatorStats {
             self.$core().stats()
+        }
+
+        /// Starts (or stops) recording, for every accepted event, the delay between its
+        /// `timestamp` and its arrival (when its request was read), for latency
+        /// benchmarks whose sender stamps events at emit time. Off by default.
+        pub fn track_arrival_delays(&self, on: bool) {
+            self.$core().track_arrival_delays(on);
+        }
+
+        /// The arrival delays recorded so far (see
+        /// [`track_arrival_delays`](Self::track_arrival_delays)).
+        pub fn arrival_delays(&self) -> $crate::ArrivalDelays {
+            self.$core().arrival_delays()
         }
     };
 }

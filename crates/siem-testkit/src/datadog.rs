@@ -23,7 +23,7 @@ use http::{Method, StatusCode};
 use serde_json::value::RawValue;
 use siem_http::testing::TestCa;
 
-use crate::control::{control_methods, Core, Recording};
+use crate::control::{control_methods, Core, Keep, Recording};
 use crate::event::{decode_event, PlatformFields, CANONICAL};
 use crate::json::{self, Fields, Kind};
 use crate::server::{
@@ -277,10 +277,10 @@ impl Service for DatadogService {
             )
             .into();
         }
-        let store = self.core.storing();
-        let mut events = Vec::with_capacity(if store { items.len() } else { 0 });
+        let keep = self.core.keep();
+        let mut events = Vec::with_capacity(if keep.store { items.len() } else { 0 });
         for (n, item) in items.iter().enumerate() {
-            match self.item(item, store) {
+            match self.item(item, keep) {
                 Ok(event) => events.extend(event),
                 Err((status, why)) => return log_error(status, &format!("item {n}: {why}")).into(),
             }
@@ -297,7 +297,7 @@ impl DatadogService {
     fn item(
         &self,
         item: &RawValue,
-        store: bool,
+        keep: Keep<'_>,
     ) -> Result<Option<crate::ReceivedEvent>, (u16, String)> {
         let size = item.get().len();
         if size > self.config.max_item_bytes {
@@ -320,12 +320,12 @@ impl DatadogService {
         for (slot, name) in reserved.iter_mut().zip(RESERVED) {
             let value = json::optional_string(fields.get(name))
                 .map_err(|k| (400, format!("`{name}` must be a string, not {}", k.name())))?;
-            if store {
+            if keep.store {
                 *slot = value.map(|s| s.into_owned());
             }
         }
         let [ddsource, ddtags, hostname, service, status, message] = reserved;
-        decode_event(&fields, &CANONICAL, store, || PlatformFields::Datadog {
+        decode_event(&fields, &CANONICAL, keep, || PlatformFields::Datadog {
             ddsource,
             ddtags,
             hostname,

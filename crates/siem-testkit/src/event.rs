@@ -7,6 +7,7 @@ use std::fmt;
 use serde_json::value::RawValue;
 use siem_core::{SecurityEvent, Severity, Timestamp};
 
+use crate::control::Keep;
 use crate::json::{self, Fields, Kind};
 
 /// One event an emulator accepted, decoded from the platform's wire form.
@@ -106,7 +107,7 @@ pub(crate) const CANONICAL: Names = Names {
 pub(crate) fn decode_event(
     fields: &Fields<'_>,
     names: &Names,
-    store: bool,
+    keep: Keep<'_>,
     platform: impl FnOnce() -> PlatformFields,
 ) -> Result<Option<ReceivedEvent>, String> {
     let required_string = |name: &'static str| -> Result<&RawValue, String> {
@@ -151,7 +152,8 @@ pub(crate) fn decode_event(
             Kind::of(details).name()
         ));
     }
-    if !store {
+    keep.observe(&timestamp);
+    if !keep.store {
         return Ok(None);
     }
     let text = |raw: &RawValue| json::string(raw).unwrap_or_default().into_owned();

@@ -55,6 +55,7 @@
 mod all;
 mod control;
 pub mod datadog;
+mod delay;
 pub mod entra;
 mod event;
 mod json;
@@ -69,6 +70,7 @@ pub use control::{
     EmulatorStats, Fault, Recording, RequestRecord, DEFAULT_MAX_STORED_EVENTS, MAX_STORED_REQUESTS,
 };
 pub use datadog::{DatadogEmulator, DatadogEmulatorConfig};
+pub use delay::ArrivalDelays;
 pub use entra::{EntraEmulator, EntraEmulatorConfig};
 pub use event::{
     compare_events, datadog_status, sentinel_severity, splunk_severity_id, EventMismatch,

@@ -27,7 +27,7 @@ use http::Method;
 use serde_json::value::RawValue;
 use siem_http::testing::TestCa;
 
-use crate::control::{control_methods, Core, Recording};
+use crate::control::{control_methods, Core, Keep, Recording};
 use crate::entra::{EntraEmulator, EntraEmulatorConfig, EntraService, TokenBook};
 use crate::event::{decode_event, Names, PlatformFields};
 use crate::json::{self, Fields, Kind};
@@ -374,10 +374,10 @@ impl DceService {
                 .into()
             }
         };
-        let store = self.core.storing();
-        let mut events = Vec::with_capacity(if store { records.len() } else { 0 });
+        let keep = self.core.keep();
+        let mut events = Vec::with_capacity(if keep.store { records.len() } else { 0 });
         for (n, record) in records.iter().enumerate() {
-            match check_record(record, store) {
+            match check_record(record, keep) {
                 Ok(event) => events.extend(event),
                 Err(why) => {
                     return azure_error(
@@ -401,7 +401,7 @@ impl DceService {
 }
 
 /// Checks a record against [`STREAM_COLUMNS`]; decodes it when storing.
-fn check_record(record: &RawValue, store: bool) -> Result<Option<crate::ReceivedEvent>, String> {
+fn check_record(record: &RawValue, keep: Keep<'_>) -> Result<Option<crate::ReceivedEvent>, String> {
     if Kind::of(record) != Kind::Object {
         return Err(format!(
             "a record must be an object, not {}",
@@ -445,7 +445,7 @@ fn check_record(record: &RawValue, store: bool) -> Result<Option<crate::Received
             return Err(format!("column '{column}' is missing"));
         }
     }
-    decode_event(&fields, &SENTINEL_NAMES, store, || PlatformFields::Sentinel)
+    decode_event(&fields, &SENTINEL_NAMES, keep, || PlatformFields::Sentinel)
 }
 
 impl Service for DceService {

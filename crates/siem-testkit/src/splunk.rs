@@ -28,7 +28,7 @@ use http::Method;
 use serde_json::value::RawValue;
 use siem_http::testing::TestCa;
 
-use crate::control::{control_methods, Core, Recording};
+use crate::control::{control_methods, Core, Keep, Recording};
 use crate::event::{decode_event, PlatformFields, CANONICAL};
 use crate::json::{self, Fields, Kind};
 use crate::server::{decode_body, DecodeBody, Outcome, Reply, Req, Server, Service};
@@ -291,14 +291,14 @@ impl Service for SplunkService {
 
 impl SplunkService {
     fn envelopes(&self, body: &[u8]) -> Outcome {
-        let store = self.core.storing();
+        let keep = self.core.keep();
         let mut events = Vec::new();
         let mut accepted = 0;
         let stream = serde_json::Deserializer::from_slice(body).into_iter::<Fields<'_>>();
         for (n, envelope) in stream.enumerate() {
             let failure = match envelope {
                 Err(e) => Some(bad_event("Invalid data format", 6, n, e.to_string())),
-                Ok(fields) => match self.envelope(&fields, store) {
+                Ok(fields) => match self.envelope(&fields, keep) {
                     Ok(event) => {
                         accepted += 1;
                         events.extend(event);
@@ -326,7 +326,7 @@ impl SplunkService {
     fn envelope(
         &self,
         fields: &Fields<'_>,
-        store: bool,
+        keep: Keep<'_>,
     ) -> Result<Option<crate::ReceivedEvent>, DataError> {
         let Some(event) = fields.get("event") else {
             return Err(DataError::new(
@@ -389,7 +389,7 @@ impl SplunkService {
                 "`event.severity_id` must be a number".into(),
             ));
         }
-        decode_event(&inner, &CANONICAL, store, || PlatformFields::Splunk {
+        decode_event(&inner, &CANONICAL, keep, || PlatformFields::Splunk {
             time,
             host: host.map(|s| s.into_owned()),
             source: source.map(|s| s.into_owned()),

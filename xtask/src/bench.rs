@@ -1,0 +1,684 @@
+//! `cargo xtask bench`: end-to-end speed and memory of `siem forward` against `siem emulate`
+//! (issue 7), and the crates' criterion benches.
+//!
+//! Throughput: the generated NDJSON file (bench-out/events-N.ndjson) is piped into the
+//! release `siem forward` for each platform, gzip on and off, `--runs` times, each run
+//! against a fresh `siem emulate --count-only` process. CPU (user+sys) and peak RSS of the
+//! forward process come from GNU time (`/usr/bin/time -v`); wall time is measured here.
+//! Steady rate: events stamped with the current time are written to forward's stdin at a
+//! fixed rate; the emulator records arrival time minus timestamp for every event
+//! (`--arrival-delays`). Outage: the same paced feed while the emulator answers 503 for a
+//! while (`--outage-after-secs`, `--outage-secs`).
+
+mod events;
+mod procs;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use procs::{Emulator, ForwardRun, Input, SinkSettings};
+
+const USAGE: &str = "usage: cargo xtask bench [--events N] [--runs N] [--quick] \
+[--platforms splunk,datadog,sentinel] [--gzip on,off] [--max-events N] [--linger-ms MS] \
+[--steady-rate EPS] [--steady-seconds S] [--outage-after-secs S] [--outage-secs S] \
+[--outage-tail-secs S] [--outage-max-attempts N] [--skip-throughput] [--skip-steady] \
+[--skip-outage] [--no-build] | cargo xtask bench --criterion";
+
+#[derive(Debug, Clone)]
+struct Options {
+    events: u64,
+    runs: usize,
+    platforms: Vec<String>,
+    gzip: Vec<bool>,
+    max_events: usize,
+    linger_ms: u64,
+    steady_rate: u64,
+    steady_seconds: f64,
+    outage_after: f64,
+    outage_secs: f64,
+    outage_tail: f64,
+    outage_max_attempts: Option<u32>,
+    throughput: bool,
+    steady: bool,
+    outage: bool,
+    build: bool,
+}
+
+impl Options {
+    fn parse(args: &[&str]) -> Result<Self, String> {
+        let quick = args.contains(&"--quick");
+        let mut o = Options {
+            events: if quick { 100_000 } else { 1_000_000 },
+            runs: if quick { 1 } else { 3 },
+            platforms: vec!["splunk".into(), "datadog".into(), "sentinel".into()],
+            gzip: vec![false, true],
+            max_events: 1000,
+            linger_ms: 500,
+            steady_rate: 20_000,
+            steady_seconds: if quick { 5.0 } else { 30.0 },
+            outage_after: if quick { 2.0 } else { 10.0 },
+            outage_secs: if quick { 5.0 } else { 30.0 },
+            outage_tail: if quick { 5.0 } else { 20.0 },
+            outage_max_attempts: None,
+            throughput: true,
+            steady: true,
+            outage: true,
+            build: true,
+        };
+        let mut it = args.iter().copied();
+        while let Some(flag) = it.next() {
+            let mut value = || {
+                it.next()
+                    .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
+            };
+            let bad = |v: &str| format!("{flag}: bad value {v:?}\n{USAGE}");
+            match flag {
+                "--quick" => {}
+                "--events" => o.events = num(value()?).ok_or_else(|| bad("events"))?,
+                "--runs" => o.runs = num(value()?).ok_or_else(|| bad("runs"))?,
+                "--max-events" => o.max_events = num(value()?).ok_or_else(|| bad("max-events"))?,
+                "--linger-ms" => o.linger_ms = num(value()?).ok_or_else(|| bad("linger-ms"))?,
+                "--steady-rate" => o.steady_rate = num(value()?).ok_or_else(|| bad("rate"))?,
+                "--steady-seconds" => o.steady_seconds = num(value()?).ok_or_else(|| bad("s"))?,
+                "--outage-after-secs" => o.outage_after = num(value()?).ok_or_else(|| bad("s"))?,
+                "--outage-secs" => o.outage_secs = num(value()?).ok_or_else(|| bad("s"))?,
+                "--outage-tail-secs" => o.outage_tail = num(value()?).ok_or_else(|| bad("s"))?,
+                "--outage-max-attempts" => {
+                    o.outage_max_attempts = Some(num(value()?).ok_or_else(|| bad("n"))?);
+                }
+                "--platforms" => {
+                    let v = value()?;
+                    o.platforms = v.split(',').map(str::to_owned).collect();
+                    if o.platforms
+                        .iter()
+                        .any(|p| !["splunk", "datadog", "sentinel"].contains(&p.as_str()))
+                    {
+                        return Err(bad(v));
+                    }
+                }
+                "--gzip" => {
+                    let v = value()?;
+                    o.gzip = v
+                        .split(',')
+                        .map(|g| match g {
+                            "on" => Ok(true),
+                            "off" => Ok(false),
+                            _ => Err(bad(v)),
+                        })
+                        .collect::<Result<_, _>>()?;
+                }
+                "--skip-throughput" => o.throughput = false,
+                "--skip-steady" => o.steady = false,
+                "--skip-outage" => o.outage = false,
+                "--no-build" => o.build = false,
+                _ => return Err(format!("unknown option {flag}\n{USAGE}")),
+            }
+        }
+        if o.events == 0 || o.runs == 0 || o.steady_rate == 0 {
+            return Err(format!(
+                "--events, --runs and --steady-rate must be positive\n{USAGE}"
+            ));
+        }
+        Ok(o)
+    }
+}
+
+fn num<T: std::str::FromStr>(s: &str) -> Option<T> {
+    s.replace('_', "").parse().ok()
+}
+
+/// The entry point of `cargo xtask bench …`.
+pub fn run(args: &[&str]) -> Result<(), String> {
+    if args.contains(&"--help") || args.contains(&"-h") {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    if args == ["--criterion"] {
+        return criterion();
+    }
+    let options = Options::parse(args)?;
+    let root = crate::root();
+    let out = root.join("bench-out");
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut commands = Vec::new();
+    print_machine();
+    let gnu_time = Path::new(procs::GNU_TIME).is_file();
+    if !gnu_time {
+        println!(
+            "NOTE: {} is missing, so sender CPU seconds and peak RSS are NOT measured \
+             (install GNU time: `apt-get install -y time`).",
+            procs::GNU_TIME
+        );
+    }
+    let build = ["build", "--release", "-p", "siem-cli"];
+    if options.build {
+        commands.push(format!("cargo {}", build.join(" ")));
+        crate::run_command("cargo", &build, &[], "The release build of siem failed.")?;
+    } else {
+        println!("NOTE: --no-build: using the siem binary as last built (not rebuilt now).");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let mut b = Bench {
+        siem: target.join("release").join("siem"),
+        out,
+        gnu_time,
+        commands,
+        failures: Vec::new(),
+    };
+    if options.throughput {
+        let file = b.out.join(format!("events-{}.ndjson", options.events));
+        let average = events::ensure_file(&file, options.events)?;
+        b.commands.push(format!(
+            "(generated by xtask) {}: {} events, {average:.0} bytes a line on average",
+            file.display(),
+            options.events
+        ));
+        throughput(&options, &mut b, &file)?;
+    }
+    if options.steady {
+        steady(&options, &mut b)?;
+    }
+    if options.outage {
+        outage(&options, &mut b)?;
+    }
+    println!("\nCommands (in bench-out/: forward-*.toml configs, *.log outputs):");
+    let mut seen = std::collections::BTreeSet::new();
+    for c in &b.commands {
+        if seen.insert(c) {
+            println!("  {c}");
+        }
+    }
+    if b.failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "benchmark problems:\n  {}",
+            b.failures.join("\n  ")
+        ))
+    }
+}
+
+fn print_machine() {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let rustc = std::process::Command::new("rustc")
+        .arg("-V")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(crate::root())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    let commit = git(&["rev-parse", "--short", "HEAD"]);
+    let dirty = if git(&["status", "--porcelain", "--untracked-files=no"]).is_empty() {
+        ""
+    } else {
+        " + uncommitted changes"
+    };
+    println!("machine: {cpus} CPUs, {model}; {rustc}; commit {commit}{dirty}");
+}
+
+fn settings(options: &Options, gzip: bool, max_attempts: Option<u32>) -> SinkSettings {
+    SinkSettings {
+        gzip,
+        max_events: options.max_events,
+        linger_ms: options.linger_ms,
+        max_attempts,
+    }
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or("n/a".into(), |x| format!("{x:.digits$}"))
+}
+
+fn mib(kib: Option<u64>) -> Option<f64> {
+    kib.map(|k| k as f64 / 1024.0)
+}
+
+/// What every run needs: the binary, the output directory, and the logs.
+struct Bench {
+    siem: PathBuf,
+    out: PathBuf,
+    gnu_time: bool,
+    commands: Vec<String>,
+    failures: Vec<String>,
+}
+
+/// One emulator + one forward run.
+fn one_run(
+    b: &mut Bench,
+    scenario: &str,
+    platform: &str,
+    emulate_extra: &[String],
+    settings: &SinkSettings,
+    input: Input<'_>,
+) -> Result<(ForwardRun, std::collections::BTreeMap<String, String>), String> {
+    let (siem, out) = (b.siem.as_path(), b.out.as_path());
+    let emulator = Emulator::start(siem, platform, out, emulate_extra)?;
+    b.commands.push(emulator.command.clone());
+    let config = out.join(format!(
+        "forward-{scenario}-{platform}-gzip-{}.toml",
+        if settings.gzip { "on" } else { "off" }
+    ));
+    let run = procs::write_config(&emulator, platform, settings, &config)
+        .and_then(|config| procs::forward(siem, &config, input, out, b.gnu_time));
+    // Stopped whatever happened, so no emulator outlives the bench.
+    let counters = emulator.stop()?;
+    let run = run?;
+    b.commands.push(run.command.clone());
+    Ok((run, counters))
+}
+
+fn throughput(options: &Options, b: &mut Bench, file: &Path) -> Result<(), String> {
+    let mut rows = Vec::new();
+    for platform in &options.platforms {
+        for &gzip in &options.gzip {
+            let label = format!("{platform}, gzip {}", if gzip { "on" } else { "off" });
+            let (mut eps, mut cpu, mut wall, mut rss) = (vec![], vec![], vec![], vec![]);
+            let mut received = Vec::new();
+            for run_index in 1..=options.runs {
+                let (run, counters) = one_run(
+                    b,
+                    "throughput",
+                    platform,
+                    &[],
+                    &settings(options, gzip, None),
+                    Input::File(file),
+                )?;
+                let got: u64 = counters
+                    .get("accepted_events")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let secs = run.wall.as_secs_f64();
+                eprintln!(
+                    "xtask bench: {label} run {run_index}/{}: {:.2} s wall, {} CPU s, {} MiB, \
+                     emulator received {got}, forward exit {}",
+                    options.runs,
+                    secs,
+                    fmt_opt(run.cpu, 2),
+                    fmt_opt(mib(run.max_rss_kib), 1),
+                    if run.exit_ok { "ok" } else { "FAILED" }
+                );
+                if got != options.events || !run.exit_ok {
+                    b.failures.push(format!(
+                        "{label} run {run_index}: the emulator received {got} events, not {}; \
+                         forward {} (see bench-out/forward.log)",
+                        options.events,
+                        if run.exit_ok { "exited 0" } else { "failed" }
+                    ));
+                }
+                received.push(got);
+                eps.push(options.events as f64 / secs);
+                wall.push(secs);
+                cpu.extend(run.cpu);
+                rss.extend(mib(run.max_rss_kib));
+            }
+            rows.push(vec![
+                label,
+                fmt_opt(median(eps), 0),
+                fmt_opt(median(cpu), 2),
+                fmt_opt(median(wall), 2),
+                fmt_opt(median(rss), 1),
+                received
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join("/"),
+            ]);
+        }
+    }
+    println!(
+        "\nThroughput: {} events, max_events = {}, 2 orgs (one sink each), medians of {} run(s), \
+         sender = `siem forward` process only",
+        options.events, options.max_events, options.runs
+    );
+    print_table(
+        &[
+            "platform",
+            "events/s",
+            "CPU s (user+sys)",
+            "wall s",
+            "peak RSS MiB",
+            "received by emulator",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    println!("| {} |", headers.join(" | "));
+    println!("|{}", " --- |".repeat(headers.len()));
+    for row in rows {
+        println!("| {} |", row.join(" | "));
+    }
+}
+
+/// Writes events stamped with the current time to `pipe` at `rate` per second for
+/// `seconds`; returns how many were written and the largest lag behind the schedule.
+fn paced_feed(
+    pipe: std::process::ChildStdin,
+    rate: u64,
+    seconds: f64,
+    first_index: u64,
+) -> Result<(u64, Duration), String> {
+    let mut writer = std::io::BufWriter::with_capacity(1 << 16, pipe);
+    let total = (rate as f64 * seconds) as u64;
+    let started = Instant::now();
+    let mut sent = 0u64;
+    let mut max_lag = Duration::ZERO;
+    let mut line = String::with_capacity(1 << 16);
+    while sent < total {
+        let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
+        if due > sent {
+            let lag = Duration::from_secs_f64((due - sent) as f64 / rate as f64);
+            max_lag = max_lag.max(lag);
+            line.clear();
+            let now = events::now_millis();
+            // At most 50 ms of events per write, so timestamps stay close to the write.
+            let n = (due - sent).min((rate / 20).max(1));
+            for i in sent..sent + n {
+                events::push_event(&mut line, first_index + i, now);
+            }
+            writer
+                .write_all(line.as_bytes())
+                .and_then(|()| writer.flush())
+                .map_err(|e| format!("writing to forward: {e}"))?;
+            sent += n;
+        } else {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    Ok((sent, max_lag))
+}
+
+fn steady(options: &Options, b: &mut Bench) -> Result<(), String> {
+    let mut rows = Vec::new();
+    for platform in &options.platforms {
+        let mut fed = (0, Duration::ZERO);
+        let feed = Input::Pipe(Box::new(|pipe| {
+            fed = paced_feed(pipe, options.steady_rate, options.steady_seconds, 0)?;
+            Ok(())
+        }));
+        let (run, c) = one_run(
+            b,
+            "steady",
+            platform,
+            &["--arrival-delays".into()],
+            &settings(options, true, None),
+            feed,
+        )?;
+        let got: u64 = c
+            .get("accepted_events")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if got != fed.0 || !run.exit_ok {
+            b.failures.push(format!(
+                "steady {platform}: fed {} events, the emulator received {got}",
+                fed.0
+            ));
+        }
+        let d = |k: &str| c.get(k).cloned().unwrap_or_else(|| "n/a".into());
+        rows.push(vec![
+            format!("{platform}, gzip on"),
+            format!("{} ({:.1} s)", fed.0, options.steady_seconds),
+            got.to_string(),
+            d("delay_p50_ms"),
+            d("delay_p90_ms"),
+            d("delay_p99_ms"),
+            d("delay_max_ms"),
+            format!("{:.0}", fed.1.as_secs_f64() * 1e3),
+            fmt_opt(run.cpu, 2),
+            fmt_opt(mib(run.max_rss_kib), 1),
+        ]);
+    }
+    println!(
+        "\nSteady rate: {} events/s, linger_ms = {}, max_events = {}; latency = arrival at the \
+         emulator minus the event's timestamp (set when written to forward's stdin); target \
+         p99 <= linger + 50 ms = {} ms",
+        options.steady_rate,
+        options.linger_ms,
+        options.max_events,
+        options.linger_ms + 50
+    );
+    print_table(
+        &[
+            "platform",
+            "fed",
+            "received",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "writer max lag ms",
+            "CPU s",
+            "peak RSS MiB",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+fn outage(options: &Options, b: &mut Bench) -> Result<(), String> {
+    let mut rows = Vec::new();
+    let seconds = options.outage_after + options.outage_secs + options.outage_tail;
+    for platform in &options.platforms {
+        let mut fed = (0, Duration::ZERO);
+        let feed = Input::Pipe(Box::new(|pipe| {
+            fed = paced_feed(pipe, options.steady_rate, seconds, 0)?;
+            Ok(())
+        }));
+        let extra = vec![
+            "--outage-after-secs".to_owned(),
+            options.outage_after.to_string(),
+            "--outage-secs".to_owned(),
+            options.outage_secs.to_string(),
+        ];
+        let (run, c) = one_run(
+            b,
+            "outage",
+            platform,
+            &extra,
+            &settings(options, true, options.outage_max_attempts),
+            feed,
+        )?;
+        let got: u64 = c
+            .get("accepted_events")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let t = |k: &str| run.total(k).map_or("n/a".into(), |v| v.to_string());
+        let accounted = run.total("delivered").unwrap_or(0)
+            + run.total("failed").unwrap_or(0)
+            + run.total("dropped").unwrap_or(0);
+        if accounted != fed.0 {
+            b.failures.push(format!(
+                "outage {platform}: fed {} events but delivered+failed+dropped = {accounted}",
+                fed.0
+            ));
+        }
+        rows.push(vec![
+            format!("{platform}, gzip on"),
+            fed.0.to_string(),
+            t("delivered"),
+            t("retried"),
+            t("dropped"),
+            t("failed"),
+            got.to_string(),
+            c.get("rejected").cloned().unwrap_or_default(),
+            format!("{:.1}", fed.1.as_secs_f64()),
+            format!("{:.1}", run.wall.as_secs_f64()),
+            fmt_opt(mib(run.max_rss_kib), 1),
+        ]);
+    }
+    println!(
+        "\nOutage: paced feed at {} events/s for {seconds:.0} s; the emulator answers 503 from \
+         {:.0} s to {:.0} s after it started; max_attempts = {}; forward pauses its input \
+         while a queue is over half full (emit_wait), so the writer falls behind instead of \
+         forward dropping",
+        options.steady_rate,
+        options.outage_after,
+        options.outage_after + options.outage_secs,
+        options
+            .outage_max_attempts
+            .map_or("default (6)".into(), |n| n.to_string()),
+    );
+    print_table(
+        &[
+            "platform",
+            "fed",
+            "delivered",
+            "retried (requests)",
+            "dropped",
+            "failed",
+            "emulator accepted",
+            "emulator 503s",
+            "writer max lag s",
+            "forward wall s",
+            "peak RSS MiB",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+/// The crates' criterion benches with short warm-up and measurement times.
+fn criterion() -> Result<(), String> {
+    let benches = [
+        ("siem-splunk", "encode"),
+        ("siem-datadog", "encode"),
+        ("siem-sentinel", "encode"),
+        ("siem-dispatch", "emit"),
+    ];
+    let mut summary = Vec::new();
+    for (package, bench) in benches {
+        let args = [
+            "bench",
+            "-p",
+            package,
+            "--bench",
+            bench,
+            "--",
+            "--warm-up-time",
+            "1",
+            "--measurement-time",
+            "3",
+        ];
+        let shown = format!("cargo {}", args.join(" "));
+        eprintln!("\n==> {shown}");
+        let output = std::process::Command::new("cargo")
+            .args(args)
+            .current_dir(crate::root())
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(|e| format!("cannot run `{shown}`: {e}"))?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() {
+            return Err(format!("`{shown}` failed ({})", output.status));
+        }
+        summary.push(format!("$ {shown}"));
+        summary.extend(criterion_figures(&text));
+    }
+    println!("\nCriterion figures:");
+    for line in summary {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// One line per benchmark (`name  time [low mid high]  thrpt [..]`) from criterion's
+/// output, plus the benches' own prints; change reports and outlier counts are left out.
+fn criterion_figures(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut name = String::new();
+    let mut last: Option<usize> = None;
+    for (i, line) in lines.iter().enumerate() {
+        let indented = line.starts_with(char::is_whitespace);
+        let t = line.trim();
+        if t.is_empty() || t.starts_with("Benchmarking ") || t.starts_with("Found ") {
+            continue;
+        }
+        if !indented {
+            if let Some((n, rest)) = line.split_once("time:") {
+                name = n.trim().to_owned();
+                out.push(format!("{name:<48} time {}", rest.trim()));
+                last = Some(out.len() - 1);
+            } else if lines
+                .get(i + 1)
+                .is_some_and(|next| next.trim_start().starts_with("time:"))
+            {
+                name = t.to_owned();
+            } else {
+                out.push(t.to_owned());
+                last = None;
+            }
+            continue;
+        }
+        // Indented: the figures of `name`; change lines carry percentages.
+        if t.contains('%') {
+            continue;
+        }
+        if let Some(rest) = t.strip_prefix("time:") {
+            out.push(format!("{name:<48} time {}", rest.trim()));
+            last = Some(out.len() - 1);
+        } else if let (Some(rest), Some(at)) = (t.strip_prefix("thrpt:"), last) {
+            out[at].push_str(&format!("  thrpt {}", rest.trim()));
+            last = None;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn criterion_output_is_summarised_one_line_per_bench() {
+        let text = "Benchmarking a/b: Analyzing\n\
+a/very/long/name/1000\n\
+                        time:   [1.0 µs 2.0 µs 3.0 µs]\n\
+                        thrpt:  [1 Melem/s 2 Melem/s 3 Melem/s]\n\
+                        time:   [−1.0% +0.1% +1.0%] (p = 0.31 > 0.05)\n\
+                        thrpt:  [−1.0% +0.1% +1.0%]\n\
+  1 (1.00%) low severe\n\
+short/1         time:   [84.0 ns 84.5 ns 85.2 ns]\n\
+  6 (6.00%) high mild\n\
+allocations per emit: 1.000\n";
+        let figures = criterion_figures(text);
+        assert_eq!(figures.len(), 3, "{figures:#?}");
+        assert!(figures[0].starts_with("a/very/long/name/1000"));
+        assert!(figures[0].contains("time [1.0 µs 2.0 µs 3.0 µs]  thrpt [1 Melem/s"));
+        assert!(figures[1].starts_with("short/1") && figures[1].ends_with("85.2 ns]"));
+        assert_eq!(figures[2], "allocations per emit: 1.000");
+    }
+}
