@@ -2,7 +2,7 @@
 //! for benchmarks. Prints its URL, CA file and credentials, then serves until Ctrl-C and
 //! prints its counters.
 //!
-//! Benchmark switches ([`BenchArgs`]): `--arrival-delays` records, for every accepted
+//! Benchmark switches ([`BenchArgs`]): `--arrival-delays` records, for every valid
 //! event, the delay between its `timestamp` and its arrival, and prints percentiles at
 //! exit; `--outage-after-secs A --outage-secs D` answers every request with 503 from A to
 //! A + D seconds after start.
@@ -21,7 +21,7 @@ use crate::{EXIT_CONFIG, EXIT_FAILURES};
 /// `siem emulate` switches for benchmarks.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct BenchArgs {
-    /// Record each accepted event's arrival delay (arrival time minus its `timestamp`) and
+    /// Record each valid event's arrival delay (arrival time minus its `timestamp`) and
     /// print `delay_*` percentiles at exit.
     #[arg(long)]
     pub arrival_delays: bool,

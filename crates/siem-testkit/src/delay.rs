@@ -15,7 +15,7 @@ use siem_core::Timestamp;
 /// (relative error under 1.6 %).
 const LINEAR: u64 = 128;
 const HALF: u64 = LINEAR / 2;
-/// Enough for delays up to 2^40 µs (12 days).
+/// Enough for delays up to 2^47 µs (4.4 years); longer ones count in the last bucket.
 const BUCKETS: usize = LINEAR as usize + 40 * HALF as usize;
 
 fn bucket_of(micros: u64) -> usize {
