@@ -39,7 +39,7 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
     for new in &files {
         let old = accepted_path(new);
         let old_text = std::fs::read_to_string(&old).unwrap_or_default();
-        let new_text = std::fs::read_to_string(new).unwrap_or_default();
+        let new_text = without_assertion_line(&std::fs::read_to_string(new).unwrap_or_default());
         let shown = new.strip_prefix(&root).unwrap_or(new).display();
         eprintln!("\n--- pending: {shown}");
         print_diff(&old_text, &new_text);
@@ -54,8 +54,11 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
         }
         Mode::Accept => {
             for new in &files {
-                std::fs::rename(new, accepted_path(new))
+                let text = std::fs::read_to_string(new)
+                    .map_err(|e| format!("cannot read {}: {e}", new.display()))?;
+                std::fs::write(accepted_path(new), without_assertion_line(&text))
                     .map_err(|e| format!("cannot accept {}: {e}", new.display()))?;
+                let _ = std::fs::remove_file(new);
             }
             eprintln!("\naccepted {} snapshot(s)", files.len());
             Ok(())
@@ -71,6 +74,23 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
             ))
         }
     }
+}
+
+/// insta records the line of the assertion in pending snapshots; accepted snapshots leave
+/// it out so that moving a test does not churn every snapshot file.
+fn without_assertion_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut dashes = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_end() == "---" {
+            dashes += 1;
+        }
+        if dashes < 2 && line.starts_with("assertion_line:") {
+            continue;
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 fn accepted_path(new: &Path) -> PathBuf {
