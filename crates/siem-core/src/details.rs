@@ -12,7 +12,7 @@ use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
 use crate::event_type::{CustomEventType, EventType};
-use crate::ident::Ident;
+use crate::ident::{interned, Ident};
 
 macro_rules! fixed_word {
     ($(#[$doc:meta])* $name:ident = $word:literal) => {
@@ -138,10 +138,12 @@ impl<'de> Deserialize<'de> for Confidence {
 #[serde(deny_unknown_fields)]
 pub struct PiiBlocked {
     /// Entity kinds, e.g. `SSN`, `CREDIT_CARD`, `EMAIL` (never the values).
+    #[serde(deserialize_with = "interned::vec")]
     pub entities_found: Vec<Ident>,
     /// Always `blocked`.
     pub action: Blocked,
     /// The model the request was for.
+    #[serde(deserialize_with = "interned::ident")]
     pub model: Ident,
 }
 
@@ -152,6 +154,7 @@ pub struct InjectionBlocked {
     /// Always `blocked`.
     pub action: Blocked,
     /// The model the request was for.
+    #[serde(deserialize_with = "interned::ident")]
     pub model: Ident,
     /// The detector that fired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -166,12 +169,14 @@ pub struct InjectionBlocked {
 #[serde(deny_unknown_fields)]
 pub struct PiiRedacted {
     /// Entity kinds found.
+    #[serde(deserialize_with = "interned::vec")]
     pub entities_found: Vec<Ident>,
     /// How many spans were redacted.
     pub redaction_count: u32,
     /// Always `redacted`.
     pub action: Redacted,
     /// The model the request was for.
+    #[serde(deserialize_with = "interned::ident")]
     pub model: Ident,
 }
 
@@ -196,6 +201,7 @@ pub struct BudgetExhausted {
     /// What has been spent in the period.
     pub spent_usd: Usd,
     /// The budget period, e.g. `monthly`.
+    #[serde(deserialize_with = "interned::ident")]
     pub period: Ident,
 }
 
@@ -213,7 +219,11 @@ pub struct LoopDetected {
     /// Always `killed`.
     pub action: Killed,
     /// The model the agent was calling.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "interned::option"
+    )]
     pub model: Option<Ident>,
 }
 

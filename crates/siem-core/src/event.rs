@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::details::Details;
 use crate::event_type::EventType;
-use crate::ident::{Ident, IdentError};
+use crate::ident::{interned, Ident, IdentError};
 use crate::severity::Severity;
 use crate::timestamp::Timestamp;
 
@@ -316,13 +316,15 @@ struct WireEvent<D> {
     #[serde(default)]
     event_id: Option<EventId>,
     event_type: EventType,
+    #[serde(deserialize_with = "interned::ident")]
     org_id: Ident,
+    #[serde(deserialize_with = "interned::ident")]
     project_id: Ident,
     #[serde(default)]
     request_id: Option<Ident>,
     #[serde(default)]
     severity: Option<Severity>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "interned::option")]
     source: Option<Ident>,
     #[serde(default)]
     timestamp: Option<Timestamp>,

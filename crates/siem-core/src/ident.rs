@@ -104,6 +104,75 @@ fn is_printable(c: char) -> bool {
         || matches!(c, '\u{2028}' | '\u{2029}'))
 }
 
+impl std::borrow::Borrow<str> for Ident {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How many distinct identifiers one thread keeps for reuse while parsing.
+const INTERN_CAPACITY: usize = 4096;
+
+thread_local! {
+    static INTERNED: std::cell::RefCell<std::collections::HashSet<Ident>> =
+        std::cell::RefCell::new(std::collections::HashSet::new());
+}
+
+/// Like [`Ident::new`], but shares one allocation for values this thread has seen recently.
+///
+/// Used when parsing fields that repeat across events (org, project, source, model, entity
+/// kinds): a pipeline of a million events otherwise allocates and frees each of them a
+/// million times. The table is bounded; when full it starts over.
+pub(crate) fn intern(value: &str) -> Result<Ident, IdentError> {
+    let shared = INTERNED.try_with(|cell| {
+        let mut set = cell.borrow_mut();
+        if let Some(found) = set.get(value) {
+            return Ok(found.clone());
+        }
+        let ident = Ident::new(value)?;
+        if set.len() >= INTERN_CAPACITY {
+            set.clear();
+        }
+        set.insert(ident.clone());
+        Ok(ident)
+    });
+    // During thread teardown the table is gone: allocate as usual.
+    shared.unwrap_or_else(|_| Ident::new(value))
+}
+
+/// `deserialize_with` helpers that intern (see [`intern`]).
+pub(crate) mod interned {
+    use serde::{Deserialize, Deserializer};
+
+    use super::{intern, Ident};
+
+    fn one<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Ident, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        intern(&s).map_err(serde::de::Error::custom)
+    }
+
+    pub(crate) fn ident<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Ident, D::Error> {
+        one(deserializer)
+    }
+
+    pub(crate) fn option<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Ident>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(deserialize_with = "one")] Ident);
+        Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|w| w.0))
+    }
+
+    pub(crate) fn vec<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Ident>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(deserialize_with = "one")] Ident);
+        Ok(Vec::<Wrapped>::deserialize(deserializer)?
+            .into_iter()
+            .map(|w| w.0)
+            .collect())
+    }
+}
+
 impl fmt::Debug for Ident {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&*self.0, f)
@@ -165,6 +234,21 @@ mod tests {
     fn accepts_typical_identifiers() {
         for ok in ["org_acme", "gpt-4.1", "CREDIT_CARD", "projet-é", "a"] {
             assert!(Ident::new(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn interning_shares_one_allocation_and_still_validates() {
+        let a = intern("org_acme").unwrap();
+        let b = intern("org_acme").unwrap();
+        assert!(Arc::ptr_eq(&a.0, &b.0));
+        assert_eq!(intern(""), Err(IdentError::Empty));
+        assert!(intern("bad\u{7}").is_err());
+        for i in 0..INTERN_CAPACITY + 10 {
+            assert_eq!(
+                intern(&format!("id{i}")).unwrap().as_str(),
+                format!("id{i}")
+            );
         }
     }
 
