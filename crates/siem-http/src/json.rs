@@ -158,3 +158,20 @@ mod tests {
         );
     }
 }
+
+/// Appends an event's details object. Serializing the core's typed details into a `Vec`
+/// cannot fail; should that ever change, the partial output is replaced by `fallback`
+/// (e.g. `{}` or `null`) so the body stays valid JSON rather than the event being dropped.
+pub fn push_details(out: &mut Vec<u8>, details: &siem_core::Details, fallback: &[u8]) {
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, details).is_err() {
+        out.truncate(start);
+        out.extend_from_slice(fallback);
+    }
+}
+
+/// Appends an event id in its lowercase hyphenated form (36 bytes, no quotes).
+pub fn push_event_id(out: &mut Vec<u8>, id: siem_core::EventId) {
+    let mut buf = [0u8; 36];
+    out.extend_from_slice(id.as_uuid().hyphenated().encode_lower(&mut buf).as_bytes());
+}

@@ -238,13 +238,7 @@ fn write_record(out: &mut Vec<u8>, event: &SecurityEvent, scratch: &mut String) 
     string(out, event.source().as_str());
     out.push(b',');
     key(out, column::DETAILS);
-    let details_start = out.len();
-    if serde_json::to_writer(&mut *out, event.details()).is_err() {
-        // The core's details serialize infallibly (finite numbers, string keys); should
-        // that ever change, keep the record valid JSON rather than drop the event.
-        out.truncate(details_start);
-        out.extend_from_slice(b"null");
-    }
+    siem_http::json::push_details(out, event.details(), b"null");
     out.push(b'}');
 }
 

@@ -143,28 +143,10 @@ fn write_envelope(
     event.timestamp().write_rfc3339(scratch);
     out.extend_from_slice(scratch.as_bytes());
     out.extend_from_slice(br#"","details":"#);
-    write_details(out, event);
+    json::push_details(out, event.details(), b"{}");
     out.extend_from_slice(br#","event_id":""#);
-    let mut id = [0u8; 36];
-    out.extend_from_slice(
-        event
-            .event_id()
-            .as_uuid()
-            .hyphenated()
-            .encode_lower(&mut id)
-            .as_bytes(),
-    );
+    json::push_event_id(out, event.event_id());
     out.extend_from_slice(br#"","org_id":"#);
     json::push_str(out, event.org_id().as_str());
     out.extend_from_slice(b"}}\n");
-}
-
-/// Appends the details object. Serializing our typed details into a `Vec` cannot fail;
-/// should it ever, the partial output is replaced by `{}` so the body stays valid JSON.
-fn write_details(out: &mut Vec<u8>, event: &SecurityEvent) {
-    let start = out.len();
-    if serde_json::to_writer(&mut *out, event.details()).is_err() {
-        out.truncate(start);
-        out.extend_from_slice(b"{}");
-    }
 }
