@@ -118,6 +118,23 @@ pub fn push_epoch_seconds_millis(out: &mut Vec<u8>, millis: i64) {
     ]);
 }
 
+/// Appends an event's details object. Serializing the core's typed details into a `Vec`
+/// cannot fail; should that ever change, the partial output is replaced by `fallback`
+/// (e.g. `{}` or `null`) so the body stays valid JSON rather than the event being dropped.
+pub fn push_details(out: &mut Vec<u8>, details: &siem_core::Details, fallback: &[u8]) {
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, details).is_err() {
+        out.truncate(start);
+        out.extend_from_slice(fallback);
+    }
+}
+
+/// Appends an event id in its lowercase hyphenated form (36 bytes, no quotes).
+pub fn push_event_id(out: &mut Vec<u8>, id: siem_core::EventId) {
+    let mut buf = [0u8; 36];
+    out.extend_from_slice(id.as_uuid().hyphenated().encode_lower(&mut buf).as_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,21 +174,4 @@ mod tests {
             "0 18446744073709551615 1780949730.250 0.005 -1.500"
         );
     }
-}
-
-/// Appends an event's details object. Serializing the core's typed details into a `Vec`
-/// cannot fail; should that ever change, the partial output is replaced by `fallback`
-/// (e.g. `{}` or `null`) so the body stays valid JSON rather than the event being dropped.
-pub fn push_details(out: &mut Vec<u8>, details: &siem_core::Details, fallback: &[u8]) {
-    let start = out.len();
-    if serde_json::to_writer(&mut *out, details).is_err() {
-        out.truncate(start);
-        out.extend_from_slice(fallback);
-    }
-}
-
-/// Appends an event id in its lowercase hyphenated form (36 bytes, no quotes).
-pub fn push_event_id(out: &mut Vec<u8>, id: siem_core::EventId) {
-    let mut buf = [0u8; 36];
-    out.extend_from_slice(id.as_uuid().hyphenated().encode_lower(&mut buf).as_bytes());
 }
