@@ -67,6 +67,17 @@ pub fn parse_all(text: &str) -> (Vec<SecurityEvent>, Vec<LineError>) {
     (events, errors)
 }
 
+/// Like [`parse_line`], from bytes (as read from a stream; invalid UTF-8 is an error of
+/// that line).
+pub fn parse_line_bytes(line: &[u8]) -> Result<Option<SecurityEvent>, String> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    SecurityEvent::from_json_slice(line)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
 /// Parses one NDJSON line; blank lines are skipped.
 pub fn parse_line(line: &str) -> Result<Option<SecurityEvent>, String> {
     if line.trim().is_empty() {

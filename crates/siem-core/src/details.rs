@@ -33,16 +33,17 @@ macro_rules! fixed_word {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                if s == $word {
-                    Ok($name)
-                } else {
-                    Err(de::Error::custom(format_args!(
-                        "expected {:?}, found {:?}",
-                        $word,
-                        s.chars().take(32).collect::<String>()
-                    )))
-                }
+                crate::strde::with_str(deserializer, |s| {
+                    if s == $word {
+                        Ok($name)
+                    } else {
+                        Err(format!(
+                            "expected {:?}, found {:?}",
+                            $word,
+                            s.chars().take(32).collect::<String>()
+                        ))
+                    }
+                })
             }
         }
     };
@@ -317,8 +318,7 @@ pub struct InvalidFieldName;
 
 impl<'de> Deserialize<'de> for FieldName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        FieldName::new(&s).map_err(de::Error::custom)
+        crate::strde::with_str(deserializer, FieldName::new)
     }
 }
 

@@ -114,8 +114,10 @@ impl std::borrow::Borrow<str> for Ident {
 const INTERN_CAPACITY: usize = 4096;
 
 thread_local! {
-    static INTERNED: std::cell::RefCell<std::collections::HashSet<Ident>> =
-        std::cell::RefCell::new(std::collections::HashSet::new());
+    // Keys are short and come from our own input pipeline; FxHash is several times cheaper
+    // than SipHash here and the table is bounded, so flooding it only costs a reset.
+    static INTERNED: std::cell::RefCell<std::collections::HashSet<Ident, rustc_hash::FxBuildHasher>> =
+        std::cell::RefCell::new(std::collections::HashSet::default());
 }
 
 /// Like [`Ident::new`], but shares one allocation for values this thread has seen recently.
@@ -147,8 +149,7 @@ pub(crate) mod interned {
     use super::{intern, Ident};
 
     fn one<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Ident, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        intern(&s).map_err(serde::de::Error::custom)
+        crate::strde::with_str(deserializer, intern)
     }
 
     pub(crate) fn ident<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Ident, D::Error> {
@@ -221,8 +222,7 @@ impl Serialize for Ident {
 
 impl<'de> Deserialize<'de> for Ident {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Ident::new(&s).map_err(serde::de::Error::custom)
+        crate::strde::with_str(deserializer, Ident::new)
     }
 }
 

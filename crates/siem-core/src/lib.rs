@@ -30,6 +30,7 @@ mod ident;
 mod secret;
 mod severity;
 pub mod sink;
+mod strde;
 mod timestamp;
 
 #[cfg(feature = "testing")]

@@ -66,7 +66,9 @@ impl Timestamp {
     /// Appends the wire form to `out` without allocating beyond `out`'s growth.
     pub fn write_rfc3339(&self, out: &mut String) {
         let t = self.0;
-        let year = t.year();
+        // One calendar and one clock conversion (the accessors would redo them per field).
+        let (year, month, day) = t.to_calendar_date();
+        let (hour, minute, second, nanos) = t.to_hms_nano();
         if (0..=9999).contains(&year) {
             push_digits(out, year as u32, 4);
         } else {
@@ -76,16 +78,15 @@ impl Timestamp {
             push_digits(out, year.unsigned_abs(), 6);
         }
         out.push('-');
-        push_digits(out, u8::from(t.month()) as u32, 2);
+        push_digits(out, u8::from(month) as u32, 2);
         out.push('-');
-        push_digits(out, t.day() as u32, 2);
+        push_digits(out, day as u32, 2);
         out.push('T');
-        push_digits(out, t.hour() as u32, 2);
+        push_digits(out, hour as u32, 2);
         out.push(':');
-        push_digits(out, t.minute() as u32, 2);
+        push_digits(out, minute as u32, 2);
         out.push(':');
-        push_digits(out, t.second() as u32, 2);
-        let nanos = t.nanosecond();
+        push_digits(out, second as u32, 2);
         if nanos != 0 {
             out.push('.');
             if nanos % 1_000_000 == 0 {
@@ -150,8 +151,7 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        s.parse().map_err(serde::de::Error::custom)
+        crate::strde::with_str(deserializer, str::parse)
     }
 }
 

@@ -67,6 +67,87 @@ proptest! {
         let back = SecurityEvent::from_json(&json).unwrap();
         prop_assert_eq!(back, event);
     }
+
+    /// `from_json` reads usual events with a hand-written reader; serde's `Deserialize`
+    /// never uses it. Both must accept the same inputs and produce the same events,
+    /// whatever the key order and whitespace.
+    #[test]
+    fn readers_agree_on_reordered_respaced_events(
+        event in arb_event(),
+        order in Just((0..9).collect::<Vec<usize>>()).prop_shuffle(),
+        spaces in prop::collection::vec(prop::sample::select(vec!["", " ", "\n", "\t ", "\r\n"]), 40),
+    ) {
+        let value = serde_json::to_value(&event).unwrap();
+        let fields: Vec<(&String, &serde_json::Value)> = value.as_object().unwrap().iter().collect();
+        let mut json = String::from(spaces[0]);
+        json.push('{');
+        for (n, i) in order.iter().filter(|&&i| i < fields.len()).enumerate() {
+            let (key, value) = fields[*i];
+            if n > 0 {
+                json.push(',');
+            }
+            json.push_str(&format!("{}\"{key}\"{}:{}{value}{}", spaces[4 * n + 1], spaces[4 * n + 2], spaces[4 * n + 3], spaces[4 * n + 4]));
+        }
+        json.push('}');
+        json.push_str(spaces[39]);
+        readers_agree(&json)?;
+        prop_assert_eq!(SecurityEvent::from_json(&json).unwrap(), event);
+    }
+
+    /// Small edits of valid events (escapes, nulls, stray punctuation, control characters,
+    /// cut-off text): the readers still agree on acceptance and on the result.
+    #[test]
+    fn readers_agree_on_edited_events(
+        event in arb_event(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), 0usize..3, prop::sample::select(vec![
+            "", "\"", "\\", "\\u0041", "\\n", ",", ":", "{", "}", "[", "]", " ", "null", "1", "-0",
+            "\u{7}", "é", "\"event_id\":\"x\",", "\"extra\":1,", "\"source\":\"aisg\",",
+        ])), 1..4),
+    ) {
+        let mut json = event.to_json();
+        for (at, remove, insert) in edits {
+            let mut i = at.index(json.len() + 1);
+            while !json.is_char_boundary(i) {
+                i -= 1;
+            }
+            let mut end = i;
+            for _ in 0..remove {
+                if let Some(c) = json[end..].chars().next() {
+                    end += c.len_utf8();
+                }
+            }
+            json.replace_range(i..end, insert);
+        }
+        readers_agree(&json)?;
+    }
+}
+
+fn readers_agree(json: &str) -> Result<(), TestCaseError> {
+    let ours = SecurityEvent::from_json(json);
+    let serde = serde_json::from_str::<SecurityEvent>(json);
+    prop_assert_eq!(
+        ours.is_ok(),
+        serde.is_ok(),
+        "input {}: from_json {:?}, serde {:?}",
+        json,
+        ours.as_ref().err(),
+        serde.as_ref().err()
+    );
+    if let (Ok(a), Ok(b)) = (ours, serde) {
+        let (mut a, mut b) = (
+            serde_json::to_value(&a).unwrap(),
+            serde_json::to_value(&b).unwrap(),
+        );
+        // Missing ids and timestamps are filled with fresh values on each parse.
+        for key in ["event_id", "timestamp"] {
+            if !json.contains(&format!("\"{key}\"")) {
+                a.as_object_mut().unwrap().remove(key);
+                b.as_object_mut().unwrap().remove(key);
+            }
+        }
+        prop_assert_eq!(a, b, "input {}", json);
+    }
+    Ok(())
 }
 
 fn ident() -> impl Strategy<Value = Ident> {

@@ -252,11 +252,12 @@ impl Emitter {
 
     /// See [`Dispatcher::emit_wait`].
     pub async fn emit_wait(&self, event: SecurityEvent) -> EmitOutcome {
-        self.shared
-            .routes
-            .load_full()
-            .emit_waiting(Arc::new(event))
-            .await
+        self.emit_wait_arc(Arc::new(event)).await
+    }
+
+    /// See [`Dispatcher::emit_wait_arc`].
+    pub async fn emit_wait_arc(&self, event: Arc<SecurityEvent>) -> EmitOutcome {
+        self.shared.routes.load_full().emit_waiting(event).await
     }
 }
 
@@ -301,11 +302,12 @@ impl Dispatcher {
     /// request path: a slow SIEM would slow the caller. An event larger than a sink's whole
     /// byte bound is still dropped there.
     pub async fn emit_wait(&self, event: SecurityEvent) -> EmitOutcome {
-        self.shared
-            .routes
-            .load_full()
-            .emit_waiting(Arc::new(event))
-            .await
+        self.emit_wait_arc(Arc::new(event)).await
+    }
+
+    /// Like [`emit_wait`](Self::emit_wait) for an event that is already shared.
+    pub async fn emit_wait_arc(&self, event: Arc<SecurityEvent>) -> EmitOutcome {
+        self.shared.routes.load_full().emit_waiting(event).await
     }
 
     /// Adds an organization or replaces its configuration, without a restart.

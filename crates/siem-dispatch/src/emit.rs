@@ -131,23 +131,29 @@ impl RouteTable {
             if !r.filter.matches(event.event_type()) {
                 continue;
             }
-            loop {
+            // The common case (room in the queue) registers no waiter at all.
+            let mut pushed = r.queue.push(Arc::clone(&event), size);
+            while let Err(PushError::Full) = pushed {
+                if !r.queue.could_fit(size) {
+                    break;
+                }
                 let room = r.lane.room.notified();
                 tokio::pin!(room);
+                // Armed before the retry, so room made in between is not missed.
                 room.as_mut().enable();
-                match r.queue.push(Arc::clone(&event), size) {
-                    Ok(()) => queued += 1,
-                    Err(PushError::Closed) => {}
-                    Err(PushError::Full) if !r.queue.could_fit(size) => {
-                        dropped += 1;
-                        note_drop(&r.lane);
-                    }
-                    Err(PushError::Full) => {
-                        room.await;
-                        continue;
-                    }
+                pushed = r.queue.push(Arc::clone(&event), size);
+                if let Err(PushError::Full) = pushed {
+                    room.await;
+                    pushed = r.queue.push(Arc::clone(&event), size);
                 }
-                break;
+            }
+            match pushed {
+                Ok(()) => queued += 1,
+                Err(PushError::Closed) => {}
+                Err(PushError::Full) => {
+                    dropped += 1;
+                    note_drop(&r.lane);
+                }
             }
         }
         match (queued, dropped) {

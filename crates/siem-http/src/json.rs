@@ -24,7 +24,7 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
 #[inline]
 pub fn push_str_contents(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    if !bytes.iter().any(|&b| needs_escape(b)) {
+    if !any_needs_escape(bytes) {
         out.extend_from_slice(bytes);
         return;
     }
@@ -61,6 +61,27 @@ pub fn push_str_contents_replacing(out: &mut Vec<u8>, s: &str, forbidden: u8, re
 #[inline]
 fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Whether any byte needs escaping, eight bytes per step: almost every string written
+/// (identifiers, event types, timestamps) needs none, and this scan is the hot part of
+/// encoding.
+#[inline]
+fn any_needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Standard SWAR tests; exact as a yes/no answer for thresholds up to 0x80.
+    let any_below =
+        |word: u64, limit: u8| word.wrapping_sub(ONES * u64::from(limit)) & !word & HIGHS;
+    let any_equal = |word: u64, byte: u8| any_below(word ^ (ONES * u64::from(byte)), 1);
+    let mut words = bytes.chunks_exact(8);
+    for c in &mut words {
+        let word = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        if any_below(word, 0x20) | any_equal(word, b'"') | any_equal(word, b'\\') != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| needs_escape(b))
 }
 
 fn push_escape(out: &mut Vec<u8>, b: u8) {
@@ -147,6 +168,24 @@ mod tests {
             let mut out = Vec::new();
             push_str(&mut out, s);
             assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn the_word_scan_finds_every_escape_at_every_position() {
+        for len in 0..24 {
+            assert!(!any_needs_escape(&vec![b'a'; len]));
+            for at in 0..len {
+                for b in (0u8..=0xff).filter(|&b| b != b'a') {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    assert_eq!(
+                        any_needs_escape(&bytes),
+                        needs_escape(b),
+                        "{b:#x} at {at} of {len}"
+                    );
+                }
+            }
         }
     }
 
