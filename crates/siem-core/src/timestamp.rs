@@ -59,16 +59,47 @@ impl Timestamp {
 
     /// Whole milliseconds since the Unix epoch (sub-millisecond digits are truncated).
     pub fn unix_millis(&self) -> i64 {
-        // In range for every year `time` can represent by default (±9999).
-        (self.0.unix_timestamp_nanos() / 1_000_000) as i64
+        let seconds = self.0.unix_timestamp();
+        if seconds >= 0 {
+            // No 128-bit division on the common path.
+            seconds * 1000 + i64::from(self.0.millisecond())
+        } else {
+            // Truncates toward zero. In range for every year `time` represents (±9999).
+            (self.0.unix_timestamp_nanos() / 1_000_000) as i64
+        }
     }
 
     /// Appends the wire form to `out` without allocating beyond `out`'s growth.
     pub fn write_rfc3339(&self, out: &mut String) {
         let t = self.0;
+        let unix_second = t.unix_timestamp();
+        let nanos = t.nanosecond();
+        if let Some(prefix) = LAST_SECOND
+            .try_with(|last| last.get())
+            .ok()
+            .filter(|(second, _)| *second == unix_second)
+            .map(|(_, prefix)| prefix)
+        {
+            if let Ok(prefix) = std::str::from_utf8(&prefix) {
+                out.push_str(prefix);
+                push_fraction_and_zone(out, nanos);
+                return;
+            }
+        }
+        let start = out.len();
+        self.write_date_time(out);
+        if let Ok(prefix) = <[u8; PREFIX_LEN]>::try_from(&out.as_bytes()[start..]) {
+            let _ = LAST_SECOND.try_with(|last| last.set((unix_second, prefix)));
+        }
+        push_fraction_and_zone(out, nanos);
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS` (or an expanded year).
+    fn write_date_time(&self, out: &mut String) {
+        let t = self.0;
         // One calendar and one clock conversion (the accessors would redo them per field).
         let (year, month, day) = t.to_calendar_date();
-        let (hour, minute, second, nanos) = t.to_hms_nano();
+        let (hour, minute, second) = t.to_hms();
         if (0..=9999).contains(&year) {
             push_digits(out, year as u32, 4);
         } else {
@@ -87,18 +118,32 @@ impl Timestamp {
         push_digits(out, minute as u32, 2);
         out.push(':');
         push_digits(out, second as u32, 2);
-        if nanos != 0 {
-            out.push('.');
-            if nanos % 1_000_000 == 0 {
-                push_digits(out, nanos / 1_000_000, 3);
-            } else if nanos % 1_000 == 0 {
-                push_digits(out, nanos / 1_000, 6);
-            } else {
-                push_digits(out, nanos, 9);
-            }
-        }
-        out.push('Z');
     }
+}
+
+/// Length of `YYYY-MM-DDTHH:MM:SS`.
+const PREFIX_LEN: usize = 19;
+
+thread_local! {
+    /// The `YYYY-MM-DDTHH:MM:SS` last written on this thread and its Unix second: the
+    /// events of one batch mostly share their second, and the calendar conversion is the
+    /// expensive part of writing a timestamp.
+    static LAST_SECOND: std::cell::Cell<(i64, [u8; PREFIX_LEN])> =
+        const { std::cell::Cell::new((i64::MIN, [0; PREFIX_LEN])) };
+}
+
+fn push_fraction_and_zone(out: &mut String, nanos: u32) {
+    if nanos != 0 {
+        out.push('.');
+        if nanos % 1_000_000 == 0 {
+            push_digits(out, nanos / 1_000_000, 3);
+        } else if nanos % 1_000 == 0 {
+            push_digits(out, nanos / 1_000, 6);
+        } else {
+            push_digits(out, nanos, 9);
+        }
+    }
+    out.push('Z');
 }
 
 fn push_digits(out: &mut String, mut value: u32, width: usize) {
@@ -164,6 +209,33 @@ impl From<OffsetDateTime> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_per_second_cache_never_leaks_into_another_instant() {
+        let base = Timestamp::from_unix_millis(1_780_000_000_123).unwrap();
+        let at = |offset_nanos: i64| {
+            Timestamp::from_offset_date_time(
+                base.as_offset_date_time() + time::Duration::nanoseconds(offset_nanos),
+            )
+        };
+        // Same second, next second, a day back, sub-millisecond digits, back again.
+        for t in [
+            0,
+            1_000_000,
+            1_000_000_000,
+            -86_400_000_000_000,
+            7,
+            0,
+            -123_000_000,
+            0,
+        ]
+        .map(at)
+        {
+            let mut out = String::new();
+            t.write_rfc3339(&mut out);
+            assert_eq!(out.parse::<Timestamp>().unwrap(), t, "{out}");
+        }
+    }
 
     fn round(s: &str) -> String {
         s.parse::<Timestamp>().unwrap().to_string()

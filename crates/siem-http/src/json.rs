@@ -139,15 +139,106 @@ pub fn push_epoch_seconds_millis(out: &mut Vec<u8>, millis: i64) {
     ]);
 }
 
-/// Appends an event's details object. Serializing the core's typed details into a `Vec`
-/// cannot fail; should that ever change, the partial output is replaced by `fallback`
-/// (e.g. `{}` or `null`) so the body stays valid JSON rather than the event being dropped.
+/// Appends an event's details object, byte for byte what `serde_json` writes for it. The
+/// gateway's types are written directly (serde's generic path was a tenth of encoding);
+/// custom details go through `serde_json`. Serializing the core's typed details into a
+/// `Vec` cannot fail; should that ever change, the partial output is replaced by
+/// `fallback` (e.g. `{}` or `null`) so the body stays valid JSON rather than the event
+/// being dropped.
 pub fn push_details(out: &mut Vec<u8>, details: &siem_core::Details, fallback: &[u8]) {
-    let start = out.len();
-    if serde_json::to_writer(&mut *out, details).is_err() {
-        out.truncate(start);
-        out.extend_from_slice(fallback);
+    use siem_core::details::{Blocked, BudgetScope, Killed, Redacted, TestMessage};
+    use siem_core::Details;
+    match details {
+        Details::PiiBlocked(d) => {
+            out.extend_from_slice(b"{\"entities_found\":");
+            push_labels(out, &d.entities_found);
+            push_word_field(out, b",\"action\":", Blocked::WORD);
+            push_word_field(out, b",\"model\":", d.model.as_str());
+            out.push(b'}');
+        }
+        Details::InjectionBlocked(d) => {
+            push_word_field(out, b"{\"action\":", Blocked::WORD);
+            push_word_field(out, b",\"model\":", d.model.as_str());
+            if let Some(detector) = &d.detector {
+                push_word_field(out, b",\"detector\":", detector.as_str());
+            }
+            if let Some(confidence) = d.confidence {
+                out.extend_from_slice(b",\"confidence\":");
+                push_f64(out, confidence.get());
+            }
+            out.push(b'}');
+        }
+        Details::PiiRedacted(d) => {
+            out.extend_from_slice(b"{\"entities_found\":");
+            push_labels(out, &d.entities_found);
+            out.extend_from_slice(b",\"redaction_count\":");
+            push_u64(out, u64::from(d.redaction_count));
+            push_word_field(out, b",\"action\":", Redacted::WORD);
+            push_word_field(out, b",\"model\":", d.model.as_str());
+            out.push(b'}');
+        }
+        Details::BudgetExhausted(d) => {
+            let scope = match d.scope {
+                BudgetScope::Project => "project",
+                BudgetScope::User => "user",
+            };
+            push_word_field(out, b"{\"scope\":", scope);
+            out.extend_from_slice(b",\"limit_usd\":");
+            push_f64(out, d.limit_usd.get());
+            out.extend_from_slice(b",\"spent_usd\":");
+            push_f64(out, d.spent_usd.get());
+            push_word_field(out, b",\"period\":", d.period.as_str());
+            out.push(b'}');
+        }
+        Details::LoopDetected(d) => {
+            out.extend_from_slice(b"{\"iterations\":");
+            push_u64(out, d.iterations);
+            out.extend_from_slice(b",\"window_seconds\":");
+            push_u64(out, d.window_seconds);
+            if let Some(cost) = d.estimated_cost_per_hour_usd {
+                out.extend_from_slice(b",\"estimated_cost_per_hour_usd\":");
+                push_f64(out, cost.get());
+            }
+            push_word_field(out, b",\"action\":", Killed::WORD);
+            if let Some(model) = &d.model {
+                push_word_field(out, b",\"model\":", model.as_str());
+            }
+            out.push(b'}');
+        }
+        Details::SiemTest(_) => {
+            push_word_field(out, b"{\"message\":", TestMessage::WORD);
+            out.push(b'}');
+        }
+        _ => {
+            let start = out.len();
+            if serde_json::to_writer(&mut *out, details).is_err() {
+                out.truncate(start);
+                out.extend_from_slice(fallback);
+            }
+        }
     }
+}
+
+fn push_word_field(out: &mut Vec<u8>, key: &[u8], value: &str) {
+    out.extend_from_slice(key);
+    push_str(out, value);
+}
+
+fn push_labels(out: &mut Vec<u8>, labels: &[siem_core::Ident]) {
+    out.push(b'[');
+    for (i, label) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_str(out, label.as_str());
+    }
+    out.push(b']');
+}
+
+/// A finite number as `serde_json` writes it (amounts are finite by construction).
+fn push_f64(out: &mut Vec<u8>, value: f64) {
+    // Writing a number to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, &value);
 }
 
 /// Appends an event id in its lowercase hyphenated form (36 bytes, no quotes).
@@ -168,6 +259,90 @@ mod tests {
             let mut out = Vec::new();
             push_str(&mut out, s);
             assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn details_are_written_exactly_as_serde_json_writes_them() {
+        use siem_core::details::*;
+        use siem_core::Details;
+        let id = |s: &str| siem_core::Ident::new(s).unwrap();
+        let mut all: Vec<Details> = siem_core::testing::sample_events()
+            .iter()
+            .map(|e| e.details().clone())
+            .collect();
+        all.extend([
+            InjectionBlocked {
+                action: Blocked,
+                model: id("m\"odel"),
+                detector: None,
+                confidence: None,
+            }
+            .into(),
+            InjectionBlocked {
+                action: Blocked,
+                model: id("m"),
+                detector: Some(id("d\\x")),
+                confidence: Some(Confidence::new(1.0).unwrap()),
+            }
+            .into(),
+            LoopDetected {
+                iterations: u64::MAX,
+                window_seconds: 0,
+                estimated_cost_per_hour_usd: None,
+                action: Killed,
+                model: None,
+            }
+            .into(),
+            LoopDetected {
+                iterations: 3,
+                window_seconds: 60,
+                estimated_cost_per_hour_usd: Some(Usd::new(1e21).unwrap()),
+                action: Killed,
+                model: Some(id("é")),
+            }
+            .into(),
+            BudgetExhausted {
+                scope: BudgetScope::User,
+                limit_usd: Usd::new(0.1 + 0.2).unwrap(),
+                spent_usd: Usd::new(5e-324).unwrap(),
+                period: id("daily"),
+            }
+            .into(),
+            PiiRedacted {
+                entities_found: vec![],
+                redaction_count: u32::MAX,
+                action: Redacted,
+                model: id("m"),
+            }
+            .into(),
+            PiiBlocked {
+                entities_found: vec![id("SSN"), id("EMAIL")],
+                action: Blocked,
+                model: id("m"),
+            }
+            .into(),
+        ]);
+        let custom = r#"{"event_type":"acme.model_swap","org_id":"o","project_id":"p",
+            "details":{"n":1,"flag":true,"labels":["a","b\"c"],"x":1.5,"label":"lab"}}"#;
+        all.push(
+            siem_core::SecurityEvent::from_json(custom)
+                .unwrap()
+                .details()
+                .clone(),
+        );
+        let kinds: std::collections::HashSet<_> = all.iter().map(|d| d.event_type()).collect();
+        assert!(
+            kinds.len() >= 7,
+            "every known type and a custom one: {kinds:?}"
+        );
+        for details in &all {
+            let mut out = Vec::new();
+            push_details(&mut out, details, b"{}");
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(details).unwrap()
+            );
         }
     }
 
