@@ -43,7 +43,7 @@ pub fn push_str_contents(out: &mut Vec<u8>, s: &str) {
 /// (an ASCII character), e.g. to keep `,` out of a comma-separated tag list.
 pub fn push_str_contents_replacing(out: &mut Vec<u8>, s: &str, forbidden: u8, replacement: u8) {
     let bytes = s.as_bytes();
-    if !bytes.iter().any(|&b| needs_escape(b) || b == forbidden) {
+    if !bytes.contains(&forbidden) && !any_needs_escape(bytes) {
         out.extend_from_slice(bytes);
         return;
     }
