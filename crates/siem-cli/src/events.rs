@@ -67,23 +67,18 @@ pub fn parse_all(text: &str) -> (Vec<SecurityEvent>, Vec<LineError>) {
     (events, errors)
 }
 
-/// Like [`parse_line`], from bytes (as read from a stream; invalid UTF-8 is an error of
-/// that line).
+/// Parses one NDJSON line; blank lines (JSON whitespace only) are skipped.
+pub fn parse_line(line: &str) -> Result<Option<SecurityEvent>, String> {
+    parse_line_bytes(line.as_bytes())
+}
+
+/// Like [`parse_line`], from bytes as read from a stream: invalid UTF-8 is an error of
+/// that line only.
 pub fn parse_line_bytes(line: &[u8]) -> Result<Option<SecurityEvent>, String> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
     SecurityEvent::from_json_slice(line)
-        .map(Some)
-        .map_err(|e| e.to_string())
-}
-
-/// Parses one NDJSON line; blank lines are skipped.
-pub fn parse_line(line: &str) -> Result<Option<SecurityEvent>, String> {
-    if line.trim().is_empty() {
-        return Ok(None);
-    }
-    SecurityEvent::from_json(line)
         .map(Some)
         .map_err(|e| e.to_string())
 }
@@ -104,6 +99,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(parse_all(&pretty).0.len(), 1);
+    }
+
+    #[test]
+    fn invalid_utf8_is_an_error_of_its_line_only() {
+        let mut bad = EVENT.as_bytes().to_vec();
+        let at = EVENT.find("\"o\"").unwrap() + 1;
+        bad[at] = 0xff;
+        let message = parse_line_bytes(&bad).unwrap_err();
+        assert!(
+            message.contains("UTF-8") || message.contains("unicode"),
+            "{message}"
+        );
+        assert!(parse_line_bytes(EVENT.as_bytes()).unwrap().is_some());
+        assert_eq!(parse_line_bytes(b" \t\r").unwrap(), None);
     }
 
     #[test]

@@ -269,29 +269,16 @@ impl SecurityEvent {
         {
             return Ok(event);
         }
-        let mut de = serde_json::Deserializer::from_str(json);
-        let event = parse_with_path(&mut de)?;
-        de.end()
-            .map_err(|e| EventParseError::new(String::new(), &e))?;
-        Ok(event)
+        parse_with_path(serde_json::Deserializer::from_str(json))
     }
 
     /// Like [`from_json`](Self::from_json), from bytes (which must be UTF-8).
     pub fn from_json_slice(json: &[u8]) -> Result<Self, EventParseError> {
-        if let Ok(text) = std::str::from_utf8(json) {
-            return Self::from_json(text);
+        match std::str::from_utf8(json) {
+            Ok(text) => Self::from_json(text),
+            // Not UTF-8, so no reader can accept it: only explain where it breaks.
+            Err(_) => parse_with_path(serde_json::Deserializer::from_slice(json)),
         }
-        if let Some(event) = serde_json::from_slice::<WireEvent<&RawValue>>(json)
-            .ok()
-            .and_then(WireEvent::into_event_fast)
-        {
-            return Ok(event);
-        }
-        let mut de = serde_json::Deserializer::from_slice(json);
-        let event = parse_with_path(&mut de)?;
-        de.end()
-            .map_err(|e| EventParseError::new(String::new(), &e))?;
-        Ok(event)
     }
 }
 
@@ -301,15 +288,20 @@ fn labels_len(labels: &[Ident]) -> usize {
     labels.iter().map(|l| l.as_str().len() + 3).sum()
 }
 
+/// The slow reader: tracks the field path so that an error can name it; also checks
+/// that nothing follows the event.
 fn parse_with_path<'de, R: serde_json::de::Read<'de>>(
-    de: &mut serde_json::Deserializer<R>,
+    mut de: serde_json::Deserializer<R>,
 ) -> Result<SecurityEvent, EventParseError> {
     let mut track = serde_path_to_error::Track::new();
     let wire = WireEvent::<Box<RawValue>>::deserialize(serde_path_to_error::Deserializer::new(
-        &mut *de, &mut track,
+        &mut de, &mut track,
     ))
     .map_err(|e| EventParseError::new(track.path().to_string(), &e))?;
-    wire.into_event()
+    let event = wire.into_event()?;
+    de.end()
+        .map_err(|e| EventParseError::new(String::new(), &e))?;
+    Ok(event)
 }
 
 /// Canonical JSON that could not be read as an event.
