@@ -101,6 +101,7 @@ proptest! {
         event in arb_event(),
         edits in prop::collection::vec((any::<prop::sample::Index>(), 0usize..3, prop::sample::select(vec![
             "", "\"", "\\", "\\u0041", "\\n", ",", ":", "{", "}", "[", "]", " ", "null", "1", "-0",
+            "0", ".", "e", "E+", ".5", "1e400",
             "\u{7}", "é", "\"event_id\":\"x\",", "\"extra\":1,", "\"source\":\"aisg\",",
         ])), 1..4),
     ) {
@@ -119,6 +120,27 @@ proptest! {
             json.replace_range(i..end, insert);
         }
         readers_agree(&json)?;
+    }
+}
+
+proptest! {
+    /// Number-shaped text (valid and not: leading zeros, lone dots, bare exponents, signs,
+    /// out-of-range values) in every kind of numeric detail field.
+    #[test]
+    fn readers_agree_on_numbers(
+        token in "[-+]?[0-9]{0,4}(\\.[0-9]{0,3})?([eE][-+]?[0-9]{0,4})?|[0-9]{19,21}|1e400|5e-324",
+    ) {
+        for details in [
+            format!(r#""budget.exhausted","details":{{"scope":"user","limit_usd":{token},"spent_usd":1,"period":"daily"}}"#),
+            format!(r#""dlp.pii_redacted","details":{{"entities_found":[],"redaction_count":{token},"action":"redacted","model":"m"}}"#),
+            format!(r#""loop.detected","details":{{"iterations":{token},"window_seconds":60,"action":"killed"}}"#),
+            format!(r#""dlp.injection_blocked","details":{{"action":"blocked","model":"m","confidence":{token}}}"#),
+        ] {
+            let json = format!(
+                r#"{{"event_id":"a1a2a3a4-b1b2-4c1c-8d1d-e1e2e3e4e5e6","timestamp":"2026-01-01T00:00:00Z","org_id":"o","project_id":"p","event_type":{details}}}"#
+            );
+            readers_agree(&json)?;
+        }
     }
 }
 

@@ -2,17 +2,23 @@
 //!
 //! `siem forward` parses every line it reads, and serde's generic machinery (field-name
 //! matching, `Option` wrappers, capturing `details` as raw JSON before typing it) was most
-//! of that cost. This reader handles the top-level object directly: known keys in any
-//! order, string values without escapes, JSON whitespace; `details` is typed by the same
-//! serde code as on the other paths. On anything else (an escape, `null`, an unknown or
-//! repeated key, a value that fails validation, malformed JSON) it returns `None` and
+//! of that cost. This reader handles the event directly: known keys in any order, string
+//! values without escapes, numbers in JSON's grammar, JSON whitespace; the details of the
+//! gateway's five types are read the same way (test and custom details go through serde).
+//! On anything else (an escape, `null`, a negative number, an unknown or repeated key, a
+//! value that fails validation, malformed JSON) it returns `None` and
 //! [`SecurityEvent::from_json`] falls back to serde, which accepts or explains the input.
 //! So it never accepts what serde rejects, and the values it produces come from the same
-//! validating constructors (see the differential property test in `tests/properties.rs`).
+//! validating constructors (see the differential property tests in `tests/properties.rs`).
 
 use serde::de::DeserializeSeed as _;
 
 use super::{DetailsSeed, SecurityEvent, WireEvent};
+use crate::details::{
+    Blocked, BudgetExhausted, BudgetScope, Confidence, Details, InjectionBlocked, Killed,
+    LoopDetected, PiiBlocked, PiiRedacted, Redacted, Usd,
+};
+use crate::event_type::EventType;
 use crate::ident::{intern, Ident};
 
 /// The top-level keys, in the order of their bit in the `seen` mask.
@@ -70,9 +76,7 @@ pub(super) fn parse(json: &str) -> Option<SecurityEvent> {
         return None;
     }
     let event_type = event_type?;
-    let mut de = serde_json::Deserializer::from_str(details?);
-    let details = DetailsSeed(&event_type).deserialize(&mut de).ok()?;
-    de.end().ok()?;
+    let details = read_details(&event_type, details?)?;
     let wire = WireEvent {
         event_id,
         event_type,
@@ -85,6 +89,122 @@ pub(super) fn parse(json: &str) -> Option<SecurityEvent> {
         details: (),
     };
     Some(wire.finish(details))
+}
+
+/// The gateway's own detail types by hand, the rest (test and custom events) by serde.
+fn read_details(event_type: &EventType, text: &str) -> Option<Details> {
+    let mut r = Reader { text, pos: 0 };
+    let details: Details = match event_type {
+        EventType::PiiBlocked => {
+            let (mut entities, mut action, mut model) = (None, None, None);
+            r.fields(|key, r| match key {
+                "entities_found" => set(&mut entities, r.labels()?),
+                "action" => set(&mut action, r.word(Blocked::WORD)?),
+                "model" => set(&mut model, r.label()?),
+                _ => None,
+            })?;
+            PiiBlocked {
+                entities_found: entities?,
+                action: action.map(|()| Blocked)?,
+                model: model?,
+            }
+            .into()
+        }
+        EventType::PiiRedacted => {
+            let (mut entities, mut count, mut action, mut model) = (None, None, None, None);
+            r.fields(|key, r| match key {
+                "entities_found" => set(&mut entities, r.labels()?),
+                "redaction_count" => set(&mut count, u32::try_from(r.unsigned()?).ok()?),
+                "action" => set(&mut action, r.word(Redacted::WORD)?),
+                "model" => set(&mut model, r.label()?),
+                _ => None,
+            })?;
+            PiiRedacted {
+                entities_found: entities?,
+                redaction_count: count?,
+                action: action.map(|()| Redacted)?,
+                model: model?,
+            }
+            .into()
+        }
+        EventType::InjectionBlocked => {
+            let (mut action, mut model, mut detector, mut confidence) = (None, None, None, None);
+            r.fields(|key, r| match key {
+                "action" => set(&mut action, r.word(Blocked::WORD)?),
+                "model" => set(&mut model, r.label()?),
+                "detector" => set(&mut detector, r.label()?),
+                "confidence" => set(&mut confidence, Confidence::new(r.number()?).ok()?),
+                _ => None,
+            })?;
+            InjectionBlocked {
+                action: action.map(|()| Blocked)?,
+                model: model?,
+                detector,
+                confidence,
+            }
+            .into()
+        }
+        EventType::BudgetExhausted => {
+            let (mut scope, mut limit, mut spent, mut period) = (None, None, None, None);
+            r.fields(|key, r| match key {
+                "scope" => set(
+                    &mut scope,
+                    match r.plain_string()? {
+                        "project" => BudgetScope::Project,
+                        "user" => BudgetScope::User,
+                        _ => return None,
+                    },
+                ),
+                "limit_usd" => set(&mut limit, Usd::new(r.number()?).ok()?),
+                "spent_usd" => set(&mut spent, Usd::new(r.number()?).ok()?),
+                "period" => set(&mut period, r.label()?),
+                _ => None,
+            })?;
+            BudgetExhausted {
+                scope: scope?,
+                limit_usd: limit?,
+                spent_usd: spent?,
+                period: period?,
+            }
+            .into()
+        }
+        EventType::LoopDetected => {
+            let (mut iterations, mut window, mut cost, mut action, mut model) =
+                (None, None, None, None, None);
+            r.fields(|key, r| match key {
+                "iterations" => set(&mut iterations, r.unsigned()?),
+                "window_seconds" => set(&mut window, r.unsigned()?),
+                "estimated_cost_per_hour_usd" => set(&mut cost, Usd::new(r.number()?).ok()?),
+                "action" => set(&mut action, r.word(Killed::WORD)?),
+                "model" => set(&mut model, r.label()?),
+                _ => None,
+            })?;
+            LoopDetected {
+                iterations: iterations?,
+                window_seconds: window?,
+                estimated_cost_per_hour_usd: cost,
+                action: action.map(|()| Killed)?,
+                model,
+            }
+            .into()
+        }
+        EventType::SiemTest | EventType::Custom(_) => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let details = DetailsSeed(event_type).deserialize(&mut de).ok()?;
+            de.end().ok()?;
+            details
+        }
+    };
+    Some(details)
+}
+
+/// Stores a field's value; a field seen twice is left to serde (which rejects it).
+fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(())
 }
 
 struct Reader<'a> {
@@ -124,6 +244,126 @@ impl<'a> Reader<'a> {
         }
         self.pos = start + len + 1;
         self.text.get(start..start + len)
+    }
+
+    /// Reads a whole JSON object (and nothing after it), handing each key and the reader,
+    /// positioned at its value, to `field`, which must consume the value.
+    fn fields(&mut self, mut field: impl FnMut(&'a str, &mut Self) -> Option<()>) -> Option<()> {
+        self.skip_ws();
+        self.expect(b'{')?;
+        self.skip_ws();
+        if self.bytes().get(self.pos) == Some(&b'}') {
+            self.pos += 1;
+        } else {
+            loop {
+                self.skip_ws();
+                let key = self.plain_string()?;
+                self.skip_ws();
+                self.expect(b':')?;
+                self.skip_ws();
+                field(key, self)?;
+                self.skip_ws();
+                match self.next()? {
+                    b',' => {}
+                    b'}' => break,
+                    _ => return None,
+                }
+            }
+        }
+        self.skip_ws();
+        (self.pos == self.text.len()).then_some(())
+    }
+
+    /// One of the fixed words.
+    fn word(&mut self, expected: &str) -> Option<()> {
+        (self.plain_string()? == expected).then_some(())
+    }
+
+    /// A label, interned like serde's reader does.
+    fn label(&mut self) -> Option<Ident> {
+        intern(self.plain_string()?).ok()
+    }
+
+    /// An array of labels.
+    fn labels(&mut self) -> Option<Vec<Ident>> {
+        self.expect(b'[')?;
+        let mut labels = Vec::new();
+        self.skip_ws();
+        if self.bytes().get(self.pos) == Some(&b']') {
+            self.pos += 1;
+            return Some(labels);
+        }
+        loop {
+            self.skip_ws();
+            labels.push(self.label()?);
+            self.skip_ws();
+            match self.next()? {
+                b',' => {}
+                b']' => return Some(labels),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The text of a JSON number; `None` unless it follows JSON's grammar exactly
+    /// (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`).
+    fn number_token(&mut self) -> Option<&'a str> {
+        let start = self.pos;
+        let bytes = self.bytes();
+        let digits = |from: usize| {
+            bytes[from..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count()
+        };
+        let mut at = start;
+        if bytes.get(at) == Some(&b'-') {
+            at += 1;
+        }
+        let int = digits(at);
+        if int == 0 || (int > 1 && bytes[at] == b'0') {
+            return None;
+        }
+        at += int;
+        if bytes.get(at) == Some(&b'.') {
+            let frac = digits(at + 1);
+            if frac == 0 {
+                return None;
+            }
+            at += 1 + frac;
+        }
+        if let Some(b'e' | b'E') = bytes.get(at) {
+            at += 1;
+            if let Some(b'+' | b'-') = bytes.get(at) {
+                at += 1;
+            }
+            let exp = digits(at);
+            if exp == 0 {
+                return None;
+            }
+            at += exp;
+        }
+        self.pos = at;
+        self.text.get(start..at)
+    }
+
+    /// A non-negative whole number that fits `u64`, written without fraction or exponent.
+    fn unsigned(&mut self) -> Option<u64> {
+        let token = self.number_token()?;
+        if !token.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        token.parse().ok()
+    }
+
+    /// A number as `f64`. Negative numbers are left to serde (no amount may be negative,
+    /// so they only ever need explaining). Both readers round correctly, so they agree.
+    fn number(&mut self) -> Option<f64> {
+        let token = self.number_token()?;
+        if token.starts_with('-') {
+            return None;
+        }
+        token.parse().ok()
     }
 
     /// The text of a JSON object, braces included, found by matching braces outside
