@@ -15,7 +15,8 @@ pub const MAX_IDENT_CHARS: usize = 128;
 /// no invisible direction or format characters (which could disguise what a SOC analyst
 /// reads). The bound keeps any identifier far too short to smuggle prompt text through.
 ///
-/// Cloning is cheap (a reference count), so one identifier can be shared by many events.
+/// Cloning is cheap (a reference count, or nothing for identifiers interned while
+/// parsing), so one identifier can be shared by many events.
 ///
 /// ```
 /// use siem_core::Ident;
@@ -24,8 +25,43 @@ pub const MAX_IDENT_CHARS: usize = 128;
 /// assert!(Ident::new("bad\nid").is_err());
 /// # Ok::<(), siem_core::IdentError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Ident(Arc<str>);
+#[derive(Clone)]
+pub struct Ident(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// From the process-wide interning table (or a constant): copied, never counted.
+    Interned(&'static str),
+    /// Any other identifier.
+    Shared(Arc<str>),
+}
+
+impl PartialEq for Ident {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Ident {}
+
+impl PartialOrd for Ident {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ident {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for Ident {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As `str` hashes, which `Borrow<str>` requires.
+        self.as_str().hash(state);
+    }
+}
 
 /// Why a string is not a valid [`Ident`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,18 +90,22 @@ impl Ident {
     /// Validates `value` and returns it as an identifier.
     pub fn new(value: &str) -> Result<Self, IdentError> {
         validate(value)?;
-        Ok(Self(Arc::from(value)))
+        Ok(Self(Repr::Shared(Arc::from(value))))
     }
 
     /// For constants of this crate that are valid by inspection.
     pub(crate) fn known_valid(value: &'static str) -> Self {
         debug_assert!(validate(value).is_ok());
-        Self(Arc::from(value))
+        Self(Repr::Interned(value))
     }
 
     /// The identifier as a string slice.
+    #[inline]
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            Repr::Interned(s) => s,
+            Repr::Shared(s) => s,
+        }
     }
 }
 
@@ -106,40 +146,67 @@ fn is_printable(c: char) -> bool {
 
 impl std::borrow::Borrow<str> for Ident {
     fn borrow(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
-/// How many distinct identifiers one thread keeps for reuse while parsing.
+/// How many distinct identifiers the process interns, at most. Interned identifiers live
+/// as long as the process (so copying or dropping one touches no shared counter); the
+/// bound caps that memory at `INTERN_CAPACITY` × 512 bytes (2 MiB) however many distinct
+/// values arrive. Past it, identifiers are allocated one by one as usual.
 const INTERN_CAPACITY: usize = 4096;
+
+/// The process-wide table; each thread looks in its own copy first, without a lock.
+static INTERNED: std::sync::Mutex<Option<std::collections::HashSet<&'static str, FxBuild>>> =
+    std::sync::Mutex::new(None);
+
+type FxBuild = rustc_hash::FxBuildHasher;
 
 thread_local! {
     // Keys are short and come from our own input pipeline; FxHash is several times cheaper
-    // than SipHash here and the table is bounded, so flooding it only costs a reset.
-    static INTERNED: std::cell::RefCell<std::collections::HashSet<Ident, rustc_hash::FxBuildHasher>> =
+    // than SipHash here.
+    static SEEN: std::cell::RefCell<std::collections::HashSet<&'static str, FxBuild>> =
         std::cell::RefCell::new(std::collections::HashSet::default());
 }
 
-/// Like [`Ident::new`], but shares one allocation for values this thread has seen recently.
-///
-/// Used when parsing fields that repeat across events (org, project, source, model, entity
-/// kinds): a pipeline of a million events otherwise allocates and frees each of them a
-/// million times. The table is bounded; when full it starts over.
+/// Like [`Ident::new`], but values that repeat across events (org, project, source, model,
+/// entity kinds, periods) share one process-lifetime copy: a pipeline of a million events
+/// otherwise allocates and frees each of them a million times, and a reference count
+/// shared by the parsing and the delivering threads bounces between their caches.
 pub(crate) fn intern(value: &str) -> Result<Ident, IdentError> {
-    let shared = INTERNED.try_with(|cell| {
-        let mut set = cell.borrow_mut();
-        if let Some(found) = set.get(value) {
-            return Ok(found.clone());
-        }
-        let ident = Ident::new(value)?;
-        if set.len() >= INTERN_CAPACITY {
-            set.clear();
-        }
-        set.insert(ident.clone());
-        Ok(ident)
-    });
-    // During thread teardown the table is gone: allocate as usual.
-    shared.unwrap_or_else(|_| Ident::new(value))
+    let local = SEEN
+        .try_with(|seen| seen.borrow().get(value).copied())
+        .ok()
+        .flatten();
+    if let Some(found) = local {
+        return Ok(Ident(Repr::Interned(found)));
+    }
+    validate(value)?;
+    let Some(shared) = intern_globally(value) else {
+        return Ok(Ident(Repr::Shared(Arc::from(value))));
+    };
+    // During thread teardown the local table is gone; the global one still answers.
+    let _ = SEEN.try_with(|seen| seen.borrow_mut().insert(shared));
+    Ok(Ident(Repr::Interned(shared)))
+}
+
+/// The process-lifetime copy of a valid `value`, or `None` once the table is full.
+fn intern_globally(value: &str) -> Option<&'static str> {
+    // A poisoned lock only means another thread panicked while inserting; the set is
+    // still consistent (an insert either happened or not).
+    let mut table = INTERNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let table = table.get_or_insert_with(Default::default);
+    if let Some(found) = table.get(value) {
+        return Some(found);
+    }
+    if table.len() >= INTERN_CAPACITY {
+        return None;
+    }
+    let leaked: &'static str = Box::leak(Box::<str>::from(value));
+    table.insert(leaked);
+    Some(leaked)
 }
 
 /// `deserialize_with` helpers that intern (see [`intern`]).
@@ -176,19 +243,19 @@ pub(crate) mod interned {
 
 impl fmt::Debug for Ident {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
 impl fmt::Display for Ident {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl AsRef<str> for Ident {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
@@ -210,13 +277,13 @@ impl TryFrom<String> for Ident {
     type Error = IdentError;
     fn try_from(s: String) -> Result<Self, Self::Error> {
         validate(&s)?;
-        Ok(Self(Arc::from(s)))
+        Ok(Self(Repr::Shared(Arc::from(s))))
     }
 }
 
 impl Serialize for Ident {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -238,18 +305,30 @@ mod tests {
     }
 
     #[test]
-    fn interning_shares_one_allocation_and_still_validates() {
+    fn interning_shares_one_copy_and_still_validates() {
         let a = intern("org_acme").unwrap();
-        let b = intern("org_acme").unwrap();
-        assert!(Arc::ptr_eq(&a.0, &b.0));
+        let b = std::thread::spawn(|| intern("org_acme").unwrap())
+            .join()
+            .unwrap();
+        match (&a.0, &b.0) {
+            (Repr::Interned(x), Repr::Interned(y)) => assert!(std::ptr::eq(*x, *y)),
+            _ => panic!("not interned"),
+        }
         assert_eq!(intern(""), Err(IdentError::Empty));
         assert!(intern("bad\u{7}").is_err());
+        // Past the bound, identifiers are still valid and equal, just not shared.
         for i in 0..INTERN_CAPACITY + 10 {
-            assert_eq!(
-                intern(&format!("id{i}")).unwrap().as_str(),
-                format!("id{i}")
-            );
+            let value = format!("interning-bound-{i}");
+            let ident = intern(&value).unwrap();
+            assert_eq!(ident.as_str(), value);
+            assert_eq!(ident, Ident::new(&value).unwrap());
         }
+        let table = INTERNED.lock().unwrap();
+        assert!(table.as_ref().unwrap().len() <= INTERN_CAPACITY);
+        drop(table);
+        let late = intern("interned-after-the-table-filled").unwrap();
+        assert!(matches!(late.0, Repr::Shared(_)));
+        assert_eq!(late.as_str(), "interned-after-the-table-filled");
     }
 
     #[test]
