@@ -178,6 +178,9 @@ pub(crate) fn note_drop(lane: &Lane) {
 
 /// An event by value or already shared; `emit` allocates the `Arc` only when a sink
 /// matches.
+// By value on purpose: the event moves once, on the stack, and boxing it would allocate
+// even when no sink matches.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Owned {
     Event(SecurityEvent),
     Shared(Arc<SecurityEvent>),
