@@ -95,7 +95,7 @@ pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
 }
 
 /// Bytes read from standard input at a time.
-const INPUT_BUFFER: usize = 1 << 20;
+const INPUT_BUFFER: usize = 16 << 10;
 /// Events parsed before they are emitted together (one `block_on` per chunk).
 const CHUNK: usize = 256;
 

@@ -1,9 +1,8 @@
 //! Bounded, printable identifiers.
 
-use std::fmt;
-use std::sync::Arc;
-
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smol_str::SmolStr;
+use std::fmt;
 
 /// The longest identifier we accept, in characters.
 pub const MAX_IDENT_CHARS: usize = 128;
@@ -15,8 +14,10 @@ pub const MAX_IDENT_CHARS: usize = 128;
 /// no invisible direction or format characters (which could disguise what a SOC analyst
 /// reads). The bound keeps any identifier far too short to smuggle prompt text through.
 ///
-/// Cloning is cheap (a reference count, or nothing for identifiers interned while
-/// parsing), so one identifier can be shared by many events.
+/// Cloning is cheap: identifiers of up to 23 bytes (most org, project, request and model
+/// ids) are stored inline, longer ones are shared by reference count or, when interned
+/// while parsing, by a process-lifetime copy. So one identifier can be shared by many
+/// events, and a short one costs no allocation at all.
 ///
 /// ```
 /// use siem_core::Ident;
@@ -26,15 +27,12 @@ pub const MAX_IDENT_CHARS: usize = 128;
 /// # Ok::<(), siem_core::IdentError>(())
 /// ```
 #[derive(Clone)]
-pub struct Ident(Repr);
+pub struct Ident(SmolStr);
 
-#[derive(Clone)]
-enum Repr {
-    /// From the process-wide interning table (or a constant): copied, never counted.
-    Interned(&'static str),
-    /// Any other identifier.
-    Shared(Arc<str>),
-}
+/// The longest identifier stored inline (no allocation, no shared counter): a million
+/// events' request ids would otherwise be a million allocations, each freed on another
+/// thread. `SmolStr` keeps up to this many bytes in its 24 bytes.
+const INLINE_CAPACITY: usize = 23;
 
 impl PartialEq for Ident {
     fn eq(&self, other: &Self) -> bool {
@@ -90,22 +88,19 @@ impl Ident {
     /// Validates `value` and returns it as an identifier.
     pub fn new(value: &str) -> Result<Self, IdentError> {
         validate(value)?;
-        Ok(Self(Repr::Shared(Arc::from(value))))
+        Ok(Self(SmolStr::new(value)))
     }
 
     /// For constants of this crate that are valid by inspection.
     pub(crate) fn known_valid(value: &'static str) -> Self {
         debug_assert!(validate(value).is_ok());
-        Self(Repr::Interned(value))
+        Self(SmolStr::new_static(value))
     }
 
     /// The identifier as a string slice.
     #[inline]
     pub fn as_str(&self) -> &str {
-        match &self.0 {
-            Repr::Interned(s) => s,
-            Repr::Shared(s) => s,
-        }
+        self.0.as_str()
     }
 }
 
@@ -115,7 +110,7 @@ pub(crate) fn validate(value: &str) -> Result<(), IdentError> {
         return Err(IdentError::Empty);
     }
     // Fast path for the common case: short ASCII identifiers.
-    if value.len() <= MAX_IDENT_CHARS && value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+    if value.len() <= MAX_IDENT_CHARS && crate::scan::is_printable_ascii(value.as_bytes()) {
         return Ok(());
     }
     let mut chars = 0;
@@ -174,20 +169,24 @@ thread_local! {
 /// otherwise allocates and frees each of them a million times, and a reference count
 /// shared by the parsing and the delivering threads bounces between their caches.
 pub(crate) fn intern(value: &str) -> Result<Ident, IdentError> {
+    if value.len() <= INLINE_CAPACITY {
+        // Copying a short identifier in place is cheaper than looking it up.
+        return Ident::new(value);
+    }
     let local = SEEN
         .try_with(|seen| seen.borrow().get(value).copied())
         .ok()
         .flatten();
     if let Some(found) = local {
-        return Ok(Ident(Repr::Interned(found)));
+        return Ok(Ident(SmolStr::new_static(found)));
     }
     validate(value)?;
     let Some(shared) = intern_globally(value) else {
-        return Ok(Ident(Repr::Shared(Arc::from(value))));
+        return Ok(Ident(SmolStr::new(value)));
     };
     // During thread teardown the local table is gone; the global one still answers.
     let _ = SEEN.try_with(|seen| seen.borrow_mut().insert(shared));
-    Ok(Ident(Repr::Interned(shared)))
+    Ok(Ident(SmolStr::new_static(shared)))
 }
 
 /// The process-lifetime copy of a valid `value`, or `None` once the table is full.
@@ -277,7 +276,7 @@ impl TryFrom<String> for Ident {
     type Error = IdentError;
     fn try_from(s: String) -> Result<Self, Self::Error> {
         validate(&s)?;
-        Ok(Self(Repr::Shared(Arc::from(s))))
+        Ok(Self(SmolStr::from(s)))
     }
 }
 
@@ -306,19 +305,18 @@ mod tests {
 
     #[test]
     fn interning_shares_one_copy_and_still_validates() {
-        let a = intern("org_acme").unwrap();
-        let b = std::thread::spawn(|| intern("org_acme").unwrap())
-            .join()
-            .unwrap();
-        match (&a.0, &b.0) {
-            (Repr::Interned(x), Repr::Interned(y)) => assert!(std::ptr::eq(*x, *y)),
-            _ => panic!("not interned"),
-        }
+        const LONG: &str = "proj_customer_support_assistant";
+        let a = intern(LONG).unwrap();
+        let b = std::thread::spawn(|| intern(LONG).unwrap()).join().unwrap();
+        // One process-lifetime copy: same address, no reference count.
+        assert_eq!(a.as_str().as_ptr(), b.as_str().as_ptr());
+        assert!(!a.0.is_heap_allocated());
         assert_eq!(intern(""), Err(IdentError::Empty));
         assert!(intern("bad\u{7}").is_err());
+        assert!(intern(&format!("{LONG}\u{7}")).is_err());
         // Past the bound, identifiers are still valid and equal, just not shared.
         for i in 0..INTERN_CAPACITY + 10 {
-            let value = format!("interning-bound-{i}");
+            let value = format!("interning-bound-of-the-table-{i}");
             let ident = intern(&value).unwrap();
             assert_eq!(ident.as_str(), value);
             assert_eq!(ident, Ident::new(&value).unwrap());
@@ -327,8 +325,33 @@ mod tests {
         assert!(table.as_ref().unwrap().len() <= INTERN_CAPACITY);
         drop(table);
         let late = intern("interned-after-the-table-filled").unwrap();
-        assert!(matches!(late.0, Repr::Shared(_)));
+        assert!(late.0.is_heap_allocated());
         assert_eq!(late.as_str(), "interned-after-the-table-filled");
+    }
+
+    #[test]
+    fn short_identifiers_are_inline_and_behave_like_shared_ones() {
+        let inline = |i: &Ident| !i.0.is_heap_allocated();
+        for value in [
+            "a",
+            "org_acme",
+            "req_000000cf4e1e",
+            "projet-é",
+            "exactly-23-bytes-long!!",
+        ] {
+            let short = Ident::new(value).unwrap();
+            assert!(inline(&short), "{value}");
+            assert_eq!(short.as_str(), value);
+            let interned = intern(value).unwrap();
+            assert!(inline(&interned), "{value}");
+            assert_eq!(interned, short);
+            assert_eq!(Ident::try_from(value.to_owned()).unwrap(), short);
+        }
+        let longer = "exactly-24-bytes-long!!!";
+        let long = Ident::new(longer).unwrap();
+        assert!(!inline(&long));
+        assert_eq!(long.as_str(), longer);
+        assert_eq!(std::mem::size_of::<Ident>(), 24);
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod event;
 mod event_type;
 mod filter;
 mod ident;
+mod scan;
 mod secret;
 mod severity;
 pub mod sink;

@@ -163,13 +163,93 @@ fn push_digits(out: &mut String, mut value: u32, width: usize) {
 impl FromStr for Timestamp {
     type Err = TimestampError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        OffsetDateTime::parse(s, &Rfc3339)
+        if let Some(known) = parse_in_last_minute(s) {
+            return Ok(known);
+        }
+        let parsed = OffsetDateTime::parse(s, &Rfc3339)
             .map(Self::from_offset_date_time)
             .map_err(|e| TimestampError {
                 value: s.chars().take(64).collect(),
                 reason: e.to_string(),
-            })
+            })?;
+        remember_minute(s, parsed);
+        Ok(parsed)
     }
+}
+
+/// Length of `YYYY-MM-DDTHH:MM:`.
+const MINUTE_LEN: usize = 17;
+
+thread_local! {
+    /// The `YYYY-MM-DDTHH:MM:` of the last UTC timestamp parsed on this thread and the
+    /// start of that minute: a stream of events mostly shares its minute, and the calendar
+    /// checks are the expensive part of parsing.
+    static LAST_MINUTE: std::cell::Cell<Option<([u8; MINUTE_LEN], OffsetDateTime)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// `s` if it is `{the last minute parsed}SS[.fraction]Z`, without calendar work; `None`
+/// for anything else (which the full parser then reads).
+fn parse_in_last_minute(s: &str) -> Option<Timestamp> {
+    let bytes = s.as_bytes();
+    let (minute_text, rest) = bytes.split_at_checked(MINUTE_LEN)?;
+    let (cached_text, minute_start) = LAST_MINUTE.try_with(std::cell::Cell::get).ok()??;
+    if minute_text != cached_text {
+        return None;
+    }
+    let [s1, s0, rest @ .., b'Z'] = rest else {
+        return None;
+    };
+    let second = two_digits(*s1, *s0)?;
+    if second > 59 {
+        return None; // leap seconds go the long way
+    }
+    let nanos = match rest {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            let mut value = 0u32;
+            for &d in digits {
+                if !d.is_ascii_digit() {
+                    return None;
+                }
+                value = value * 10 + u32::from(d - b'0');
+            }
+            value * 10u32.pow(9 - digits.len() as u32)
+        }
+        _ => return None,
+    };
+    minute_start
+        .replace_second(second)
+        .and_then(|t| t.replace_nanosecond(nanos))
+        .ok()
+        .map(Timestamp)
+}
+
+fn two_digits(tens: u8, ones: u8) -> Option<u8> {
+    (tens.is_ascii_digit() && ones.is_ascii_digit()).then(|| (tens - b'0') * 10 + (ones - b'0'))
+}
+
+/// Caches the minute of `s`, which parsed as `parsed`, when it is in the UTC form that
+/// [`parse_in_last_minute`] reads.
+fn remember_minute(s: &str, parsed: Timestamp) {
+    let bytes = s.as_bytes();
+    let usual_form = bytes.len() > MINUTE_LEN + 2
+        && bytes[MINUTE_LEN - 1] == b':'
+        && bytes.last() == Some(&b'Z')
+        && two_digits(bytes[MINUTE_LEN], bytes[MINUTE_LEN + 1]).is_some_and(|s| s <= 59);
+    if !usual_form {
+        return;
+    }
+    let (Ok(minute_text), Ok(minute_start)) = (
+        <[u8; MINUTE_LEN]>::try_from(&bytes[..MINUTE_LEN]),
+        parsed
+            .0
+            .replace_second(0)
+            .and_then(|t| t.replace_nanosecond(0)),
+    ) else {
+        return;
+    };
+    let _ = LAST_MINUTE.try_with(|last| last.set(Some((minute_text, minute_start))));
 }
 
 impl fmt::Display for Timestamp {
@@ -234,6 +314,49 @@ mod tests {
             let mut out = String::new();
             t.write_rfc3339(&mut out);
             assert_eq!(out.parse::<Timestamp>().unwrap(), t, "{out}");
+        }
+    }
+
+    #[test]
+    fn the_per_minute_parse_cache_agrees_with_the_full_parser() {
+        let full = |s: &str| {
+            OffsetDateTime::parse(s, &Rfc3339)
+                .ok()
+                .map(Timestamp::from_offset_date_time)
+        };
+        let inputs = [
+            "2026-06-08T10:15:30Z",
+            "2026-06-08T10:15:30.5Z",
+            "2026-06-08T10:15:59.123456789Z",
+            "2026-06-08T10:15:00Z",
+            "2026-06-08T10:15:05.000Z",
+            "2026-06-08T10:15:60Z",
+            "2026-06-08T10:15:61Z",
+            "2026-06-08T10:15:30.Z",
+            "2026-06-08T10:15:30.1234567890Z",
+            "2026-06-08T10:15:3aZ",
+            "2026-06-08T10:15:30.12aZ",
+            "2026-06-08T10:15:30z",
+            "2026-06-08t10:15:30Z",
+            "2026-06-08T10:15:30+02:00",
+            "2026-06-08T10:15:30.25+00:00",
+            "2026-06-08T10:15:30",
+            "2026-06-08T10:15:",
+            "2026-06-08T10:15:Z",
+            "2026-06-08T10:16:01Z",
+            "2026-06-09T10:15:30Z",
+            "2026-12-31T23:59:60Z",
+            "2026-02-30T10:15:30Z",
+        ];
+        for first in inputs {
+            for second in inputs {
+                let _ = first.parse::<Timestamp>(); // leaves `first`'s minute in the cache
+                assert_eq!(
+                    second.parse::<Timestamp>().ok(),
+                    full(second),
+                    "{second} after {first}"
+                );
+            }
         }
     }
 

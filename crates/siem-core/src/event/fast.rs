@@ -20,19 +20,7 @@ use crate::details::{
 };
 use crate::event_type::EventType;
 use crate::ident::{intern, Ident};
-
-/// The top-level keys, in the order of their bit in the `seen` mask.
-const KEYS: [&str; 9] = [
-    "event_id",
-    "event_type",
-    "org_id",
-    "project_id",
-    "request_id",
-    "severity",
-    "source",
-    "timestamp",
-    "details",
-];
+use crate::scan::quote_or_backslash;
 
 pub(super) fn parse(json: &str) -> Option<SecurityEvent> {
     let mut r = Reader { text: json, pos: 0 };
@@ -42,10 +30,10 @@ pub(super) fn parse(json: &str) -> Option<SecurityEvent> {
     let (mut event_id, mut event_type, mut org_id, mut project_id) = (None, None, None, None);
     let (mut request_id, mut severity, mut source, mut timestamp) = (None, None, None, None);
     let mut details = None;
+    let mut captured_details = None;
     loop {
         r.skip_ws();
-        let key = r.plain_string()?;
-        let index = KEYS.iter().position(|k| *k == key)?;
+        let index = r.key()?;
         if seen & (1 << index) != 0 {
             return None;
         }
@@ -62,7 +50,12 @@ pub(super) fn parse(json: &str) -> Option<SecurityEvent> {
             5 => severity = Some(r.plain_string()?.parse().ok()?),
             6 => source = Some(intern(r.plain_string()?).ok()?),
             7 => timestamp = Some(r.plain_string()?.parse().ok()?),
-            _ => details = Some(r.object()?),
+            // Usually the type came first: read the details where they stand. Otherwise
+            // keep their text until the type is known.
+            _ => match &event_type {
+                Some(event_type) => details = Some(read_details(event_type, &mut r)?),
+                None => captured_details = Some(r.object()?),
+            },
         }
         r.skip_ws();
         match r.next()? {
@@ -76,7 +69,15 @@ pub(super) fn parse(json: &str) -> Option<SecurityEvent> {
         return None;
     }
     let event_type = event_type?;
-    let details = read_details(&event_type, details?)?;
+    let details = match (details, captured_details) {
+        (Some(details), _) => details,
+        (None, Some(text)) => {
+            let mut r = Reader { text, pos: 0 };
+            let details = read_details(&event_type, &mut r)?;
+            (r.pos == text.len()).then_some(details)?
+        }
+        (None, None) => return None,
+    };
     let wire = WireEvent {
         event_id,
         event_type,
@@ -91,9 +92,9 @@ pub(super) fn parse(json: &str) -> Option<SecurityEvent> {
     Some(wire.finish(details))
 }
 
-/// The gateway's own detail types by hand, the rest (test and custom events) by serde.
-fn read_details(event_type: &EventType, text: &str) -> Option<Details> {
-    let mut r = Reader { text, pos: 0 };
+/// Reads the details object at the reader's position (leaving the reader just after it):
+/// the gateway's own detail types by hand, the rest (test and custom events) by serde.
+fn read_details(event_type: &EventType, r: &mut Reader<'_>) -> Option<Details> {
     let details: Details = match event_type {
         EventType::PiiBlocked => {
             let (mut entities, mut action, mut model) = (None, None, None);
@@ -189,6 +190,7 @@ fn read_details(event_type: &EventType, text: &str) -> Option<Details> {
             .into()
         }
         EventType::SiemTest | EventType::Custom(_) => {
+            let text = r.object()?;
             let mut de = serde_json::Deserializer::from_str(text);
             let details = DetailsSeed(event_type).deserialize(&mut de).ok()?;
             de.end().ok()?;
@@ -213,32 +215,37 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
     }
 
+    #[inline]
     fn skip_ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes().get(self.pos) {
             self.pos += 1;
         }
     }
 
+    #[inline]
     fn next(&mut self) -> Option<u8> {
         let b = *self.bytes().get(self.pos)?;
         self.pos += 1;
         Some(b)
     }
 
+    #[inline]
     fn expect(&mut self, byte: u8) -> Option<()> {
         (self.next()? == byte).then_some(())
     }
 
     /// A string without escapes, borrowed. Control characters are left to the validating
     /// constructors, which reject them all (as serde rejects them in JSON strings).
+    #[inline]
     fn plain_string(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.pos;
-        let len = memchr::memchr2(b'"', b'\\', &self.bytes()[start..])?;
+        let len = quote_or_backslash(&self.bytes()[start..])?;
         if self.bytes()[start + len] != b'"' {
             return None;
         }
@@ -246,10 +253,32 @@ impl<'a> Reader<'a> {
         self.text.get(start..start + len)
     }
 
-    /// Reads a whole JSON object (and nothing after it), handing each key and the reader,
-    /// positioned at its value, to `field`, which must consume the value.
+    /// A top-level key, as its index (its bit in the parser's `seen` mask). Compares the
+    /// text with the one key it can be: a fixed-length comparison each, where reading the
+    /// key as a string first cost a scan and a search.
+    #[inline]
+    fn key(&mut self) -> Option<usize> {
+        let rest = &self.bytes()[self.pos..];
+        let is = |key: &[u8]| rest.starts_with(key);
+        let (index, len) = match rest.get(1)? {
+            b'e' if is(b"\"event_id\"") => (0, 10),
+            b'e' if is(b"\"event_type\"") => (1, 12),
+            b'o' if is(b"\"org_id\"") => (2, 8),
+            b'p' if is(b"\"project_id\"") => (3, 12),
+            b'r' if is(b"\"request_id\"") => (4, 12),
+            b's' if is(b"\"severity\"") => (5, 10),
+            b's' if is(b"\"source\"") => (6, 8),
+            b't' if is(b"\"timestamp\"") => (7, 11),
+            b'd' if is(b"\"details\"") => (8, 9),
+            _ => return None,
+        };
+        self.pos += len;
+        Some(index)
+    }
+
+    /// Reads a JSON object, handing each key and the reader, positioned at its value, to
+    /// `field`, which must consume the value.
     fn fields(&mut self, mut field: impl FnMut(&'a str, &mut Self) -> Option<()>) -> Option<()> {
-        self.skip_ws();
         self.expect(b'{')?;
         self.skip_ws();
         if self.bytes().get(self.pos) == Some(&b'}') {
@@ -270,8 +299,7 @@ impl<'a> Reader<'a> {
                 }
             }
         }
-        self.skip_ws();
-        (self.pos == self.text.len()).then_some(())
+        Some(())
     }
 
     /// One of the fixed words.
@@ -378,7 +406,7 @@ impl<'a> Reader<'a> {
                 b'}' | b']' => depth -= 1,
                 b'"' => loop {
                     let rest = &self.bytes()[self.pos..];
-                    let at = memchr::memchr2(b'"', b'\\', rest)?;
+                    let at = quote_or_backslash(rest)?;
                     self.pos += at + 1;
                     if rest[at] == b'"' {
                         break;
@@ -389,5 +417,36 @@ impl<'a> Reader<'a> {
             }
         }
         self.text.get(start..self.pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    /// The point of this reader is speed, and serde gives the same answers when it gives
+    /// up, so only this test notices if it stops reading the usual shapes itself.
+    #[test]
+    fn reads_the_gateway_events_without_falling_back() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events");
+        let mut read = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let compact = value.to_string();
+            let mut fields: Vec<_> = value.as_object().unwrap().iter().collect();
+            fields.reverse();
+            let reversed =
+                serde_json::Map::from_iter(fields.into_iter().map(|(k, v)| (k.clone(), v.clone())));
+            for json in [
+                text.as_str(),
+                &compact,
+                &serde_json::Value::Object(reversed).to_string(),
+            ] {
+                assert!(parse(json).is_some(), "fell back on {json}");
+            }
+            read += 1;
+        }
+        assert_eq!(read, 5, "one fixture per gateway event type");
     }
 }

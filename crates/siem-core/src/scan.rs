@@ -1,0 +1,118 @@
+//! Byte scans eight bytes at a time for the parser's hot paths.
+//!
+//! An event's strings are short (ids, labels, keys), where a SIMD search's set-up costs
+//! more than the scan itself and a byte loop with an early exit is several instructions
+//! per byte.
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// A high bit for each byte of `x` below `n` (`n` ≤ 0x80); bits above the lowest one may be
+/// spurious (borrows), so callers only use the lowest bit or whether any is set. Bytes of
+/// 0x80 and above never count.
+#[inline(always)]
+fn bytes_below(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS
+}
+
+/// A high bit for each byte of `x` equal to `byte` (lowest bit exact, as for
+/// [`bytes_below`]).
+#[inline(always)]
+fn bytes_equal(x: u64, byte: u8) -> u64 {
+    bytes_below(x ^ (ONES * u64::from(byte)), 1)
+}
+
+/// The eight bytes at `at` as a little-endian word; `at + 8` must be in bounds.
+#[inline(always)]
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
+/// The position of the first `"` or `\` in `bytes`: where a JSON string without escapes
+/// ends.
+#[inline]
+pub(crate) fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    let special = |word: u64| bytes_equal(word, b'"') | bytes_equal(word, b'\\');
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        let found = special(word_at(bytes, at));
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    if bytes.len() >= 8 {
+        // The last eight bytes, overlapping bytes already known not to match.
+        let from = bytes.len() - 8;
+        let found = special(word_at(bytes, from));
+        return (found != 0).then(|| from + (found.trailing_zeros() / 8) as usize);
+    }
+    bytes.iter().position(|&b| b == b'"' || b == b'\\')
+}
+
+/// Whether every byte is printable ASCII (`0x20..=0x7e`).
+#[inline]
+pub(crate) fn is_printable_ascii(bytes: &[u8]) -> bool {
+    let bad = |word: u64| bytes_below(word, 0x20) | bytes_equal(word, 0x7f) | (word & HIGHS);
+    if bytes.len() < 8 {
+        return bytes.iter().all(|b| (0x20..0x7f).contains(b));
+    }
+    let mut found = 0;
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        found |= bad(word_at(bytes, at));
+        at += 8;
+    }
+    // The last eight bytes, overlapping some already checked.
+    found |= bad(word_at(bytes, bytes.len() - 8));
+    found == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_first_quote_or_backslash_at_every_position() {
+        for len in 0..40 {
+            for at in 0..len {
+                for special in [b'"', b'\\'] {
+                    let mut text = vec![b'a'; len];
+                    text[at] = special;
+                    // A later special byte must not hide the first one.
+                    if at + 1 < len {
+                        text[len - 1] = b'"';
+                    }
+                    // Bytes next to `"` or `\` in value, which a borrow could confuse.
+                    if at > 0 {
+                        text[at - 1] = special + 1;
+                    }
+                    assert_eq!(quote_or_backslash(&text), Some(at), "len {len} at {at}");
+                }
+            }
+            let plain: Vec<u8> = (0..len).map(|i| b"#!]a[\x01\xff"[i % 7]).collect();
+            assert_eq!(quote_or_backslash(&plain), None, "len {len}");
+        }
+    }
+
+    #[test]
+    fn printable_ascii_agrees_with_a_byte_test_for_every_byte_at_every_position() {
+        let printable = |b: u8| (0x20..0x7f).contains(&b);
+        for len in 0..20 {
+            for at in 0..len {
+                for byte in 0..=255u8 {
+                    let mut text = vec![b'x'; len];
+                    text[at] = byte;
+                    assert_eq!(
+                        is_printable_ascii(&text),
+                        printable(byte),
+                        "byte {byte:#x} at {at} of {len}"
+                    );
+                }
+            }
+            assert!(is_printable_ascii(&vec![b'~'; len]));
+        }
+    }
+}
