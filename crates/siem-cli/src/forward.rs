@@ -94,8 +94,10 @@ pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
     }
 }
 
-/// Bytes read from standard input at a time.
-const INPUT_BUFFER: usize = 16 << 10;
+/// Bytes read from standard input at a time: few enough syscalls (5,000 for a million
+/// events), and small enough that the block is still in the core's cache when it is
+/// parsed (with 1 MiB blocks, the kernel's copy into the buffer cost twice as much).
+const INPUT_BUFFER: usize = 64 << 10;
 /// Events parsed before they are emitted together (one `block_on` per chunk).
 const CHUNK: usize = 256;
 
@@ -103,7 +105,6 @@ const CHUNK: usize = 256;
 /// after parsing, while it is still in this core's cache, and no hand-off to another
 /// thread is paid per event.
 fn read_stdin(dispatcher: &Dispatcher, runtime: &tokio::runtime::Handle) -> InputCounts {
-    // Large reads: a million lines through the default 8 KiB buffer are 40,000 syscalls.
     let mut input = std::io::BufReader::with_capacity(INPUT_BUFFER, std::io::stdin().lock());
     let progress = std::io::stderr().is_terminal();
     let mut counts = InputCounts::default();
