@@ -71,6 +71,24 @@ impl Timestamp {
 
     /// Appends the wire form to `out` without allocating beyond `out`'s growth.
     pub fn write_rfc3339(&self, out: &mut String) {
+        self.write_to(out);
+    }
+
+    /// Appends the wire form to a byte buffer (an encoder's request body), as
+    /// [`write_rfc3339`](Self::write_rfc3339) does to a `String`.
+    ///
+    /// ```
+    /// let t: siem_core::Timestamp = "2026-06-08T20:15:30.250Z".parse()?;
+    /// let mut body = b"\"timestamp\":\"".to_vec();
+    /// t.write_rfc3339_bytes(&mut body);
+    /// assert_eq!(body, b"\"timestamp\":\"2026-06-08T20:15:30.250Z");
+    /// # Ok::<(), siem_core::TimestampError>(())
+    /// ```
+    pub fn write_rfc3339_bytes(&self, out: &mut Vec<u8>) {
+        self.write_to(out);
+    }
+
+    fn write_to(&self, out: &mut impl AsciiSink) {
         let t = self.0;
         let unix_second = t.unix_timestamp();
         let nanos = t.nanosecond();
@@ -80,22 +98,21 @@ impl Timestamp {
             .filter(|(second, _)| *second == unix_second)
             .map(|(_, prefix)| prefix)
         {
-            if let Ok(prefix) = std::str::from_utf8(&prefix) {
-                out.push_str(prefix);
-                push_fraction_and_zone(out, nanos);
-                return;
-            }
+            out.put_slice(&prefix);
+            push_fraction_and_zone(out, nanos);
+            return;
         }
-        let start = out.len();
-        self.write_date_time(out);
-        if let Ok(prefix) = <[u8; PREFIX_LEN]>::try_from(&out.as_bytes()[start..]) {
+        let mut prefix = Vec::with_capacity(PREFIX_LEN + 3);
+        self.write_date_time(&mut prefix);
+        out.put_slice(&prefix);
+        if let Ok(prefix) = <[u8; PREFIX_LEN]>::try_from(prefix.as_slice()) {
             let _ = LAST_SECOND.try_with(|last| last.set((unix_second, prefix)));
         }
         push_fraction_and_zone(out, nanos);
     }
 
     /// `YYYY-MM-DDTHH:MM:SS` (or an expanded year).
-    fn write_date_time(&self, out: &mut String) {
+    fn write_date_time(&self, out: &mut Vec<u8>) {
         let t = self.0;
         // One calendar and one clock conversion (the accessors would redo them per field).
         let (year, month, day) = t.to_calendar_date();
@@ -105,19 +122,47 @@ impl Timestamp {
         } else {
             // Outside four digits RFC 3339 has no form; write the sign and digits as ISO 8601
             // expanded years do, rather than fail.
-            out.push(if year < 0 { '-' } else { '+' });
+            out.put(if year < 0 { b'-' } else { b'+' });
             push_digits(out, year.unsigned_abs(), 6);
         }
-        out.push('-');
+        out.put(b'-');
         push_digits(out, u8::from(month) as u32, 2);
-        out.push('-');
+        out.put(b'-');
         push_digits(out, day as u32, 2);
-        out.push('T');
+        out.put(b'T');
         push_digits(out, hour as u32, 2);
-        out.push(':');
+        out.put(b':');
         push_digits(out, minute as u32, 2);
-        out.push(':');
+        out.put(b':');
         push_digits(out, second as u32, 2);
+    }
+}
+
+/// Where the writer puts its output: ASCII only, so a `String` takes it as well as bytes.
+trait AsciiSink {
+    fn put(&mut self, byte: u8);
+    fn put_slice(&mut self, bytes: &[u8]);
+}
+
+impl AsciiSink for Vec<u8> {
+    #[inline]
+    fn put(&mut self, byte: u8) {
+        self.push(byte);
+    }
+    #[inline]
+    fn put_slice(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl AsciiSink for String {
+    #[inline]
+    fn put(&mut self, byte: u8) {
+        self.push(char::from(byte));
+    }
+    #[inline]
+    fn put_slice(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|&b| self.push(char::from(b)));
     }
 }
 
@@ -132,9 +177,9 @@ thread_local! {
         const { std::cell::Cell::new((i64::MIN, [0; PREFIX_LEN])) };
 }
 
-fn push_fraction_and_zone(out: &mut String, nanos: u32) {
+fn push_fraction_and_zone(out: &mut impl AsciiSink, nanos: u32) {
     if nanos != 0 {
-        out.push('.');
+        out.put(b'.');
         if nanos % 1_000_000 == 0 {
             push_digits(out, nanos / 1_000_000, 3);
         } else if nanos % 1_000 == 0 {
@@ -143,20 +188,20 @@ fn push_fraction_and_zone(out: &mut String, nanos: u32) {
             push_digits(out, nanos, 9);
         }
     }
-    out.push('Z');
+    out.put(b'Z');
 }
 
-fn push_digits(out: &mut String, mut value: u32, width: usize) {
+/// Appends `value` in at least `width` digits, zero-padded.
+fn push_digits(out: &mut impl AsciiSink, mut value: u32, width: usize) {
     let mut buf = [b'0'; 10];
     let mut i = buf.len();
-    while value > 0 && i > 0 {
+    while i > 0 && (value > 0 || buf.len() - i < width) {
         i -= 1;
         buf[i] = b'0' + (value % 10) as u8;
         value /= 10;
     }
-    let start = buf.len().saturating_sub(width).min(i);
-    for &b in &buf[start..] {
-        out.push(b as char);
+    for &digit in &buf[i..] {
+        out.put(digit);
     }
 }
 

@@ -21,7 +21,7 @@
 
 use std::sync::Arc;
 
-use siem_core::{EncodeError, Encoded, RejectedEvent, SecurityEvent, Severity, MAX_RFC3339_LEN};
+use siem_core::{EncodeError, Encoded, RejectedEvent, SecurityEvent, Severity};
 use siem_http::{finish_body, json};
 
 use crate::config::DatadogOptions;
@@ -97,7 +97,6 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> Encode
             .min(max_body)
             + per_item
     };
-    let mut scratch = String::with_capacity(MAX_RFC3339_LEN);
     let mut body: Vec<u8> = Vec::with_capacity(capacity(events.len()));
     body.push(b'[');
     let mut batch: Vec<Arc<SecurityEvent>> = Vec::with_capacity(events.len().min(max_items));
@@ -107,7 +106,7 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> Encode
             body.push(b',');
         }
         let item_start = body.len();
-        write_item(&mut body, &mut scratch, event, options);
+        write_item(&mut body, event, options);
         let len = body.len() - item_start;
         // An item must fit the item limit, and alone in a body (`[item]`) the body limit.
         let limit = if len > max_item {
@@ -154,12 +153,7 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> Encode
 }
 
 /// Appends one log item.
-fn write_item(
-    out: &mut Vec<u8>,
-    scratch: &mut String,
-    event: &SecurityEvent,
-    options: &DatadogOptions,
-) {
+fn write_item(out: &mut Vec<u8>, event: &SecurityEvent, options: &DatadogOptions) {
     let event_type = event.event_type().as_str();
     let project = event.project_id().as_str();
     out.extend_from_slice(&options.item_prefix);
@@ -182,9 +176,7 @@ fn write_item(
         json::push_str(out, request_id.as_str());
     }
     out.extend_from_slice(severity_field(event.severity()));
-    scratch.clear();
-    event.timestamp().write_rfc3339(scratch);
-    out.extend_from_slice(scratch.as_bytes());
+    event.timestamp().write_rfc3339_bytes(out);
     out.extend_from_slice(br#"","details":"#);
     json::push_details(out, event.details(), b"{}");
     out.extend_from_slice(br#","event_id":""#);

@@ -74,14 +74,25 @@ fn any_needs_escape(bytes: &[u8]) -> bool {
     let any_below =
         |word: u64, limit: u8| word.wrapping_sub(ONES * u64::from(limit)) & !word & HIGHS;
     let any_equal = |word: u64, byte: u8| any_below(word ^ (ONES * u64::from(byte)), 1);
-    let mut words = bytes.chunks_exact(8);
-    for c in &mut words {
-        let word = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        if any_below(word, 0x20) | any_equal(word, b'"') | any_equal(word, b'\\') != 0 {
+    let special =
+        |word: u64| any_below(word, 0x20) | any_equal(word, b'"') | any_equal(word, b'\\');
+    let word_at = |at: usize| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(word)
+    };
+    if bytes.len() < 8 {
+        return bytes.iter().any(|&b| needs_escape(b));
+    }
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        if special(word_at(at)) != 0 {
             return true;
         }
+        at += 8;
     }
-    words.remainder().iter().any(|&b| needs_escape(b))
+    // The last eight bytes (overlapping some already checked) instead of a byte loop.
+    special(word_at(bytes.len() - 8)) != 0
 }
 
 fn push_escape(out: &mut Vec<u8>, b: u8) {

@@ -24,8 +24,8 @@
 //!
 //! # Speed
 //! Each request body is written directly into one buffer that becomes the body (no copy
-//! unless gzip is on). Keys are fixed bytes, the timestamp and id are formatted through one
-//! scratch string reused for the whole batch, strings are escaped by `serde_json`, and the
+//! unless gzip is on). Keys are fixed bytes, the timestamp and id are formatted straight
+//! into the buffer, strings are escaped as `serde_json` escapes them, and the
 //! details object is written by its canonical `Serialize` straight into the buffer. There
 //! is no allocation per event beyond growing the buffer.
 
@@ -126,7 +126,6 @@ pub(crate) fn encode_with_limit(
         buf.push(b'[');
         buf
     };
-    let mut scratch = String::with_capacity(64);
     let mut body = new_buffer(remaining_estimate);
     let mut batch: Vec<Arc<SecurityEvent>> = Vec::new();
 
@@ -137,7 +136,7 @@ pub(crate) fn encode_with_limit(
             body.push(b',');
         }
         let start = body.len();
-        write_record(&mut body, event, &mut scratch);
+        write_record(&mut body, event);
         let record_len = body.len() - start;
 
         if record_len + 2 > limit {
@@ -184,16 +183,10 @@ fn key(out: &mut Vec<u8>, name: &str) {
     out.extend_from_slice(b"\":");
 }
 
-/// Appends `value` as a JSON string: as is when nothing needs escaping (the usual
-/// identifier), through `serde_json`'s escaper otherwise.
+/// Appends `value` as a JSON string (escaped byte for byte as `serde_json` would).
 #[inline]
 fn string(out: &mut Vec<u8>, value: &str) {
-    if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        plain(out, value);
-    } else {
-        // Writing a string into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, value);
-    }
+    siem_http::json::push_str(out, value);
 }
 
 /// Appends text known to need no escaping (RFC 3339 times, UUIDs, fixed words), quoted.
@@ -205,17 +198,17 @@ fn plain(out: &mut Vec<u8>, value: &str) {
 }
 
 /// Appends one record.
-fn write_record(out: &mut Vec<u8>, event: &SecurityEvent, scratch: &mut String) {
+fn write_record(out: &mut Vec<u8>, event: &SecurityEvent) {
     out.push(b'{');
     key(out, column::TIME_GENERATED);
-    scratch.clear();
-    event.timestamp().write_rfc3339(scratch);
-    plain(out, scratch);
+    out.push(b'"');
+    event.timestamp().write_rfc3339_bytes(out);
+    out.push(b'"');
     out.push(b',');
     key(out, column::EVENT_ID);
-    scratch.clear();
-    event.event_id().write_to(scratch);
-    plain(out, scratch);
+    out.push(b'"');
+    siem_http::json::push_event_id(out, event.event_id());
+    out.push(b'"');
     out.push(b',');
     key(out, column::EVENT_TYPE);
     string(out, event.event_type().as_str());

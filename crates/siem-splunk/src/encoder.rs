@@ -21,7 +21,7 @@
 
 use std::sync::Arc;
 
-use siem_core::{EncodeError, Encoded, RejectedEvent, SecurityEvent, Severity, MAX_RFC3339_LEN};
+use siem_core::{EncodeError, Encoded, RejectedEvent, SecurityEvent, Severity};
 use siem_http::{finish_body, json};
 
 use crate::config::SplunkOptions;
@@ -79,12 +79,11 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &SplunkOptions) -> Encoded
     // plus the envelope fields around it.
     let per_event = first.estimated_size() + options.envelope_meta.len() + 64;
     let capacity = |remaining: usize| remaining.saturating_mul(per_event).min(max) + per_event;
-    let mut scratch = String::with_capacity(MAX_RFC3339_LEN);
     let mut body: Vec<u8> = Vec::with_capacity(capacity(events.len()));
     let mut batch: Vec<Arc<SecurityEvent>> = Vec::with_capacity(events.len().min(max / 256 + 1));
     for (i, event) in events.iter().enumerate() {
         let start = body.len();
-        write_envelope(&mut body, &mut scratch, event, options);
+        write_envelope(&mut body, event, options);
         let len = body.len() - start;
         if len > max {
             body.truncate(start);
@@ -120,12 +119,7 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &SplunkOptions) -> Encoded
 }
 
 /// Appends one envelope and its newline.
-fn write_envelope(
-    out: &mut Vec<u8>,
-    scratch: &mut String,
-    event: &SecurityEvent,
-    options: &SplunkOptions,
-) {
+fn write_envelope(out: &mut Vec<u8>, event: &SecurityEvent, options: &SplunkOptions) {
     out.extend_from_slice(br#"{"time":"#);
     json::push_epoch_seconds_millis(out, event.timestamp().unix_millis());
     out.extend_from_slice(&options.envelope_meta);
@@ -139,9 +133,7 @@ fn write_envelope(
     out.extend_from_slice(severity_fields(event.severity()));
     json::push_str(out, event.source().as_str());
     out.extend_from_slice(br#","timestamp":""#);
-    scratch.clear();
-    event.timestamp().write_rfc3339(scratch);
-    out.extend_from_slice(scratch.as_bytes());
+    event.timestamp().write_rfc3339_bytes(out);
     out.extend_from_slice(br#"","details":"#);
     json::push_details(out, event.details(), b"{}");
     out.extend_from_slice(br#","event_id":""#);
