@@ -66,11 +66,66 @@ pub struct InvalidEventId(String);
 
 impl FromStr for EventId {
     type Err = InvalidEventId;
+    #[inline]
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s)
-            .map(Self)
-            .map_err(|e| InvalidEventId(e.to_string()))
+        if let Some((high, low)) = hyphenated_uuid(s.as_bytes()) {
+            return Ok(Self(Uuid::from_u64_pair(high, low)));
+        }
+        parse_other_uuid_forms(s)
     }
+}
+
+#[inline(never)]
+fn parse_other_uuid_forms(s: &str) -> Result<EventId, InvalidEventId> {
+    Uuid::parse_str(s)
+        .map(EventId)
+        .map_err(|e| InvalidEventId(e.to_string()))
+}
+
+/// A UUID in its usual 36-character hyphenated form (either case), as its high and low 64
+/// bits; `None`
+/// for anything else, which `Uuid::parse_str` then reads or explains. Decoding in place is
+/// several times faster than `uuid`'s parser, which copies the digits into a buffer and
+/// reads them back wider than it wrote them (a store-forwarding stall on every event).
+#[inline]
+fn hyphenated_uuid(text: &[u8]) -> Option<(u64, u64)> {
+    let text: &[u8; 36] = text.try_into().ok()?;
+    if [text[8], text[13], text[18], text[23]] != [b'-'; 4] {
+        return None;
+    }
+    // Digit values by table, not by comparisons: random hex digits would mispredict the
+    // branches of a `match` about once per byte.
+    const INVALID: u8 = 0xff;
+    const HEX: [u8; 256] = {
+        let mut table = [INVALID; 256];
+        let mut c = 0;
+        while c < 256 {
+            table[c] = match c as u8 {
+                d @ b'0'..=b'9' => d - b'0',
+                d @ b'a'..=b'f' => d - b'a' + 10,
+                d @ b'A'..=b'F' => d - b'A' + 10,
+                _ => INVALID,
+            };
+            c += 1;
+        }
+        table
+    };
+    // Where each byte's two digits start.
+    const STARTS: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+    // Accumulated in registers: bytes written one by one and read back as a whole would
+    // stall on store forwarding.
+    let (mut high, mut low, mut invalid) = (0u64, 0u64, 0u8);
+    for (i, &at) in STARTS.iter().enumerate() {
+        let (h, l) = (HEX[usize::from(text[at])], HEX[usize::from(text[at + 1])]);
+        invalid |= h | l;
+        let byte = u64::from(h << 4 | l);
+        if i < 8 {
+            high = high << 8 | byte;
+        } else {
+            low = low << 8 | byte;
+        }
+    }
+    (invalid <= 0x0f).then_some((high, low))
 }
 
 impl Serialize for EventId {
@@ -511,5 +566,52 @@ impl SecurityEventBuilder {
             estimated_size: 0,
         }
         .sized())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The in-place decoder agrees with `uuid`'s parser on valid ids in every case and on
+    /// every single-character edit of them.
+    #[test]
+    fn event_ids_parse_exactly_as_uuid_parses_them() {
+        let agree = |text: &str| {
+            assert_eq!(
+                text.parse::<EventId>().ok().map(|id| id.as_uuid()),
+                Uuid::parse_str(text).ok(),
+                "{text:?}"
+            );
+        };
+        for _ in 0..20 {
+            let id = Uuid::new_v4().hyphenated().to_string();
+            let mixed: String = id
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i % 3 == 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            for text in [id.clone(), id.to_ascii_uppercase(), mixed] {
+                agree(&text);
+                for at in 0..text.len() {
+                    for replacement in [
+                        "-", "0", "9", "a", "f", "A", "F", "g", "G", " ", "{", "é", "",
+                    ] {
+                        let mut edited = text.clone();
+                        edited.replace_range(at..at + 1, replacement);
+                        agree(&edited);
+                    }
+                }
+            }
+            agree(&id.replace('-', ""));
+            agree(&format!("{{{id}}}"));
+            agree(&format!("urn:uuid:{id}"));
+        }
     }
 }

@@ -163,6 +163,10 @@ thread_local! {
 /// entity kinds, periods) share one process-lifetime copy: a pipeline of a million events
 /// otherwise allocates and frees each of them a million times, and a reference count
 /// shared by the parsing and the delivering threads bounces between their caches.
+///
+/// The usual case (the value was seen lately on this thread) is inlined into the parser, so
+/// the identifier is built in registers rather than returned through memory.
+#[inline]
 pub(crate) fn intern(value: &str) -> Result<Ident, IdentError> {
     let Some(slot) = recent_slot(value.as_bytes()) else {
         return Ident::new(value); // empty: the error
@@ -173,6 +177,11 @@ pub(crate) fn intern(value: &str) -> Result<Ident, IdentError> {
     if recent == value {
         return Ok(Ident(SmolStr::new_static(recent)));
     }
+    intern_slowly(value, slot)
+}
+
+#[inline(never)]
+fn intern_slowly(value: &str, slot: usize) -> Result<Ident, IdentError> {
     let local = SEEN
         .try_with(|seen| seen.borrow().get(value).copied())
         .ok()
