@@ -4,6 +4,7 @@
 /// The crates' criterion benches with short warm-up and measurement times.
 pub fn run() -> Result<(), String> {
     let benches = [
+        ("siem-core", "parse"),
         ("siem-splunk", "encode"),
         ("siem-datadog", "encode"),
         ("siem-sentinel", "encode"),
