@@ -3,7 +3,7 @@
 //! `Deserialize` of the same text (what the reader falls back to).
 //!
 //! `cargo bench -p siem-core --bench parse -- --warm-up-time 1 --measurement-time 3`
-#![allow(missing_docs)]
+#![allow(clippy::print_stderr, missing_docs)]
 
 use std::path::Path;
 
