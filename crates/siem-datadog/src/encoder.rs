@@ -154,23 +154,26 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> Encode
 
 /// Appends one log item.
 fn write_item(out: &mut Vec<u8>, event: &SecurityEvent, options: &DatadogOptions) {
-    let event_type = event.event_type().as_str();
-    let project = event.project_id().as_str();
+    // The item repeats its type, project and org (tags, message, service, fields): each is
+    // scanned once, and written as it is when nothing needs escaping or replacing.
+    let event_type = Value::of(event.event_type().as_str());
+    let project = Value::of(event.project_id().as_str());
+    let org = Value::of(event.org_id().as_str());
     out.extend_from_slice(&options.item_prefix);
-    json::push_str_contents_replacing(out, project, b',', b'_');
+    project.tag(out);
     out.extend_from_slice(b",event_type:");
-    json::push_str_contents_replacing(out, event_type, b',', b'_');
+    event_type.tag(out);
     out.extend_from_slice(b",org:");
-    json::push_str_contents_replacing(out, event.org_id().as_str(), b',', b'_');
+    org.tag(out);
     out.extend_from_slice(&options.tags_suffix);
     out.extend_from_slice(&options.after_tags);
-    json::push_str(out, event_type);
+    event_type.string(out);
     out.extend_from_slice(br#","service":"#);
-    json::push_str(out, project);
+    project.string(out);
     out.extend_from_slice(status_field(event.severity()));
-    json::push_str(out, event_type);
+    event_type.string(out);
     out.extend_from_slice(br#","project_id":"#);
-    json::push_str(out, project);
+    project.string(out);
     if let Some(request_id) = event.request_id() {
         out.extend_from_slice(br#","request_id":"#);
         json::push_str(out, request_id.as_str());
@@ -182,6 +185,42 @@ fn write_item(out: &mut Vec<u8>, event: &SecurityEvent, options: &DatadogOptions
     out.extend_from_slice(br#","event_id":""#);
     json::push_event_id(out, event.event_id());
     out.extend_from_slice(br#"","org_id":"#);
-    json::push_str(out, event.org_id().as_str());
+    org.string(out);
     out.push(b'}');
+}
+
+/// A value written more than once in an item, with whether it is plain (see
+/// [`json::is_plain`] with the tag separator).
+struct Value<'a> {
+    text: &'a str,
+    plain: bool,
+}
+
+impl<'a> Value<'a> {
+    fn of(text: &'a str) -> Self {
+        Value {
+            text,
+            plain: json::is_plain(text, b','),
+        }
+    }
+
+    /// As a tag value: escaped for JSON, `,` written as `_`.
+    fn tag(&self, out: &mut Vec<u8>) {
+        if self.plain {
+            out.extend_from_slice(self.text.as_bytes());
+        } else {
+            json::push_str_contents_replacing(out, self.text, b',', b'_');
+        }
+    }
+
+    /// As a JSON string (a `,` is kept: only tags replace it).
+    fn string(&self, out: &mut Vec<u8>) {
+        if self.plain {
+            out.push(b'"');
+            out.extend_from_slice(self.text.as_bytes());
+            out.push(b'"');
+        } else {
+            json::push_str(out, self.text);
+        }
+    }
 }
