@@ -165,8 +165,9 @@ thread_local! {
 /// shared by the parsing and the delivering threads bounces between their caches.
 ///
 /// The usual case (the value was seen lately on this thread) is inlined into the parser, so
-/// the identifier is built in registers rather than returned through memory.
-#[inline]
+/// the identifier is built in registers rather than returned through memory (where it was
+/// read back wider than it was written, stalling the core).
+#[inline(always)]
 pub(crate) fn intern(value: &str) -> Result<Ident, IdentError> {
     let Some(slot) = recent_slot(value.as_bytes()) else {
         return Ident::new(value); // empty: the error

@@ -13,7 +13,7 @@
 
 use serde::de::DeserializeSeed as _;
 
-use super::{DetailsSeed, SecurityEvent, WireEvent};
+use super::{DetailsSeed, EventId, SecurityEvent, WireEvent};
 use crate::details::{
     Blocked, BudgetExhausted, BudgetScope, Confidence, Details, InjectionBlocked, Killed,
     LoopDetected, PiiBlocked, PiiRedacted, Redacted, Usd,
@@ -42,7 +42,10 @@ pub(super) fn parse(json: &str) -> Option<SecurityEvent> {
         r.expect(b':')?;
         r.skip_ws();
         match index {
-            0 => event_id = Some(r.plain_string()?.parse().ok()?),
+            0 => {
+                let text = r.plain_string()?;
+                event_id = Some(EventId::from_hyphenated(text).or_else(|| text.parse().ok())?);
+            }
             1 => event_type = Some(r.plain_string()?.parse().ok()?),
             2 => org_id = Some(intern(r.plain_string()?).ok()?),
             3 => project_id = Some(intern(r.plain_string()?).ok()?),
