@@ -85,8 +85,10 @@ impl EventId {
     }
 }
 
+/// Every form of UUID other than the usual one, through `uuid` (which also explains
+/// failures).
 #[inline(never)]
-fn parse_other_uuid_forms(s: &str) -> Result<EventId, InvalidEventId> {
+pub(crate) fn parse_other_uuid_forms(s: &str) -> Result<EventId, InvalidEventId> {
     Uuid::parse_str(s)
         .map(EventId)
         .map_err(|e| InvalidEventId(e.to_string()))

@@ -32,6 +32,7 @@
 use std::sync::Arc;
 
 use siem_core::{EncodeError, Encoded, RejectedEvent, SecurityEvent, Severity};
+use siem_http::json;
 
 /// The largest uncompressed body sent in one call, in bytes (the API's 1 MB limit, counted
 /// the way Microsoft's client counts it).
@@ -183,12 +184,6 @@ fn key(out: &mut Vec<u8>, name: &str) {
     out.extend_from_slice(b"\":");
 }
 
-/// Appends `value` as a JSON string (escaped byte for byte as `serde_json` would).
-#[inline]
-fn string(out: &mut Vec<u8>, value: &str) {
-    siem_http::json::push_str(out, value);
-}
-
 /// Appends text known to need no escaping (RFC 3339 times, UUIDs, fixed words), quoted.
 #[inline]
 fn plain(out: &mut Vec<u8>, value: &str) {
@@ -207,31 +202,31 @@ fn write_record(out: &mut Vec<u8>, event: &SecurityEvent) {
     out.push(b',');
     key(out, column::EVENT_ID);
     out.push(b'"');
-    siem_http::json::push_event_id(out, event.event_id());
+    json::push_event_id(out, event.event_id());
     out.push(b'"');
     out.push(b',');
     key(out, column::EVENT_TYPE);
-    string(out, event.event_type().as_str());
+    json::push_str(out, event.event_type().as_str());
     out.push(b',');
     key(out, column::SEVERITY);
     plain(out, severity_word(event.severity()));
     out.push(b',');
     key(out, column::ORG_ID);
-    string(out, event.org_id().as_str());
+    json::push_str(out, event.org_id().as_str());
     out.push(b',');
     key(out, column::PROJECT_ID);
-    string(out, event.project_id().as_str());
+    json::push_str(out, event.project_id().as_str());
     if let Some(request_id) = event.request_id() {
         out.push(b',');
         key(out, column::REQUEST_ID);
-        string(out, request_id.as_str());
+        json::push_str(out, request_id.as_str());
     }
     out.push(b',');
     key(out, column::SOURCE);
-    string(out, event.source().as_str());
+    json::push_str(out, event.source().as_str());
     out.push(b',');
     key(out, column::DETAILS);
-    siem_http::json::push_details(out, event.details(), b"null");
+    json::push_details(out, event.details(), b"null");
     out.push(b'}');
 }
 

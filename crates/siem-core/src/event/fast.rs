@@ -44,7 +44,10 @@ pub(super) fn parse(json: &str) -> Option<SecurityEvent> {
         match index {
             0 => {
                 let text = r.plain_string()?;
-                event_id = Some(EventId::from_hyphenated(text).or_else(|| text.parse().ok())?);
+                event_id = Some(
+                    EventId::from_hyphenated(text)
+                        .or_else(|| super::parse_other_uuid_forms(text).ok())?,
+                );
             }
             1 => event_type = Some(r.plain_string()?.parse().ok()?),
             2 => org_id = Some(intern(r.plain_string()?).ok()?),
