@@ -22,6 +22,7 @@
 
 mod client;
 mod config;
+mod gzip;
 pub mod json;
 mod send;
 mod status;
@@ -37,7 +38,6 @@ pub use http::header::{HeaderName, HeaderValue};
 pub use send::{content_headers, AuthHeader, AuthenticatedPost};
 pub use status::{classify_status, parse_retry_after};
 
-use std::io::Write as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -51,17 +51,9 @@ pub const GZIP_LEVEL: u32 = 1;
 /// gzip-compressing it when `gzip` is true.
 pub fn finish_body(events: Vec<Arc<SecurityEvent>>, body: Vec<u8>, gzip: bool) -> EncodedRequest {
     let uncompressed_len = body.len();
-    let body = if gzip {
-        let mut encoder = flate2::write::GzEncoder::new(
-            Vec::with_capacity(uncompressed_len / 4 + 64),
-            flate2::Compression::new(GZIP_LEVEL),
-        );
-        // Writing to a Vec cannot fail.
-        let _ = encoder.write_all(&body);
-        Bytes::from(encoder.finish().unwrap_or_default())
-    } else {
-        Bytes::from(body)
-    };
+    let compressed = if gzip { gzip::compress(&body) } else { None };
+    let gzip = compressed.is_some();
+    let body = Bytes::from(compressed.unwrap_or(body));
     EncodedRequest {
         events,
         body,
