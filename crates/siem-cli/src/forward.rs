@@ -1,12 +1,17 @@
 //! `siem forward`: NDJSON events on stdin into the dispatcher.
 //!
 //! Unlike a gateway, which must never wait, `forward` is a pipe: it emits with
-//! `Dispatcher::emit_wait`, so when a sink's queue is full it stops reading until the
+//! `Dispatcher::emit_wait_arc`, so when a sink's queue is full it stops reading until the
 //! worker makes room, and a large file is delivered whole instead of being dropped (stdin
-//! simply backs up). One blocking thread reads, parses and emits; the runtime's workers
-//! batch, encode and send.
+//! simply backs up).
+//!
+//! A small thread only reads standard input, in blocks, so that waiting for input (a pipe
+//! from a live gateway) never holds up sends, retries or linger timers. Everything else
+//! (parsing, emitting, batching, encoding, sending) runs as tasks on one runtime thread
+//! (see `main.rs`): an event is parsed, encoded and freed by the same core while it is
+//! still in that core's cache, and no per-event hand-off between threads is paid.
 
-use std::io::{BufRead, IsTerminal as _};
+use std::io::IsTerminal as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,22 +58,13 @@ pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
         }
     };
     let dispatcher = match Dispatcher::start(orgs) {
-        Ok(d) => std::sync::Arc::new(d),
+        Ok(d) => d,
         Err(e) => {
             eprintln!("siem forward: {e}");
             return EXIT_CONFIG;
         }
     };
-    let reader_view = dispatcher.clone();
-    let runtime = tokio::runtime::Handle::current();
-    let reader = tokio::task::spawn_blocking(move || read_stdin(&reader_view, &runtime));
-    let counts = match reader.await {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("siem forward: the reader stopped: {e}");
-            return EXIT_FAILURES;
-        }
-    };
+    let counts = read_and_emit(&dispatcher).await;
     let report = dispatcher
         .shutdown(Duration::from_secs(flush_timeout))
         .await;
@@ -97,49 +93,40 @@ pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
 /// Bytes read from standard input at a time: few enough syscalls (5,000 for a million
 /// events), and small enough that the block is still in the core's cache when it is
 /// parsed (with 1 MiB blocks, the kernel's copy into the buffer cost twice as much).
-const INPUT_BUFFER: usize = 64 << 10;
-/// Events parsed before they are emitted together (one `block_on` per chunk).
-const CHUNK: usize = 256;
+const INPUT_BLOCK: usize = 64 << 10;
+/// Blocks read ahead of the parser.
+const BLOCKS_AHEAD: usize = 4;
 
-/// Reads, parses and emits on one blocking thread: each event is shared (`Arc`) right
-/// after parsing, while it is still in this core's cache, and no hand-off to another
-/// thread is paid per event.
-fn read_stdin(dispatcher: &Dispatcher, runtime: &tokio::runtime::Handle) -> InputCounts {
-    let mut input = std::io::BufReader::with_capacity(INPUT_BUFFER, std::io::stdin().lock());
+/// Parses every line of standard input and emits its event, block by block; lets the
+/// workers run between blocks.
+async fn read_and_emit(dispatcher: &Dispatcher) -> InputCounts {
+    let mut input = Input::open();
     let progress = std::io::stderr().is_terminal();
     let mut counts = InputCounts::default();
-    let mut chunk: Vec<Arc<SecurityEvent>> = Vec::with_capacity(CHUNK);
-    let emit_chunk = |chunk: &mut Vec<Arc<SecurityEvent>>, counts: &mut InputCounts| {
-        runtime.block_on(async {
-            for event in chunk.drain(..) {
-                if dispatcher.emit_wait_arc(event).await == EmitOutcome::NoMatch {
-                    counts.no_match += 1;
-                }
-            }
-        });
-    };
+    let mut lines = LineSplitter::default();
+    let mut events: Vec<Arc<SecurityEvent>> = Vec::with_capacity(INPUT_BLOCK / 128);
     let mut last_progress = Instant::now();
-    let read = for_each_line(&mut input, |line| {
-        counts.lines += 1;
-        match line.and_then(crate::events::parse_line_bytes) {
-            Ok(None) => {}
-            Ok(Some(event)) => {
-                counts.events += 1;
-                chunk.push(Arc::new(event));
-                if chunk.len() == CHUNK {
-                    emit_chunk(&mut chunk, &mut counts);
-                }
-            }
-            Err(message) => {
-                counts.malformed += 1;
-                if counts.malformed as usize <= MAX_PRINTED_ERRORS {
-                    eprintln!("siem forward: line {}: {message} (skipped)", counts.lines);
-                } else if counts.malformed as usize == MAX_PRINTED_ERRORS + 1 {
-                    eprintln!("siem forward: more malformed lines; counting them silently");
-                }
+    let mut ended = false;
+    while !ended {
+        match input.next_block().await {
+            Ok([]) => ended = true,
+            Ok(block) => lines.feed(block, |line| take_line(line, &mut counts, &mut events)),
+            Err(e) => {
+                eprintln!("siem forward: cannot read standard input: {e}");
+                ended = true;
             }
         }
-        if progress && counts.lines % 1024 == 0 && last_progress.elapsed() >= PROGRESS_EVERY {
+        if ended {
+            lines.finish(|line| take_line(line, &mut counts, &mut events));
+        }
+        for event in events.drain(..) {
+            if dispatcher.emit_wait_arc(event).await == EmitOutcome::NoMatch {
+                counts.no_match += 1;
+            }
+        }
+        // Emitting only waits when a queue is full: give the workers their turn.
+        tokio::task::yield_now().await;
+        if progress && last_progress.elapsed() >= PROGRESS_EVERY {
             last_progress = Instant::now();
             let t = dispatcher.stats().totals;
             eprint!(
@@ -147,69 +134,207 @@ fn read_stdin(dispatcher: &Dispatcher, runtime: &tokio::runtime::Handle) -> Inpu
                 counts.lines, t.queued, t.delivered, t.failed, t.dropped
             );
         }
-    });
-    if let Err(e) = read {
-        eprintln!("siem forward: cannot read standard input: {e}");
     }
-    emit_chunk(&mut chunk, &mut counts);
     if progress {
         eprintln!();
     }
     counts
 }
 
-/// The longest input line accepted; a longer one is reported as malformed and skipped
-/// (without buffering it), so a stream without newlines cannot exhaust memory.
+/// Counts one line and parses it into `events`, or reports it.
+fn take_line(
+    line: Result<&[u8], String>,
+    counts: &mut InputCounts,
+    events: &mut Vec<Arc<SecurityEvent>>,
+) {
+    counts.lines += 1;
+    match line.and_then(crate::events::parse_line_bytes) {
+        Ok(None) => {}
+        Ok(Some(event)) => {
+            counts.events += 1;
+            events.push(Arc::new(event));
+        }
+        Err(message) => {
+            counts.malformed += 1;
+            if counts.malformed as usize <= MAX_PRINTED_ERRORS {
+                eprintln!("siem forward: line {}: {message} (skipped)", counts.lines);
+            } else if counts.malformed as usize == MAX_PRINTED_ERRORS + 1 {
+                eprintln!("siem forward: more malformed lines; counting them silently");
+            }
+        }
+    }
+}
+
+/// Standard input, a block at a time.
+enum Input {
+    /// A regular file, read on the runtime thread: a read from a file does not wait for
+    /// a writer, and the block is parsed by the core that copied it in.
+    File { file: std::fs::File, block: Vec<u8> },
+    /// Anything else (a pipe from a gateway, a terminal), read on a thread of its own so
+    /// that waiting for input never holds up sends, retries or linger timers.
+    Thread {
+        blocks: tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+        spent: std::sync::mpsc::Sender<Vec<u8>>,
+        current: Vec<u8>,
+    },
+}
+
+impl Input {
+    fn open() -> Self {
+        if let Some(file) = stdin_as_regular_file() {
+            return Input::File {
+                file,
+                block: Vec::new(),
+            };
+        }
+        let (blocks, spent) = spawn_stdin_reader();
+        Input::Thread {
+            blocks,
+            spent,
+            current: Vec::new(),
+        }
+    }
+
+    /// The next block of input; empty at its end.
+    async fn next_block(&mut self) -> std::io::Result<&[u8]> {
+        match self {
+            Input::File { file, block } => {
+                let n = read_block(file, block)?;
+                Ok(&block[..n])
+            }
+            Input::Thread {
+                blocks,
+                spent,
+                current,
+            } => {
+                // The reader may have stopped already; then the block is simply freed.
+                let _ = spent.send(std::mem::take(current));
+                match blocks.recv().await {
+                    Some(Ok(block)) => {
+                        *current = block;
+                        Ok(current)
+                    }
+                    Some(Err(e)) => Err(e),
+                    None => Ok(&[]),
+                }
+            }
+        }
+    }
+}
+
+/// Standard input as a `File` when it is a regular file (`siem forward < events.ndjson`).
+#[cfg(unix)]
+fn stdin_as_regular_file() -> Option<std::fs::File> {
+    use std::os::fd::AsFd as _;
+    let file = std::fs::File::from(std::io::stdin().as_fd().try_clone_to_owned().ok()?);
+    file.metadata().ok()?.is_file().then_some(file)
+}
+
+#[cfg(not(unix))]
+fn stdin_as_regular_file() -> Option<std::fs::File> {
+    None
+}
+
+/// Reads up to one block into `block` (resized to a block; a reused block is still
+/// nearly full length, so only its tail is zeroed again); returns the bytes read.
+fn read_block(input: &mut impl std::io::Read, block: &mut Vec<u8>) -> std::io::Result<usize> {
+    block.resize(INPUT_BLOCK, 0);
+    loop {
+        match input.read(block) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Starts the thread that reads standard input. It sends each block read (an error ends
+/// it; end of input closes the channel) and takes spent blocks back for reuse.
+fn spawn_stdin_reader() -> (
+    tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    std::sync::mpsc::Sender<Vec<u8>>,
+) {
+    let (blocks_tx, blocks_rx) = tokio::sync::mpsc::channel(BLOCKS_AHEAD);
+    let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let reader = move || {
+        let mut stdin = std::io::stdin().lock();
+        loop {
+            let mut block = spent_rx.try_recv().unwrap_or_default();
+            let message = match read_block(&mut stdin, &mut block) {
+                Ok(0) => return,
+                Ok(n) => {
+                    block.truncate(n);
+                    Ok(block)
+                }
+                Err(e) => Err(e),
+            };
+            let failed = message.is_err();
+            // A closed channel means the parser stopped: nothing left to do.
+            if blocks_tx.blocking_send(message).is_err() || failed {
+                return;
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("siem-stdin".to_owned())
+        .spawn(reader)
+    {
+        eprintln!("siem forward: cannot start the input thread: {e}");
+    }
+    (blocks_rx, spent_tx)
+}
+
+/// Lines longer than this are reported and skipped without being buffered.
 const MAX_LINE: usize = 4 << 20;
 
-/// Calls `each` with every line of `input` (without its `\n`) or, for a line over
-/// [`MAX_LINE`], with an error. Lines are borrowed from the reader's buffer, not copied,
-/// unless they straddle two reads.
-fn for_each_line<R: BufRead>(
-    input: &mut R,
-    mut each: impl FnMut(Result<&[u8], String>),
-) -> std::io::Result<()> {
-    let mut carry: Vec<u8> = Vec::new();
-    let mut oversized = false;
-    let too_long = || Err(format!("line longer than {} MiB", MAX_LINE >> 20));
-    loop {
-        let buf = match input.fill_buf() {
-            Ok(buf) => buf,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if buf.is_empty() {
-            if oversized {
-                each(too_long());
-            } else if !carry.is_empty() {
-                each(Ok(&carry));
-            }
-            return Ok(());
-        }
+/// Splits a byte stream, fed in blocks of any size, into lines (without their `\n`). A
+/// line is handed out in place when it lies within one block; only a line that straddles
+/// two blocks is copied.
+#[derive(Debug, Default)]
+struct LineSplitter {
+    carry: Vec<u8>,
+    oversized: bool,
+}
+
+impl LineSplitter {
+    fn too_long() -> Result<&'static [u8], String> {
+        Err(format!("line longer than {} MiB", MAX_LINE >> 20))
+    }
+
+    /// Hands every line that `block` completes to `each`.
+    fn feed(&mut self, block: &[u8], mut each: impl FnMut(Result<&[u8], String>)) {
         let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', buf) {
-            let piece = &buf[start..end];
-            if oversized || carry.len() + piece.len() > MAX_LINE {
-                each(too_long());
-            } else if carry.is_empty() {
+        for end in memchr::memchr_iter(b'\n', block) {
+            let piece = &block[start..end];
+            if self.oversized || self.carry.len() + piece.len() > MAX_LINE {
+                each(Self::too_long());
+            } else if self.carry.is_empty() {
                 each(Ok(piece));
             } else {
-                carry.extend_from_slice(piece);
-                each(Ok(&carry));
+                self.carry.extend_from_slice(piece);
+                each(Ok(&self.carry));
             }
-            carry.clear();
-            oversized = false;
+            self.carry.clear();
+            self.oversized = false;
             start = end + 1;
         }
-        let rest = &buf[start..];
-        if carry.len() + rest.len() > MAX_LINE {
-            oversized = true;
-            carry = Vec::new();
-        } else if !oversized {
-            carry.extend_from_slice(rest);
+        let rest = &block[start..];
+        if self.carry.len() + rest.len() > MAX_LINE {
+            self.oversized = true;
+            self.carry = Vec::new();
+        } else if !self.oversized {
+            self.carry.extend_from_slice(rest);
         }
-        let used = buf.len();
-        input.consume(used);
+    }
+
+    /// At end of input: hands out the last line if it had no `\n`.
+    fn finish(&mut self, mut each: impl FnMut(Result<&[u8], String>)) {
+        if self.oversized {
+            each(Self::too_long());
+        } else if !self.carry.is_empty() {
+            each(Ok(&self.carry));
+        }
+        self.carry = Vec::new();
+        self.oversized = false;
     }
 }
 
@@ -217,10 +342,13 @@ fn for_each_line<R: BufRead>(
 mod tests {
     use super::*;
 
-    fn lines_of(input: &[u8], buffer: usize) -> Vec<Result<Vec<u8>, String>> {
-        let mut reader = std::io::BufReader::with_capacity(buffer, input);
+    fn lines_of(input: &[u8], block: usize) -> Vec<Result<Vec<u8>, String>> {
+        let mut splitter = LineSplitter::default();
         let mut out = Vec::new();
-        for_each_line(&mut reader, |l| out.push(l.map(<[u8]>::to_vec))).unwrap();
+        for piece in input.chunks(block) {
+            splitter.feed(piece, |l| out.push(l.map(<[u8]>::to_vec)));
+        }
+        splitter.finish(|l| out.push(l.map(<[u8]>::to_vec)));
         out
     }
 

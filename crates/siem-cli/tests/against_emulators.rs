@@ -60,7 +60,12 @@ fn fixture_ndjson() -> String {
 }
 
 fn siem(emulators: &Emulators) -> Command {
-    let mut cmd = Command::cargo_bin("siem").unwrap();
+    Command::from_std(siem_std(emulators))
+}
+
+/// The same command as a plain `std::process::Command` (whose stdin can be a file).
+fn siem_std(emulators: &Emulators) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_siem"));
     cmd.env("TEST_HEC_TOKEN", emulators.splunk.token())
         .env("TEST_DD_KEY", emulators.datadog.api_key())
         .env_remove("RUST_LOG")
@@ -129,27 +134,53 @@ async fn send_test_reports_the_platforms_refusal_and_exits_1() {
     );
 }
 
+/// How `forward` gets its input: it reads a regular file on its runtime thread and
+/// anything else (a pipe from a gateway) on a thread of its own.
+#[derive(Debug, Clone, Copy)]
+enum Stdin {
+    Pipe,
+    File,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forward_delivers_ndjson_and_skips_malformed_lines_by_number() {
+async fn forward_delivers_ndjson_from_a_pipe_and_skips_malformed_lines_by_number() {
+    forward_delivers_the_fixtures(Stdin::Pipe).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_delivers_ndjson_from_a_file_and_skips_malformed_lines_by_number() {
+    forward_delivers_the_fixtures(Stdin::File).await;
+}
+
+async fn forward_delivers_the_fixtures(stdin: Stdin) {
     let emulators = Emulators::start(EmulatorsConfig::default()).await.unwrap();
-    let config = config_for(
-        &emulators,
-        &std::env::temp_dir().join(format!("siem-forward-{}", std::process::id())),
-    );
+    let dir = std::env::temp_dir().join(format!("siem-forward-{stdin:?}-{}", std::process::id()));
+    let config = config_for(&emulators, &dir);
     let input = format!("{}not json\n", fixture_ndjson());
-    let output = tokio::task::block_in_place(|| {
-        siem(&emulators)
+    let output = tokio::task::block_in_place(|| match stdin {
+        Stdin::Pipe => siem(&emulators)
             .args(["forward", "--json", "--config"])
             .arg(&config)
             .write_stdin(input)
             .output()
-            .unwrap()
+            .unwrap(),
+        Stdin::File => {
+            let path = dir.join("events.ndjson");
+            std::fs::write(&path, input).unwrap();
+            let mut cmd = siem_std(&emulators);
+            cmd.args(["forward", "--json", "--config"])
+                .arg(&config)
+                .stdin(std::fs::File::open(&path).unwrap())
+                .output()
+                .unwrap()
+        }
     });
     // A malformed line makes the run exit 1, but everything else is delivered.
     assert_eq!(output.status.code(), Some(1));
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("line 6"), "{err}");
     let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["input"]["lines"], 6);
     assert_eq!(result["input"]["events"], 5);
     assert_eq!(result["input"]["malformed"], 1);
     // org_acme's three fixture events go to Splunk; org_globex's redaction to Datadog
@@ -157,4 +188,41 @@ async fn forward_delivers_ndjson_and_skips_malformed_lines_by_number() {
     assert_eq!(emulators.splunk.received().len(), 3);
     assert_eq!(emulators.datadog.received().len(), 1);
     assert_eq!(result["stats"]["totals"]["delivered"], 4);
+}
+
+/// A gateway's pipe stays open between events: what arrived must still be delivered
+/// (after the sink's linger), not held until more input or the end of input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_delivers_while_a_pipe_stays_open() {
+    use std::io::Write as _;
+    let emulators = Emulators::start(EmulatorsConfig::default()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("siem-forward-open-{}", std::process::id()));
+    let config = config_for(&emulators, &dir);
+    let first = fixture_ndjson().lines().next().unwrap().to_owned();
+    let mut child = siem_std(&emulators)
+        .args(["forward", "--json", "--config"])
+        .arg(&config)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{first}").unwrap();
+    stdin.flush().unwrap();
+    let delivered = |emulators: &Emulators| {
+        emulators.splunk.received().len() + emulators.datadog.received().len()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while delivered(&emulators) == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let arrived_while_open = delivered(&emulators);
+    drop(stdin);
+    let output = tokio::task::block_in_place(|| child.wait_with_output().unwrap());
+    assert_eq!(
+        arrived_while_open, 1,
+        "the event waited for the end of input"
+    );
+    assert_eq!(output.status.code(), Some(0));
 }
