@@ -5,11 +5,11 @@
 //! Exit codes: 0 success, 1 delivery failures, 2 usage or configuration errors.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-/// jemalloc instead of the system allocator: `siem forward` parses events on one thread
-/// and frees them on the delivery workers, a pattern on which glibc's malloc spends most
-/// of its time in arena locks and consolidation (with jemalloc: ~35 % less CPU for a
-/// million events and 95 % fewer context switches; see BENCHMARKS.md). Libraries in this
-/// workspace never choose an allocator; a gateway picks its own.
+/// jemalloc instead of the system allocator: `siem forward` allocates and frees a few
+/// small objects per event, millions of times; jemalloc's thread caches make that a few
+/// percent cheaper than glibc's malloc (BENCHMARKS.md). When events were parsed on one
+/// thread and freed on another, glibc spent about a third of the CPU in arena locks.
+/// Libraries in this workspace never choose an allocator; a gateway picks its own.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
