@@ -152,7 +152,7 @@ fn take_line(
         Ok(None) => {}
         Ok(Some(event)) => {
             counts.events += 1;
-            events.push(Arc::new(event));
+            events.push(event);
         }
         Err(message) => {
             counts.malformed += 1;
