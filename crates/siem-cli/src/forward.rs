@@ -17,7 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use siem_core::SecurityEvent;
-use siem_dispatch::{Dispatcher, EmitOutcome};
+use siem_dispatch::{
+    Dispatcher, EmitOutcome, DEFAULT_CONCURRENCY, DEFAULT_MAX_EVENTS, DEFAULT_QUEUE_CAPACITY,
+};
 use siem_secrets::SecretResolver;
 
 use crate::config::{self, Config};
@@ -38,13 +40,14 @@ struct InputCounts {
 }
 
 pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
-    let config = match Config::load(config_path) {
+    let mut config = match Config::load(config_path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("siem forward: {e}");
             return EXIT_CONFIG;
         }
     };
+    size_queues_for_forwarding(&mut config);
     let resolver = SecretResolver::builder().build();
     if let Err(e) = resolver.prefetch(config.secret_refs()).await {
         eprintln!("siem forward: {e}");
@@ -87,6 +90,24 @@ pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
         0
     } else {
         EXIT_FAILURES
+    }
+}
+
+/// `forward` waits for room instead of dropping, so a sink's queue only has to hold what
+/// its worker is about to batch and send: unless the configuration sets `queue_capacity`,
+/// room for `concurrency + 1` batches. A larger queue would only keep events waiting long
+/// enough to leave the CPU's cache (with the dispatcher's default of 20,000 events, a
+/// million events cost about 10 % more CPU than with 3,000; BENCHMARKS.md) and keep more
+/// of them in memory.
+fn size_queues_for_forwarding(config: &mut Config) {
+    for sink in config.orgs.iter_mut().flat_map(|org| org.sinks.iter_mut()) {
+        let delivery = &mut sink.delivery;
+        if delivery.queue_capacity.is_none() {
+            let batch = delivery.max_events.unwrap_or(DEFAULT_MAX_EVENTS);
+            let batches = delivery.concurrency.unwrap_or(DEFAULT_CONCURRENCY) + 1;
+            delivery.queue_capacity =
+                Some(batch.saturating_mul(batches).min(DEFAULT_QUEUE_CAPACITY));
+        }
     }
 }
 
@@ -341,6 +362,45 @@ impl LineSplitter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queues_hold_a_few_batches_unless_configured() {
+        let sink = |name: &str, settings: &str| {
+            format!(
+                "[[org.sink]]\nname = \"{name}\"\nplatform = \"splunk\"\nevents = [\"*\"]\n\
+                 token = {{ static = \"t\" }}\nendpoint = \"https://splunk.invalid:8088\"\n{settings}\n"
+            )
+        };
+        let text = [
+            "[[org]]\nid = \"o\"\n".to_owned(),
+            sink("defaults", ""),
+            sink("bigger_batches", "max_events = 1000"),
+            sink("more_in_flight", "max_events = 1000\nconcurrency = 4"),
+            sink("explicit", "queue_capacity = 50000"),
+            sink("huge_batches", "max_events = 10000\nconcurrency = 8"),
+        ]
+        .concat();
+        let mut config = Config::parse(&text, Path::new("<test>")).unwrap();
+        size_queues_for_forwarding(&mut config);
+        let capacities: Vec<(&str, Option<usize>)> = config.orgs[0]
+            .sinks
+            .iter()
+            .map(|s| (s.name.as_str(), s.delivery.queue_capacity))
+            .collect();
+        assert_eq!(
+            capacities,
+            [
+                (
+                    "defaults",
+                    Some(DEFAULT_MAX_EVENTS * (DEFAULT_CONCURRENCY + 1))
+                ),
+                ("bigger_batches", Some(1000 * (DEFAULT_CONCURRENCY + 1))),
+                ("more_in_flight", Some(5000)),
+                ("explicit", Some(50000)),
+                ("huge_batches", Some(DEFAULT_QUEUE_CAPACITY)),
+            ]
+        );
+    }
 
     fn lines_of(input: &[u8], block: usize) -> Vec<Result<Vec<u8>, String>> {
         let mut splitter = LineSplitter::default();
