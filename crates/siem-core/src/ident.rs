@@ -81,6 +81,7 @@ pub enum IdentError {
 
 impl Ident {
     /// Validates `value` and returns it as an identifier.
+    #[inline]
     pub fn new(value: &str) -> Result<Self, IdentError> {
         validate(value)?;
         Ok(Self(SmolStr::new(value)))

@@ -233,8 +233,23 @@ thread_local! {
         const { std::cell::Cell::new(None) };
 }
 
+impl Timestamp {
+    /// For the event reader: the same-minute path inlined, so that the value comes back
+    /// in registers (through `FromStr`'s `Result`, which is returned in memory, it was
+    /// written and read back at different widths: a stall on every event); anything else
+    /// through [`FromStr`].
+    #[inline(always)]
+    pub(crate) fn parse_for_reader(s: &str) -> Option<Timestamp> {
+        match parse_in_last_minute(s) {
+            Some(known) => Some(known),
+            None => s.parse().ok(),
+        }
+    }
+}
+
 /// `s` if it is `{the last minute parsed}SS[.fraction]Z`, without calendar work; `None`
 /// for anything else (which the full parser then reads).
+#[inline]
 fn parse_in_last_minute(s: &str) -> Option<Timestamp> {
     let bytes = s.as_bytes();
     let (minute_text, rest) = bytes.split_at_checked(MINUTE_LEN)?;

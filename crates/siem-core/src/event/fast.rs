@@ -21,6 +21,7 @@ use crate::details::{
 use crate::event_type::EventType;
 use crate::ident::{intern, Ident};
 use crate::scan::quote_or_backslash;
+use crate::timestamp::Timestamp;
 
 pub(super) fn parse(json: &str) -> Option<SecurityEvent> {
     let mut r = Reader { text: json, pos: 0 };
@@ -55,7 +56,7 @@ pub(super) fn parse(json: &str) -> Option<SecurityEvent> {
             4 => request_id = Some(Ident::new(r.plain_string()?).ok()?),
             5 => severity = Some(r.plain_string()?.parse().ok()?),
             6 => source = Some(intern(r.plain_string()?).ok()?),
-            7 => timestamp = Some(r.plain_string()?.parse().ok()?),
+            7 => timestamp = Some(Timestamp::parse_for_reader(r.plain_string()?)?),
             // Usually the type came first: read the details where they stand. Otherwise
             // keep their text until the type is known.
             _ => match &event_type {
