@@ -178,18 +178,39 @@ pub enum EventTypeError {
     },
 }
 
-impl FromStr for EventType {
-    type Err = EventTypeError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
+impl EventType {
+    /// The known type with this name, if any.
+    #[inline(always)]
+    fn known(name: &str) -> Option<EventType> {
+        Some(match name {
             "dlp.pii_blocked" => EventType::PiiBlocked,
             "dlp.injection_blocked" => EventType::InjectionBlocked,
             "dlp.pii_redacted" => EventType::PiiRedacted,
             "budget.exhausted" => EventType::BudgetExhausted,
             "loop.detected" => EventType::LoopDetected,
             "siem.test" => EventType::SiemTest,
-            other => EventType::Custom(CustomEventType::new(other)?),
+            _ => return None,
         })
+    }
+
+    /// For the event reader: a known type decided inline (the `Result` of [`FromStr`] is
+    /// returned through memory); custom types through `FromStr`.
+    #[inline(always)]
+    pub(crate) fn parse_for_reader(s: &str) -> Option<EventType> {
+        match Self::known(s) {
+            Some(known) => Some(known),
+            None => s.parse().ok(),
+        }
+    }
+}
+
+impl FromStr for EventType {
+    type Err = EventTypeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match Self::known(s) {
+            Some(known) => Ok(known),
+            None => Ok(EventType::Custom(CustomEventType::new(s)?)),
+        }
     }
 }
 

@@ -58,6 +58,23 @@ impl Severity {
 #[error("unknown severity {0:?}; expected one of critical, high, medium, low, info")]
 pub struct UnknownSeverity(pub String);
 
+impl Severity {
+    /// For the event reader: the usual lowercase words decided inline (the `Result` of
+    /// [`FromStr`] is returned through memory); anything else through `FromStr`, which
+    /// also ignores ASCII case.
+    #[inline(always)]
+    pub(crate) fn parse_for_reader(s: &str) -> Option<Severity> {
+        Some(match s {
+            "info" => Severity::Info,
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            _ => return s.parse().ok(),
+        })
+    }
+}
+
 impl FromStr for Severity {
     type Err = UnknownSeverity;
     /// Parses the wire word; ASCII case is ignored.

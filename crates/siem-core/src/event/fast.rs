@@ -21,6 +21,7 @@ use crate::details::{
 use crate::event_type::EventType;
 use crate::ident::{intern, Ident};
 use crate::scan::quote_or_backslash;
+use crate::severity::Severity;
 use crate::timestamp::Timestamp;
 
 pub(super) fn parse(json: &str) -> Option<SecurityEvent> {
@@ -50,11 +51,11 @@ pub(super) fn parse(json: &str) -> Option<SecurityEvent> {
                         .or_else(|| super::parse_other_uuid_forms(text).ok())?,
                 );
             }
-            1 => event_type = Some(r.plain_string()?.parse().ok()?),
+            1 => event_type = Some(EventType::parse_for_reader(r.plain_string()?)?),
             2 => org_id = Some(intern(r.plain_string()?).ok()?),
             3 => project_id = Some(intern(r.plain_string()?).ok()?),
             4 => request_id = Some(Ident::new(r.plain_string()?).ok()?),
-            5 => severity = Some(r.plain_string()?.parse().ok()?),
+            5 => severity = Some(Severity::parse_for_reader(r.plain_string()?)?),
             6 => source = Some(intern(r.plain_string()?).ok()?),
             7 => timestamp = Some(Timestamp::parse_for_reader(r.plain_string()?)?),
             // Usually the type came first: read the details where they stand. Otherwise
