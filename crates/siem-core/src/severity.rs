@@ -59,19 +59,15 @@ impl Severity {
 pub struct UnknownSeverity(pub String);
 
 impl Severity {
-    /// For the event reader: the usual lowercase words decided inline (the `Result` of
+    /// For the event reader: the wire words as written decided inline (the `Result` of
     /// [`FromStr`] is returned through memory); anything else through `FromStr`, which
     /// also ignores ASCII case.
     #[inline(always)]
     pub(crate) fn parse_for_reader(s: &str) -> Option<Severity> {
-        Some(match s {
-            "info" => Severity::Info,
-            "low" => Severity::Low,
-            "medium" => Severity::Medium,
-            "high" => Severity::High,
-            "critical" => Severity::Critical,
-            _ => return s.parse().ok(),
-        })
+        match Severity::ALL.into_iter().find(|sev| sev.as_str() == s) {
+            Some(sev) => Some(sev),
+            None => s.parse().ok(),
+        }
     }
 }
 
