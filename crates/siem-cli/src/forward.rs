@@ -140,11 +140,12 @@ async fn read_and_emit(dispatcher: &Dispatcher) -> InputCounts {
         if ended {
             lines.finish(|line| take_line(line, &mut counts, &mut events));
         }
-        for event in events.drain(..) {
-            if dispatcher.emit_wait_arc(event).await == EmitOutcome::NoMatch {
-                counts.no_match += 1;
-            }
-        }
+        let no_match = &mut counts.no_match;
+        dispatcher
+            .emit_wait_all(events.drain(..), |outcome| {
+                *no_match += u64::from(outcome == EmitOutcome::NoMatch);
+            })
+            .await;
         // Emitting only waits when a queue is full: give the workers their turn.
         tokio::task::yield_now().await;
         if progress && last_progress.elapsed() >= PROGRESS_EVERY {

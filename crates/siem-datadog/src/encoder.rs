@@ -21,8 +21,8 @@
 
 use std::sync::Arc;
 
-use siem_core::{EncodeError, Encoded, RejectedEvent, SecurityEvent, Severity};
-use siem_http::{finish_body, json};
+use siem_core::{EncodeError, Encoded, SecurityEvent, Severity};
+use siem_http::{json, RequestPlan};
 
 use crate::config::DatadogOptions;
 
@@ -78,9 +78,19 @@ fn severity_field(severity: Severity) -> &'static [u8] {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn encode(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> Encoded {
-    let mut out = Encoded::default();
+    plan(events, options).cloning(events)
+}
+
+/// [`encode`] for a batch handed over: the requests take the events themselves.
+pub fn encode_owned(events: Vec<Arc<SecurityEvent>>, options: &DatadogOptions) -> Encoded {
+    plan(&events, options).moving(events)
+}
+
+/// Writes the bodies and decides which events each holds.
+fn plan(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> RequestPlan {
+    let mut plan = RequestPlan::new(options.gzip());
     let Some(first) = events.first() else {
-        return out;
+        return plan;
     };
     let max_body = options.max_body_bytes();
     let max_item = options.max_item_bytes();
@@ -99,10 +109,11 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> Encode
     };
     let mut body: Vec<u8> = Vec::with_capacity(capacity(events.len()));
     body.push(b'[');
-    let mut batch: Vec<Arc<SecurityEvent>> = Vec::with_capacity(events.len().min(max_items));
+    // Items in the body being written.
+    let mut items = 0;
     for (i, event) in events.iter().enumerate() {
         let start = body.len();
-        if !batch.is_empty() {
+        if items > 0 {
             body.push(b',');
         }
         let item_start = body.len();
@@ -118,18 +129,18 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> Encode
         };
         if let Some((limit, what)) = limit {
             body.truncate(start);
-            out.rejected.push(RejectedEvent {
-                event: event.clone(),
-                reason: EncodeError::TooLarge {
+            plan.reject(
+                i,
+                EncodeError::TooLarge {
                     event_id: event.event_id().to_string(),
                     size: len,
                     limit,
                     what,
                 },
-            });
+            );
             continue;
         }
-        if batch.len() == max_items || body.len() + 1 > max_body {
+        if items == max_items || body.len() + 1 > max_body {
             // The item starts the next body; the one so far (not empty, since the item
             // alone fits) is closed and goes as one request.
             let mut next = Vec::with_capacity(capacity(events.len() - i));
@@ -137,19 +148,16 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> Encode
             next.extend_from_slice(&body[item_start..]);
             body.truncate(start);
             body.push(b']');
-            let full = std::mem::replace(&mut body, next);
-            let next_batch = Vec::with_capacity(batch.len());
-            let events_of_full = std::mem::replace(&mut batch, next_batch);
-            out.requests
-                .push(finish_body(events_of_full, full, options.gzip()));
+            plan.close_body(i, std::mem::replace(&mut body, next));
+            items = 0;
         }
-        batch.push(event.clone());
+        items += 1;
     }
-    if !batch.is_empty() {
+    if items > 0 {
         body.push(b']');
-        out.requests.push(finish_body(batch, body, options.gzip()));
+        plan.close_body(events.len(), body);
     }
-    out
+    plan
 }
 
 /// Appends one log item.

@@ -50,6 +50,6 @@ pub mod error;
 pub mod sink;
 
 pub use config::{ConfigError, DatadogConfig, DatadogOptions, DatadogOptionsBuilder};
-pub use encoder::encode;
+pub use encoder::{encode, encode_owned};
 pub use error::BuildError;
 pub use sink::DatadogSink;

@@ -74,8 +74,10 @@ pub(crate) async fn deliver_batch(
     let sink = &*settings.sink;
     let start = Instant::now();
     let mut queue: VecDeque<EncodedRequest> = VecDeque::new();
-    absorb(&lane, sink, &events, &mut queue, &mut out);
-    drop(events);
+    let n = events.len();
+    let encoded = std::panic::catch_unwind(AssertUnwindSafe(|| sink.encode_owned(events)))
+        .map_err(|_| LastError::local("panic", "the sink panicked in encode".to_owned()));
+    take_encoded(&lane, encoded, n, &mut queue, &mut out);
     while let Some(request) = queue.pop_front() {
         let n = request.events.len();
         match send_with_retry(
@@ -128,7 +130,19 @@ fn absorb(
     queue: &mut VecDeque<EncodedRequest>,
     out: &mut BatchOutcome,
 ) {
-    match encode_guarded(sink, events) {
+    take_encoded(lane, encode_guarded(sink, events), events.len(), queue, out);
+}
+
+/// Queues the requests of a batch of `n` events, failing the rejected events (and any the
+/// sink lost).
+fn take_encoded(
+    lane: &Lane,
+    encoded: Result<Encoded, LastError>,
+    n: usize,
+    queue: &mut VecDeque<EncodedRequest>,
+    out: &mut BatchOutcome,
+) {
+    match encoded {
         Ok(encoded) => {
             for r in &encoded.rejected {
                 fail(lane, 1, LastError::from_encode(&r.reason), out);
@@ -140,18 +154,13 @@ fn absorb(
                 .map(|r| r.events.len())
                 .sum::<usize>()
                 + encoded.rejected.len();
-            if covered < events.len() {
+            if covered < n {
                 let msg = "the sink's encode lost events".to_owned();
-                fail(
-                    lane,
-                    events.len() - covered,
-                    LastError::local("encode", msg),
-                    out,
-                );
+                fail(lane, n - covered, LastError::local("encode", msg), out);
             }
             queue.extend(encoded.requests);
         }
-        Err(e) => fail(lane, events.len(), e, out),
+        Err(e) => fail(lane, n, e, out),
     }
 }
 

@@ -2,7 +2,7 @@
 //! flush and shutdown.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -43,6 +43,10 @@ struct Registry {
 
 struct Shared {
     routes: ArcSwap<RouteTable>,
+    /// Bumped after each routing table is published, so that [`Shared::emit_wait_all`]
+    /// keeps its snapshot until the table changes: a plain load where reading the table
+    /// costs several atomic operations per event.
+    routes_version: AtomicU64,
     registry: Mutex<Registry>,
     ctx: Arc<WorkerContext>,
     abort_tx: watch::Sender<Option<Instant>>,
@@ -71,6 +75,24 @@ impl Shared {
             table.orgs.insert(org.as_str().into(), entries);
         }
         self.routes.store(Arc::new(table));
+        self.routes_version.fetch_add(1, Ordering::Release);
+    }
+
+    async fn emit_wait_all(
+        &self,
+        events: impl IntoIterator<Item = Arc<SecurityEvent>>,
+        mut outcome: impl FnMut(EmitOutcome),
+    ) {
+        let mut version = self.routes_version.load(Ordering::Acquire);
+        let mut routes = self.routes.load_full();
+        for event in events {
+            let now = self.routes_version.load(Ordering::Acquire);
+            if now != version {
+                version = now;
+                routes = self.routes.load_full();
+            }
+            outcome(routes.emit_waiting(event).await);
+        }
     }
 
     fn spawn_worker(&self, lane: &Arc<Lane>) {
@@ -179,6 +201,7 @@ impl DispatcherBuilder {
         let (abort_tx, abort_rx) = watch::channel(None);
         let shared = Arc::new(Shared {
             routes: ArcSwap::from_pointee(RouteTable::default()),
+            routes_version: AtomicU64::new(0),
             registry: Mutex::new(Registry::default()),
             ctx: Arc::new(WorkerContext {
                 abort: AbortSignal(abort_rx),
@@ -259,6 +282,15 @@ impl Emitter {
     pub async fn emit_wait_arc(&self, event: Arc<SecurityEvent>) -> EmitOutcome {
         self.shared.routes.load_full().emit_waiting(event).await
     }
+
+    /// See [`Dispatcher::emit_wait_all`].
+    pub async fn emit_wait_all(
+        &self,
+        events: impl IntoIterator<Item = Arc<SecurityEvent>>,
+        outcome: impl FnMut(EmitOutcome),
+    ) {
+        self.shared.emit_wait_all(events, outcome).await;
+    }
 }
 
 impl Dispatcher {
@@ -308,6 +340,42 @@ impl Dispatcher {
     /// Like [`emit_wait`](Self::emit_wait) for an event that is already shared.
     pub async fn emit_wait_arc(&self, event: Arc<SecurityEvent>) -> EmitOutcome {
         self.shared.routes.load_full().emit_waiting(event).await
+    }
+
+    /// [`emit_wait_arc`](Self::emit_wait_arc) for each of `events` in order, handing each
+    /// outcome to `outcome`. For a tool that has many events at hand: the routing table is
+    /// read again only when a reconfiguration has changed it, where `emit_wait_arc` reads it
+    /// for every event. A change made while an event waits applies from the next event on,
+    /// as it would between two calls of `emit_wait_arc`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use siem_core::testing::{sample_events_for, MemorySink};
+    /// use siem_dispatch::{Dispatcher, EmitOutcome, OrgConfig, SinkConfig};
+    ///
+    /// let sink = Arc::new(MemorySink::new("splunk-prod"));
+    /// let dispatcher = Dispatcher::start([
+    ///     OrgConfig::new("org_acme")?.sink(SinkConfig::new(sink.clone())),
+    /// ])?;
+    /// let events = sample_events_for("org_acme").into_iter().chain(sample_events_for("org_other"));
+    /// let mut no_match = 0;
+    /// dispatcher
+    ///     .emit_wait_all(events.map(Arc::new), |outcome| {
+    ///         no_match += usize::from(outcome == EmitOutcome::NoMatch)
+    ///     })
+    ///     .await;
+    /// assert_eq!(no_match, 6);
+    /// let report = dispatcher.shutdown(std::time::Duration::from_secs(5)).await;
+    /// assert_eq!(report.stats.totals.delivered, 6);
+    /// # Ok(()) }
+    /// ```
+    pub async fn emit_wait_all(
+        &self,
+        events: impl IntoIterator<Item = Arc<SecurityEvent>>,
+        outcome: impl FnMut(EmitOutcome),
+    ) {
+        self.shared.emit_wait_all(events, outcome).await;
     }
 
     /// Adds an organization or replaces its configuration, without a restart.

@@ -116,7 +116,7 @@ impl RouteTable {
         }
     }
 
-    /// Like `emit_with`, but waits for room in full queues instead of dropping.
+    /// Like [`emit`](Self::emit), but waits for room in full queues instead of dropping.
     pub(crate) async fn emit_waiting(&self, event: Arc<SecurityEvent>) -> EmitOutcome {
         let routes = self;
         if routes.closed {
@@ -125,37 +125,32 @@ impl RouteTable {
         let Some(entries) = routes.orgs.get(event.org_id().as_str()) else {
             return EmitOutcome::NoMatch;
         };
+        // As in `emit`, the last matching sink gets the event itself.
+        let Some(last) = entries
+            .iter()
+            .rposition(|r| r.filter.matches(event.event_type()))
+        else {
+            return EmitOutcome::NoMatch;
+        };
         let size = event_size(&event);
         let (mut queued, mut dropped) = (0u32, 0u32);
-        for r in entries.iter() {
-            if !r.filter.matches(event.event_type()) {
-                continue;
+        let mut tally = |r: &RouteEntry, result: Result<(), PushError>| match result {
+            Ok(()) => queued += 1,
+            Err(PushError::Full) => {
+                dropped += 1;
+                note_drop(&r.lane);
             }
-            // The common case (room in the queue) registers no waiter at all.
-            let mut pushed = r.queue.push(Arc::clone(&event), size);
-            while let Err(PushError::Full) = pushed {
-                if !r.queue.could_fit(size) {
-                    break;
-                }
-                let room = r.lane.room.notified();
-                tokio::pin!(room);
-                // Armed before the retry, so room made in between is not missed.
-                room.as_mut().enable();
-                pushed = r.queue.push(Arc::clone(&event), size);
-                if let Err(PushError::Full) = pushed {
-                    room.await;
-                    pushed = r.queue.push(Arc::clone(&event), size);
-                }
-            }
-            match pushed {
-                Ok(()) => queued += 1,
-                Err(PushError::Closed) => {}
-                Err(PushError::Full) => {
-                    dropped += 1;
-                    note_drop(&r.lane);
-                }
+            Err(PushError::Closed) => {}
+        };
+        for r in &entries[..last] {
+            if r.filter.matches(event.event_type()) {
+                tally(r, push_waiting(r, Arc::clone(&event), size).await);
             }
         }
+        tally(
+            &entries[last],
+            push_waiting(&entries[last], event, size).await,
+        );
         match (queued, dropped) {
             (0, 0) => EmitOutcome::NoMatch,
             (q, 0) => EmitOutcome::Queued { sinks: q },
@@ -165,6 +160,38 @@ impl RouteTable {
             },
         }
     }
+}
+
+/// Pushes onto one sink's queue, waiting while it is full. Gives up (`Full`) only for an
+/// event larger than the queue's whole byte bound.
+async fn push_waiting(
+    r: &RouteEntry,
+    event: Arc<SecurityEvent>,
+    size: usize,
+) -> Result<(), PushError> {
+    // The common case (room in the queue) registers no waiter at all.
+    let (mut error, mut event) = match r.queue.push_or_return(event, size) {
+        Ok(()) => return Ok(()),
+        Err(refused) => refused,
+    };
+    while error == PushError::Full && r.queue.could_fit(size) {
+        let room = r.lane.room.notified();
+        tokio::pin!(room);
+        // Armed before the retry, so room made in between is not missed.
+        room.as_mut().enable();
+        (error, event) = match r.queue.push_or_return(event, size) {
+            Ok(()) => return Ok(()),
+            Err(refused) => refused,
+        };
+        if error == PushError::Full {
+            room.await;
+            (error, event) = match r.queue.push_or_return(event, size) {
+                Ok(()) => return Ok(()),
+                Err(refused) => refused,
+            };
+        }
+    }
+    Err(error)
 }
 
 /// Counts a drop. The first drop of an episode wakes the worker, which logs it: `emit`

@@ -104,6 +104,18 @@ impl Queue {
     /// Queues `event` accounted as `size` bytes (or drops it). Never blocks.
     #[inline]
     pub(crate) fn push(&self, event: Arc<SecurityEvent>, size: usize) -> Result<(), PushError> {
+        self.push_or_return(event, size).map_err(|(error, _)| error)
+    }
+
+    /// Like [`push`](Self::push), but a refused event comes back, so that a caller that
+    /// waits for room can retry with it instead of holding a clone of the `Arc` (each
+    /// clone and drop is an atomic operation on the event).
+    #[inline]
+    pub(crate) fn push_or_return(
+        &self,
+        event: Arc<SecurityEvent>,
+        size: usize,
+    ) -> Result<(), (PushError, Arc<SecurityEvent>)> {
         let add = pack(1, size);
         let prev = self.state.fetch_add(add, Ordering::AcqRel);
         let was = unpack(prev);
@@ -112,16 +124,17 @@ impl Queue {
             || was.bytes as u64 + size as u64 > self.cap_bytes
         {
             self.state.fetch_sub(add, Ordering::AcqRel);
-            return Err(if was.closed {
+            let error = if was.closed {
                 PushError::Closed
             } else {
                 PushError::Full
-            });
+            };
+            return Err((error, event));
         }
-        if self.ring.push(event).is_err() {
+        if let Err(event) = self.ring.push(event) {
             // Cannot happen: reservations never exceed the ring's capacity.
             self.state.fetch_sub(add, Ordering::AcqRel);
-            return Err(PushError::Full);
+            return Err((PushError::Full, event));
         }
         let wake_bytes = self.wake_bytes.load(Ordering::Relaxed);
         if was.events == 0
@@ -226,6 +239,27 @@ mod tests {
         assert_eq!(q.discard_all(), 1);
         assert_eq!(q.level().events, 0);
         assert_eq!(q.level().bytes, 0);
+    }
+
+    #[test]
+    fn a_refused_event_comes_back_to_the_caller() {
+        let e = ev();
+        let size = event_size(&e);
+        let q = Queue::new(
+            1,
+            usize::MAX >> 30,
+            100,
+            usize::MAX,
+            Arc::new(Notify::new()),
+        );
+        q.push_or_return(e.clone(), size).unwrap();
+        let (error, back) = q.push_or_return(e.clone(), size).unwrap_err();
+        assert_eq!(error, PushError::Full);
+        assert!(Arc::ptr_eq(&back, &e));
+        q.close();
+        let (error, _) = q.push_or_return(back, size).unwrap_err();
+        assert_eq!(error, PushError::Closed);
+        assert_eq!(q.level().events, 1);
     }
 
     #[test]

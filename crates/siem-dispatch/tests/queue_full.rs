@@ -90,3 +90,39 @@ async fn emit_wait_applies_backpressure_instead_of_dropping() {
     assert_eq!((c.queued, c.delivered, c.dropped), (200, 200, 0));
     assert_eq!(slow.received().len(), 200);
 }
+
+#[tokio::test(start_paused = true)]
+async fn emit_wait_all_waits_on_every_matching_sink_and_reports_each_event() {
+    // Two sinks of one org (the first gets clones, the last the event itself) and events
+    // of an unknown org in between: nothing is dropped, every outcome is reported in order.
+    let slow = Arc::new(MemorySink::new("slow"));
+    slow.set_fallback(Step::Delay(Duration::from_millis(100)));
+    let fast = Arc::new(MemorySink::new("fast"));
+    let small = || QueuePolicy::default().capacity(10);
+    let d = Dispatcher::start([OrgConfig::new("org_a")
+        .unwrap()
+        .sink(
+            SinkConfig::new(slow.clone())
+                .queue(small())
+                .batch(BatchPolicy::default().max_events(5)),
+        )
+        .sink(SinkConfig::new(fast.clone()).queue(small()))])
+    .unwrap();
+    let events = common::events("org_a", 100)
+        .into_iter()
+        .zip(common::events("org_unknown", 100))
+        .flat_map(|(a, b)| [a, b])
+        .map(Arc::new);
+    let mut outcomes = Vec::new();
+    d.emit_wait_all(events, |o| outcomes.push(o)).await;
+    let expected: Vec<_> = [EmitOutcome::Queued { sinks: 2 }, EmitOutcome::NoMatch]
+        .into_iter()
+        .cycle()
+        .take(200)
+        .collect();
+    assert_eq!(outcomes, expected);
+    let report = d.shutdown(Duration::from_secs(60)).await;
+    let c = report.stats.totals;
+    assert_eq!((c.queued, c.delivered, c.dropped), (200, 200, 0));
+    assert_eq!((slow.received().len(), fast.received().len()), (100, 100));
+}

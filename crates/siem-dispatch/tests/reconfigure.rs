@@ -233,3 +233,39 @@ async fn invalid_configurations_are_refused_with_names() {
     stuck.set_fallback(Step::Hang);
     drop(stuck);
 }
+
+#[tokio::test(start_paused = true)]
+async fn emit_wait_all_routes_by_the_configuration_in_force_for_each_event() {
+    let first = Arc::new(MemorySink::new("first"));
+    let second = Arc::new(MemorySink::new("second"));
+    let d = Arc::new(
+        Dispatcher::start([OrgConfig::new("org_a")
+            .unwrap()
+            .sink(SinkConfig::new(first.clone()).batch(lingering()))])
+        .unwrap(),
+    );
+    // The org is reconfigured (its sink replaced) while the run is under way, between
+    // the third and the fourth event.
+    let reconfigure = Arc::clone(&d);
+    let second_sink = second.clone();
+    let events = common::events("org_a", 6)
+        .into_iter()
+        .enumerate()
+        .map(move |(i, e)| {
+            if i == 3 {
+                let org = OrgConfig::new("org_a")
+                    .unwrap()
+                    .sink(SinkConfig::new(second_sink.clone()).batch(lingering()));
+                reconfigure.set_org(org).unwrap();
+            }
+            Arc::new(e)
+        });
+    let mut queued = 0;
+    d.emit_wait_all(events, |o| queued += o.queued_sinks())
+        .await;
+    assert_eq!(queued, 6);
+    let d = Arc::into_inner(d).unwrap();
+    let report = d.shutdown(Duration::from_secs(60)).await;
+    assert_eq!(report.stats.totals.delivered, 6);
+    assert_eq!((first.received().len(), second.received().len()), (3, 3));
+}

@@ -8,7 +8,9 @@
 //!   extra root CA (PEM) for on-prem SIEMs, redirects never followed (a redirect could carry
 //!   a token to another host or to plain HTTP), connect and total timeouts, a `User-Agent`,
 //!   and response bodies read only up to a cap.
-//! - [`finish_body`]: gzip a finished body (or not) into an [`EncodedRequest`].
+//! - [`finish_body`]: gzip a finished body (or not) into an [`EncodedRequest`];
+//!   [`RequestPlan`]: an encoder's bodies and rejections by event position, giving each
+//!   request clones of its events or (for a batch handed over) the events themselves.
 //! - [`AuthenticatedPost`] and [`AuthHeader`]: the send path every sink shares (credential,
 //!   auth header, content headers, one POST, classification, invalidation and scrubbing).
 //! - [`classify_status`] and [`parse_retry_after`]: HTTP answers to
@@ -24,6 +26,7 @@ mod client;
 mod config;
 mod gzip;
 pub mod json;
+mod plan;
 mod send;
 mod status;
 #[cfg(feature = "testing")]
@@ -35,6 +38,7 @@ pub use client::{
 };
 pub use config::{InvalidTimeout, InvalidTransport, TimeoutsConfig, TransportBuilder, MAX_TIMEOUT};
 pub use http::header::{HeaderName, HeaderValue};
+pub use plan::RequestPlan;
 pub use send::{content_headers, AuthHeader, AuthenticatedPost};
 pub use status::{classify_status, parse_retry_after};
 

@@ -31,8 +31,8 @@
 
 use std::sync::Arc;
 
-use siem_core::{EncodeError, Encoded, RejectedEvent, SecurityEvent, Severity};
-use siem_http::json;
+use siem_core::{EncodeError, Encoded, SecurityEvent, Severity};
+use siem_http::{json, RequestPlan};
 
 /// The largest uncompressed body sent in one call, in bytes (the API's 1 MB limit, counted
 /// the way Microsoft's client counts it).
@@ -106,18 +106,29 @@ pub const fn severity_word(severity: Severity) -> &'static str {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 pub fn encode(events: &[Arc<SecurityEvent>], gzip: bool) -> Encoded {
-    encode_with_limit(events, gzip, MAX_REQUEST_BYTES)
+    plan(events, gzip, MAX_REQUEST_BYTES).cloning(events)
+}
+
+/// [`encode`] for a batch handed over: the requests take the events themselves.
+pub fn encode_owned(events: Vec<Arc<SecurityEvent>>, gzip: bool) -> Encoded {
+    plan(&events, gzip, MAX_REQUEST_BYTES).moving(events)
 }
 
 /// [`encode`] with another byte limit (tests of the splitting logic use small ones).
+#[cfg(test)]
 pub(crate) fn encode_with_limit(
     events: &[Arc<SecurityEvent>],
     gzip: bool,
     limit: usize,
 ) -> Encoded {
-    let mut out = Encoded::default();
+    plan(events, gzip, limit).cloning(events)
+}
+
+/// Writes the bodies (each within `limit` bytes) and decides which events each holds.
+fn plan(events: &[Arc<SecurityEvent>], gzip: bool, limit: usize) -> RequestPlan {
+    let mut plan = RequestPlan::new(gzip);
     if events.is_empty() {
-        return out;
+        return plan;
     }
     // Records are a little larger than the canonical JSON estimate on long column names
     // and a little smaller on defaults; 32 bytes of slack per record covers the keys.
@@ -128,12 +139,13 @@ pub(crate) fn encode_with_limit(
         buf
     };
     let mut body = new_buffer(remaining_estimate);
-    let mut batch: Vec<Arc<SecurityEvent>> = Vec::new();
+    // Records in the body being written.
+    let mut records = 0;
 
-    for event in events {
+    for (i, event) in events.iter().enumerate() {
         remaining_estimate = remaining_estimate.saturating_sub(event.estimated_size() + 32);
         let mark = body.len();
-        if !batch.is_empty() {
+        if records > 0 {
             body.push(b',');
         }
         let start = body.len();
@@ -142,15 +154,15 @@ pub(crate) fn encode_with_limit(
 
         if record_len + 2 > limit {
             body.truncate(mark);
-            out.rejected.push(RejectedEvent {
-                event: Arc::clone(event),
-                reason: EncodeError::TooLarge {
+            plan.reject(
+                i,
+                EncodeError::TooLarge {
                     event_id: event.event_id().to_string(),
                     size: record_len + 2,
                     limit,
                     what: LIMIT_NAME,
                 },
-            });
+            );
             continue;
         }
         if body.len() + 1 > limit {
@@ -160,20 +172,16 @@ pub(crate) fn encode_with_limit(
             next.extend_from_slice(&body[start..]);
             body.truncate(mark);
             body.push(b']');
-            let full = std::mem::replace(&mut body, next);
-            out.requests.push(siem_http::finish_body(
-                std::mem::take(&mut batch),
-                full,
-                gzip,
-            ));
+            plan.close_body(i, std::mem::replace(&mut body, next));
+            records = 0;
         }
-        batch.push(Arc::clone(event));
+        records += 1;
     }
-    if !batch.is_empty() {
+    if records > 0 {
         body.push(b']');
-        out.requests.push(siem_http::finish_body(batch, body, gzip));
+        plan.close_body(events.len(), body);
     }
-    out
+    plan
 }
 
 /// Appends `"name":`.

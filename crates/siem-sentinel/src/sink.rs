@@ -118,6 +118,10 @@ impl SiemSink for SentinelSink {
         encoder::encode(events, self.options.gzip())
     }
 
+    fn encode_owned(&self, events: Vec<Arc<SecurityEvent>>) -> Encoded {
+        encoder::encode_owned(events, self.options.gzip())
+    }
+
     async fn send(&self, request: &EncodedRequest) -> Result<Ack, DeliveryError> {
         self.post.send(request, classify_response).await
     }

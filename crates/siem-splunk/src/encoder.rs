@@ -21,8 +21,8 @@
 
 use std::sync::Arc;
 
-use siem_core::{EncodeError, Encoded, RejectedEvent, SecurityEvent, Severity};
-use siem_http::{finish_body, json};
+use siem_core::{EncodeError, Encoded, SecurityEvent, Severity};
+use siem_http::{json, RequestPlan};
 
 use crate::config::SplunkOptions;
 
@@ -70,9 +70,19 @@ fn severity_fields(severity: Severity) -> &'static [u8] {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn encode(events: &[Arc<SecurityEvent>], options: &SplunkOptions) -> Encoded {
-    let mut out = Encoded::default();
+    plan(events, options).cloning(events)
+}
+
+/// [`encode`] for a batch handed over: the requests take the events themselves.
+pub fn encode_owned(events: Vec<Arc<SecurityEvent>>, options: &SplunkOptions) -> Encoded {
+    plan(&events, options).moving(events)
+}
+
+/// Writes the bodies and decides which events each holds.
+fn plan(events: &[Arc<SecurityEvent>], options: &SplunkOptions) -> RequestPlan {
+    let mut plan = RequestPlan::new(options.gzip());
     let Some(first) = events.first() else {
-        return out;
+        return plan;
     };
     let max = options.max_body_bytes();
     // A guess of the envelope size, so the buffer rarely grows: the event's own estimate
@@ -80,22 +90,21 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &SplunkOptions) -> Encoded
     let per_event = first.estimated_size() + options.envelope_meta.len() + 64;
     let capacity = |remaining: usize| remaining.saturating_mul(per_event).min(max) + per_event;
     let mut body: Vec<u8> = Vec::with_capacity(capacity(events.len()));
-    let mut batch: Vec<Arc<SecurityEvent>> = Vec::with_capacity(events.len().min(max / 256 + 1));
     for (i, event) in events.iter().enumerate() {
         let start = body.len();
         write_envelope(&mut body, event, options);
         let len = body.len() - start;
         if len > max {
             body.truncate(start);
-            out.rejected.push(RejectedEvent {
-                event: event.clone(),
-                reason: EncodeError::TooLarge {
+            plan.reject(
+                i,
+                EncodeError::TooLarge {
                     event_id: event.event_id().to_string(),
                     size: len,
                     limit: max,
                     what: "a Splunk HEC request body (max_body_bytes)",
                 },
-            });
+            );
             continue;
         }
         if body.len() > max {
@@ -104,18 +113,13 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &SplunkOptions) -> Encoded
             let mut next = Vec::with_capacity(capacity(events.len() - i));
             next.extend_from_slice(&body[start..]);
             body.truncate(start);
-            let full = std::mem::replace(&mut body, next);
-            let next_batch = Vec::with_capacity(batch.len());
-            let events_of_full = std::mem::replace(&mut batch, next_batch);
-            out.requests
-                .push(finish_body(events_of_full, full, options.gzip()));
+            plan.close_body(i, std::mem::replace(&mut body, next));
         }
-        batch.push(event.clone());
     }
-    if !batch.is_empty() {
-        out.requests.push(finish_body(batch, body, options.gzip()));
+    if !body.is_empty() {
+        plan.close_body(events.len(), body);
     }
-    out
+    plan
 }
 
 /// Appends one envelope and its newline.

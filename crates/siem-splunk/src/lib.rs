@@ -47,6 +47,6 @@ pub mod error;
 pub mod sink;
 
 pub use config::{ConfigError, SplunkConfig, SplunkOptions, SplunkOptionsBuilder};
-pub use encoder::encode;
+pub use encoder::{encode, encode_owned};
 pub use error::BuildError;
 pub use sink::SplunkSink;

@@ -11,7 +11,7 @@ use siem_http::{AuthHeader, AuthenticatedPost, HttpClient};
 use url::Url;
 
 use crate::config::SplunkOptions;
-use crate::encoder::encode;
+use crate::encoder::{encode, encode_owned};
 use crate::error::{check_response, BuildError};
 
 /// The platform name reported by [`SiemSink::platform`].
@@ -102,6 +102,10 @@ impl SiemSink for SplunkSink {
 
     fn encode(&self, events: &[Arc<SecurityEvent>]) -> Encoded {
         encode(events, &self.options)
+    }
+
+    fn encode_owned(&self, events: Vec<Arc<SecurityEvent>>) -> Encoded {
+        encode_owned(events, &self.options)
     }
 
     async fn send(&self, request: &EncodedRequest) -> Result<Ack, DeliveryError> {

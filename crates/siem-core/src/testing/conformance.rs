@@ -111,6 +111,26 @@ pub fn check_encoding(sink: &dyn SiemSink) -> Result<(), ConformanceFailures> {
         if bodies(&encoded) != bodies(&again) {
             failures.push(format!("batch of {n}: encode is not deterministic"));
         }
+        // The dispatcher hands its batches over: `encode_owned` must split them the same
+        // way, holding the very events it was given.
+        let owned = sink.encode_owned(events.clone());
+        let holders = |e: &crate::Encoded| {
+            let ptrs = |v: &mut dyn Iterator<Item = &Arc<SecurityEvent>>| {
+                v.map(|e| Arc::as_ptr(e) as usize).collect::<Vec<_>>()
+            };
+            (
+                e.requests
+                    .iter()
+                    .map(|r| ptrs(&mut r.events.iter()))
+                    .collect::<Vec<_>>(),
+                ptrs(&mut e.rejected.iter().map(|r| &r.event)),
+            )
+        };
+        if bodies(&owned) != bodies(&encoded) || holders(&owned) != holders(&encoded) {
+            failures.push(format!(
+                "batch of {n}: encode_owned differs from encode (bodies or events)"
+            ));
+        }
         if let Some(first) = encoded.requests.first() {
             let half = &first.events[..first.events.len().div_ceil(2)];
             let re = sink.encode(half);
