@@ -234,6 +234,14 @@ thread_local! {
 }
 
 impl Timestamp {
+    /// For the event reader's in-place path: only a timestamp in the minute parsed last
+    /// (see [`parse_in_last_minute`]); `None` for anything else, which the reader then
+    /// reads through [`Timestamp::parse_for_reader`].
+    #[inline(always)]
+    pub(crate) fn parse_recent(s: &str) -> Option<Timestamp> {
+        parse_in_last_minute(s)
+    }
+
     /// For the event reader: the same-minute path inlined, so that the value comes back
     /// in registers (through `FromStr`'s `Result`, which is returned in memory, it was
     /// written and read back at different widths: a stall on every event); anything else

@@ -266,3 +266,82 @@ fn arb_event() -> impl Strategy<Value = SecurityEvent> {
             },
         )
 }
+
+/// The reader takes the usual id, type, severity and timestamp in place (without looking
+/// for the closing quote) and everything else by scanning: values next to the usual ones
+/// (other lengths, cases and forms, a quote or backslash where the usual value ends) must
+/// give what serde gives.
+#[test]
+fn readers_agree_around_the_in_place_values() {
+    let base = r#"{"event_id":"a1a2a3a4-b1b2-4c1c-8d1d-e1e2e3e4e5e6","event_type":"budget.exhausted","org_id":"o","project_id":"p","severity":"high","timestamp":"2026-01-01T00:00:00.250Z","details":{"scope":"project","limit_usd":5.0,"spent_usd":5.5,"period":"monthly"}}"#;
+    let replacements: &[(&str, &[&str])] = &[
+        (
+            "a1a2a3a4-b1b2-4c1c-8d1d-e1e2e3e4e5e6",
+            &[
+                "A1A2A3A4-B1B2-4C1C-8D1D-E1E2E3E4E5E6",
+                "a1a2a3a4b1b24c1c8d1de1e2e3e4e5e6",
+                "{a1a2a3a4-b1b2-4c1c-8d1d-e1e2e3e4e5e6}",
+                "a1a2a3a4-b1b2-4c1c-8d1d-e1e2e3e4e5e",
+                "a1a2a3a4-b1b2-4c1c-8d1d-e1e2e3e4e5e6a",
+                "a1a2a3a4-b1b2-4c1c-8d1d-e1e2e3e4e5\\\"",
+                "a1a2a3a4-b1b2-4c1c-8d1d-e1e2e3e4e5\\u0036",
+                "a1a2a3a4-b1b2-4c1c-8d1d-e1e2e3e4e\"5e6",
+            ],
+        ),
+        (
+            "budget.exhausted",
+            &[
+                "budget.exhauste",
+                "budget.exhausted2",
+                "Budget.exhausted",
+                "budget.exhauste\\u0064",
+                "loop.detected",
+                "dlp.injection_blocked",
+                "acme.custom_type",
+                "siem.test",
+            ],
+        ),
+        (
+            "high",
+            &[
+                "HIGH",
+                "High",
+                "hig",
+                "highh",
+                "hig\\u0068",
+                "critical",
+                "info",
+            ],
+        ),
+        (
+            "2026-01-01T00:00:00.250Z",
+            &[
+                "2026-01-01T00:00:00Z",
+                "2026-01-01T00:00:01.250Z",
+                "2026-01-01T00:00:00.25Z",
+                "2026-01-01T00:00:00.2500Z",
+                "2026-01-01T00:00:00.250+00:00",
+                "2026-01-01T00:00:00,250Z",
+                "2026-01-01T00:00:60.250Z",
+                "2026-01-01T00:00:00.250z",
+                "2026-01-01T00:00:00.25\\u0030Z",
+            ],
+        ),
+    ];
+    // The closing quote replaced: the text that follows is then inside the string.
+    let unterminated: &[(&str, &[&str])] = &[
+        ("e5e6\",", &["e5e6x,"]),
+        ("exhausted\",", &["exhaustedx,"]),
+        ("high\",", &["highx,"]),
+        ("250Z\",", &["250Zx,"]),
+    ];
+    readers_agree(base).unwrap();
+    for (usual, others) in replacements.iter().chain(unterminated) {
+        for other in *others {
+            // Twice: the second read of a timestamp meets the reader's same-minute cache.
+            for _ in 0..2 {
+                readers_agree(&base.replace(usual, other)).unwrap();
+            }
+        }
+    }
+}

@@ -24,6 +24,11 @@ use crate::scan::quote_or_backslash;
 use crate::severity::Severity;
 use crate::timestamp::Timestamp;
 
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`
+const UUID_LEN: usize = 36;
+/// `2026-06-08T20:15:30.250Z`, the gateway's form.
+const MILLIS_TIMESTAMP_LEN: usize = 24;
+
 pub(super) fn parse(json: &str) -> Option<SecurityEvent> {
     let mut r = Reader { text: json, pos: 0 };
     r.skip_ws();
@@ -44,20 +49,44 @@ pub(super) fn parse(json: &str) -> Option<SecurityEvent> {
         r.expect(b':')?;
         r.skip_ws();
         match index {
+            // The usual forms of the id, the type, the severity and the timestamp are read
+            // in place; anything else is scanned for its end and parsed in full.
             0 => {
-                let text = r.plain_string()?;
-                event_id = Some(
-                    EventId::from_hyphenated(text)
-                        .or_else(|| super::parse_other_uuid_forms(text).ok())?,
-                );
+                event_id = Some(match r.fixed(UUID_LEN, EventId::from_hyphenated) {
+                    Some(id) => id,
+                    None => {
+                        let text = r.plain_string()?;
+                        EventId::from_hyphenated(text)
+                            .or_else(|| super::parse_other_uuid_forms(text).ok())?
+                    }
+                });
             }
-            1 => event_type = Some(EventType::parse_for_reader(r.plain_string()?)?),
+            1 => {
+                let known = EventType::KNOWN.iter().map(|t| (t.as_str(), t));
+                event_type = Some(match r.quoted_word(known) {
+                    Some(known) => known.clone(),
+                    None => EventType::parse_for_reader(r.plain_string()?)?,
+                });
+            }
             2 => org_id = Some(intern(r.plain_string()?).ok()?),
             3 => project_id = Some(intern(r.plain_string()?).ok()?),
             4 => request_id = Some(Ident::new(r.plain_string()?).ok()?),
-            5 => severity = Some(Severity::parse_for_reader(r.plain_string()?)?),
+            5 => {
+                let words = Severity::ALL.map(|s| (s.as_str(), s));
+                severity = Some(match r.quoted_word(words) {
+                    Some(severity) => severity,
+                    None => Severity::parse_for_reader(r.plain_string()?)?,
+                });
+            }
             6 => source = Some(intern(r.plain_string()?).ok()?),
-            7 => timestamp = Some(Timestamp::parse_for_reader(r.plain_string()?)?),
+            7 => {
+                timestamp = Some(
+                    match r.fixed(MILLIS_TIMESTAMP_LEN, Timestamp::parse_recent) {
+                        Some(t) => t,
+                        None => Timestamp::parse_for_reader(r.plain_string()?)?,
+                    },
+                );
+            }
             // Usually the type came first: read the details where they stand. Otherwise
             // keep their text until the type is known.
             _ => match &event_type {
@@ -259,6 +288,39 @@ impl<'a> Reader<'a> {
         }
         self.pos = start + len + 1;
         self.text.get(start..start + len)
+    }
+
+    /// A string of exactly `len` bytes, read in place when `parse` takes it: no scan for
+    /// its end, since `parse` accepts neither `"` nor `\\` (so the quote after `len` bytes
+    /// is the string's end). Otherwise `None`, and the reader has not moved.
+    #[inline]
+    fn fixed<T>(&mut self, len: usize, parse: impl FnOnce(&'a str) -> Option<T>) -> Option<T> {
+        let start = self.pos + 1;
+        let bytes = self.bytes();
+        if bytes.get(self.pos) != Some(&b'"') || bytes.get(start + len) != Some(&b'"') {
+            return None;
+        }
+        let value = parse(self.text.get(start..start + len)?)?;
+        self.pos = start + len + 1;
+        Some(value)
+    }
+
+    /// The value of the first of `words` that the string here is exactly, compared in
+    /// place; otherwise `None`, and the reader has not moved.
+    #[inline]
+    fn quoted_word<'w, T>(&mut self, words: impl IntoIterator<Item = (&'w str, T)>) -> Option<T> {
+        let rest = self.bytes().get(self.pos..)?;
+        let [b'"', rest @ ..] = rest else {
+            return None;
+        };
+        for (word, value) in words {
+            let word = word.as_bytes();
+            if rest.get(word.len()) == Some(&b'"') && rest.starts_with(word) {
+                self.pos += word.len() + 2;
+                return Some(value);
+            }
+        }
+        None
     }
 
     /// A top-level key, as its index (its bit in the parser's `seen` mask). Compares the
