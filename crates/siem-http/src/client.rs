@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
@@ -178,6 +179,27 @@ impl fmt::Debug for HttpClient {
     }
 }
 
+/// The operating system's trusted roots, read once per process. reqwest reads and decodes
+/// the whole system store for every client it builds (milliseconds each, and every sink
+/// has a client); certificates that rustls cannot take as trust anchors are left out here,
+/// as reqwest leaves them out. The public roots compiled in (webpki-roots) are trusted
+/// whatever the system store holds.
+fn native_roots() -> &'static [reqwest::Certificate] {
+    static ROOTS: OnceLock<Vec<reqwest::Certificate>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        rustls_native_certs::load_native_certs()
+            .certs
+            .into_iter()
+            .filter(|der| {
+                rustls::RootCertStore::empty()
+                    .add(der.clone())
+                    .is_ok()
+            })
+            .filter_map(|der| reqwest::Certificate::from_der(&der).ok())
+            .collect()
+    })
+}
+
 impl HttpClient {
     /// Builds a client.
     pub fn new(options: &HttpOptions) -> Result<Self, HttpError> {
@@ -190,7 +212,11 @@ impl HttpClient {
             .timeout(options.request_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
-            .user_agent(options.user_agent.clone());
+            .user_agent(options.user_agent.clone())
+            .tls_built_in_native_certs(false);
+        for cert in native_roots() {
+            builder = builder.add_root_certificate(cert.clone());
+        }
         if let Some(pem) = &options.extra_root_ca_pem {
             let certs =
                 reqwest::Certificate::from_pem_bundle(pem).map_err(|e| HttpError::InvalidCa {
