@@ -176,7 +176,7 @@ pub(crate) fn intern(value: &str) -> Result<Ident, IdentError> {
     let recent = RECENT
         .try_with(|recent| recent[slot].get())
         .unwrap_or_default();
-    if recent == value {
+    if crate::scan::same_bytes(recent.as_bytes(), value.as_bytes()) {
         return Ok(Ident(SmolStr::new_static(recent)));
     }
     intern_slowly(value, slot)

@@ -52,6 +52,28 @@ pub(crate) fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| b == b'"' || b == b'\\')
 }
 
+/// `a == b`, inline for the lengths of identifiers (4 to 16 bytes: two overlapping loads
+/// each side) where the comparison of slices calls `memcmp`, whose call and length
+/// dispatch cost more than the comparison itself.
+#[inline(always)]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| word_at(s, at);
+    let half = |s: &[u8], at: usize| {
+        let mut half = [0u8; 4];
+        half.copy_from_slice(&s[at..at + 4]);
+        u32::from_le_bytes(half)
+    };
+    match n {
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        _ => a == b,
+    }
+}
+
 /// Whether every byte is printable ASCII (`0x20..=0x7e`).
 #[inline]
 pub(crate) fn is_printable_ascii(bytes: &[u8]) -> bool {
@@ -94,6 +116,20 @@ mod tests {
             }
             let plain: Vec<u8> = (0..len).map(|i| b"#!]a[\x01\xff"[i % 7]).collect();
             assert_eq!(quote_or_backslash(&plain), None, "len {len}");
+        }
+    }
+
+    #[test]
+    fn same_bytes_finds_a_difference_at_every_position_of_every_length() {
+        for len in 0..40 {
+            let a: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(same_bytes(&a, &a.clone()), "len {len}");
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "len {len}, difference at {at}");
+            }
+            assert!(!same_bytes(&a, &a[..len.saturating_sub(1)]) || len == 0);
         }
     }
 

@@ -345,3 +345,23 @@ fn readers_agree_around_the_in_place_values() {
         }
     }
 }
+
+proptest! {
+    /// Lines read as bytes: valid UTF-8 gives what the text reader gives, anything else
+    /// (a byte that breaks UTF-8 anywhere in the line) is an error.
+    #[test]
+    fn byte_lines_are_read_as_their_text_or_refused(
+        event in arb_event(),
+        at in any::<prop::sample::Index>(),
+        bad in prop::sample::select(vec![0x80u8, 0xc3, 0xe2, 0xf0, 0xff]),
+    ) {
+        let json = event.to_json();
+        let as_text = SecurityEvent::from_json(&json).map(|e| e.to_json());
+        let as_bytes = SecurityEvent::from_json_slice(json.as_bytes()).map(|e| e.to_json());
+        prop_assert_eq!(as_text.ok(), as_bytes.ok());
+        let mut broken = json.into_bytes();
+        broken.insert(at.index(broken.len() + 1), bad);
+        prop_assert!(std::str::from_utf8(&broken).is_err());
+        prop_assert!(SecurityEvent::from_json_slice(&broken).is_err());
+    }
+}

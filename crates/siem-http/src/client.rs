@@ -190,11 +190,7 @@ fn native_roots() -> &'static [reqwest::Certificate] {
         rustls_native_certs::load_native_certs()
             .certs
             .into_iter()
-            .filter(|der| {
-                rustls::RootCertStore::empty()
-                    .add(der.clone())
-                    .is_ok()
-            })
+            .filter(|der| rustls::RootCertStore::empty().add(der.clone()).is_ok())
             .filter_map(|der| reqwest::Certificate::from_der(&der).ok())
             .collect()
     })
