@@ -26,6 +26,7 @@ mod endpoint;
 mod event;
 mod event_type;
 mod filter;
+mod hex;
 mod ident;
 mod scan;
 mod secret;

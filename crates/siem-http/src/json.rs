@@ -269,8 +269,7 @@ fn push_f64(out: &mut Vec<u8>, value: f64) {
 
 /// Appends an event id in its lowercase hyphenated form (36 bytes, no quotes).
 pub fn push_event_id(out: &mut Vec<u8>, id: siem_core::EventId) {
-    let mut buf = [0u8; 36];
-    out.extend_from_slice(id.as_uuid().hyphenated().encode_lower(&mut buf).as_bytes());
+    out.extend_from_slice(&id.hyphenated());
 }
 
 #[cfg(test)]
