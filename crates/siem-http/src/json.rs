@@ -21,13 +21,51 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
 
 /// Appends the escaped contents of `s` without quotes, for building one JSON string from
 /// several parts.
-#[inline]
+///
+/// Inlined: an event's strings are short and almost never need escaping, so the call, the
+/// scan and a `memcpy` call cost more than the bytes; the plain case is a scan of one or
+/// two words and fixed-size copies, and anything to escape goes out of line.
+#[inline(always)]
 pub fn push_str_contents(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    if !any_needs_escape(bytes) {
-        out.extend_from_slice(bytes);
-        return;
+    if any_needs_escape(bytes) {
+        push_escaped(out, bytes);
+    } else {
+        push_bytes(out, bytes);
     }
+}
+
+/// Appends `bytes`, with fixed-size copies (two overlapping ones) up to 16 bytes.
+#[inline(always)]
+fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    let n = bytes.len();
+    let start = out.len();
+    match n {
+        8..=16 => {
+            out.extend_from_slice(&word_bytes::<8>(bytes, 0));
+            out.truncate(start + n - 8);
+            out.extend_from_slice(&word_bytes::<8>(bytes, n - 8));
+        }
+        4..=7 => {
+            out.extend_from_slice(&word_bytes::<4>(bytes, 0));
+            out.truncate(start + n - 4);
+            out.extend_from_slice(&word_bytes::<4>(bytes, n - 4));
+        }
+        _ => out.extend_from_slice(bytes),
+    }
+}
+
+/// The `N` bytes of `bytes` at `at` as an array (a fixed-size copy).
+#[inline(always)]
+fn word_bytes<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    let mut word = [0u8; N];
+    word.copy_from_slice(&bytes[at..at + N]);
+    word
+}
+
+#[cold]
+#[inline(never)]
+fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if needs_escape(b) {
@@ -81,7 +119,7 @@ fn needs_escape(b: u8) -> bool {
 /// Whether any byte needs escaping, eight bytes per step: almost every string written
 /// (identifiers, event types, timestamps) needs none, and this scan is the hot part of
 /// encoding.
-#[inline]
+#[inline(always)]
 fn any_needs_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -91,23 +129,25 @@ fn any_needs_escape(bytes: &[u8]) -> bool {
     let any_equal = |word: u64, byte: u8| any_below(word ^ (ONES * u64::from(byte)), 1);
     let special =
         |word: u64| any_below(word, 0x20) | any_equal(word, b'"') | any_equal(word, b'\\');
-    let word_at = |at: usize| {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&bytes[at..at + 8]);
-        u64::from_le_bytes(word)
-    };
-    if bytes.len() < 8 {
-        return bytes.iter().any(|&b| needs_escape(b));
+    let word_at = |at: usize| u64::from_le_bytes(word_bytes(bytes, at));
+    let n = bytes.len();
+    if n < 8 {
+        if n < 4 {
+            return bytes.iter().any(|&b| needs_escape(b));
+        }
+        // Two overlapping halves as one word.
+        let half = |at: usize| u64::from(u32::from_le_bytes(word_bytes(bytes, at)));
+        return special(half(0) | half(n - 4) << 32) != 0;
     }
     let mut at = 0;
-    while at + 8 <= bytes.len() {
+    while at + 8 <= n {
         if special(word_at(at)) != 0 {
             return true;
         }
         at += 8;
     }
     // The last eight bytes (overlapping some already checked) instead of a byte loop.
-    special(word_at(bytes.len() - 8)) != 0
+    special(word_at(n - 8)) != 0
 }
 
 fn push_escape(out: &mut Vec<u8>, b: u8) {
@@ -368,6 +408,21 @@ mod tests {
                 String::from_utf8(out).unwrap(),
                 serde_json::to_string(details).unwrap()
             );
+        }
+    }
+
+    #[test]
+    fn plain_strings_of_every_length_are_copied_whole_after_what_is_there() {
+        for len in 0..40 {
+            let s: String = (0..len)
+                .map(|i| char::from(b'A' + (i % 58) as u8))
+                .collect();
+            let s = s.replace(['\\', '"'], "x");
+            let mut out = b"{\"k\":".to_vec();
+            push_str(&mut out, &s);
+            let mut expected = b"{\"k\":".to_vec();
+            expected.extend(serde_json::to_vec(&s).unwrap());
+            assert_eq!(out, expected, "len {len}");
         }
     }
 
