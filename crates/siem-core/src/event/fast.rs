@@ -421,12 +421,14 @@ impl<'a> Reader<'a> {
     /// An array of labels.
     fn labels(&mut self) -> Option<Vec<Ident>> {
         self.expect(b'[')?;
-        let mut labels = Vec::new();
         self.skip_ws();
         if self.bytes().get(self.pos) == Some(&b']') {
             self.pos += 1;
-            return Some(labels);
+            return Some(Vec::new());
         }
+        // Room for the usual few labels up front: growing from empty goes through the
+        // vector's out-of-line growth path.
+        let mut labels = Vec::with_capacity(4);
         loop {
             self.skip_ws();
             labels.push(self.label()?);
