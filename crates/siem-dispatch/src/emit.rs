@@ -69,89 +69,86 @@ pub(crate) struct RouteTable {
 }
 
 impl RouteTable {
+    /// The organization's sinks and the index of the last one whose filter matches, or
+    /// the outcome when no sink takes the event.
+    #[inline]
+    fn matching(&self, event: &SecurityEvent) -> Result<(&[RouteEntry], usize), EmitOutcome> {
+        if self.closed {
+            return Err(EmitOutcome::Closed);
+        }
+        let entries = self
+            .orgs
+            .get(event.org_id().as_str())
+            .ok_or(EmitOutcome::NoMatch)?;
+        let last = entries
+            .iter()
+            .rposition(|r| r.filter.matches(event.event_type()))
+            .ok_or(EmitOutcome::NoMatch)?;
+        Ok((entries, last))
+    }
+
     #[inline]
     pub(crate) fn emit(&self, event: Owned) -> EmitOutcome {
-        let routes = self;
-        if routes.closed {
-            return EmitOutcome::Closed;
-        }
-        let e: &SecurityEvent = event.as_ref();
-        let Some(entries) = routes.orgs.get(e.org_id().as_str()) else {
-            return EmitOutcome::NoMatch;
+        let (entries, last) = match self.matching(event.as_ref()) {
+            Ok(found) => found,
+            Err(outcome) => return outcome,
         };
+        let size = event_size(event.as_ref());
         // The last matching sink gets the event itself, the others a clone of the Arc.
-        let Some(last) = entries
-            .iter()
-            .rposition(|r| r.filter.matches(e.event_type()))
-        else {
-            return EmitOutcome::NoMatch;
-        };
-        let size = event_size(e);
         let event = event.into_arc();
-        let (mut queued, mut dropped) = (0u32, 0u32);
-        let mut tally = |r: &RouteEntry, result: Result<(), PushError>| match result {
-            Ok(()) => queued += 1,
-            Err(PushError::Full) => {
-                dropped += 1;
-                note_drop(&r.lane);
-            }
-            // The sink was removed a moment ago: the event arrived after it.
-            Err(PushError::Closed) => {}
-        };
+        let mut tally = Tally::default();
         for r in &entries[..last] {
             if r.filter.matches(event.event_type()) {
-                tally(r, r.queue.push(Arc::clone(&event), size));
+                tally.record(r, r.queue.push(Arc::clone(&event), size));
             }
         }
-        if let Some(r) = entries.get(last) {
-            tally(r, r.queue.push(event, size));
-        }
-        match (queued, dropped) {
-            (0, 0) => EmitOutcome::NoMatch,
-            (q, 0) => EmitOutcome::Queued { sinks: q },
-            (q, d) => EmitOutcome::Dropped {
-                queued: q,
-                dropped: d,
-            },
-        }
+        tally.record(&entries[last], entries[last].queue.push(event, size));
+        tally.outcome()
     }
 
     /// Like [`emit`](Self::emit), but waits for room in full queues instead of dropping.
     pub(crate) async fn emit_waiting(&self, event: Arc<SecurityEvent>) -> EmitOutcome {
-        let routes = self;
-        if routes.closed {
-            return EmitOutcome::Closed;
-        }
-        let Some(entries) = routes.orgs.get(event.org_id().as_str()) else {
-            return EmitOutcome::NoMatch;
-        };
-        // As in `emit`, the last matching sink gets the event itself.
-        let Some(last) = entries
-            .iter()
-            .rposition(|r| r.filter.matches(event.event_type()))
-        else {
-            return EmitOutcome::NoMatch;
+        let (entries, last) = match self.matching(&event) {
+            Ok(found) => found,
+            Err(outcome) => return outcome,
         };
         let size = event_size(&event);
-        let (mut queued, mut dropped) = (0u32, 0u32);
-        let mut tally = |r: &RouteEntry, result: Result<(), PushError>| match result {
-            Ok(()) => queued += 1,
-            Err(PushError::Full) => {
-                dropped += 1;
-                note_drop(&r.lane);
-            }
-            Err(PushError::Closed) => {}
-        };
+        let mut tally = Tally::default();
         for r in &entries[..last] {
             if r.filter.matches(event.event_type()) {
-                tally(r, push_waiting(r, Arc::clone(&event), size).await);
+                tally.record(r, push_waiting(r, Arc::clone(&event), size).await);
             }
         }
-        tally(
-            &entries[last],
-            push_waiting(&entries[last], event, size).await,
-        );
-        match (queued, dropped) {
+        let r = &entries[last];
+        tally.record(r, push_waiting(r, event, size).await);
+        tally.outcome()
+    }
+}
+
+/// The sinks that took an event and those whose queue was full.
+#[derive(Default)]
+struct Tally {
+    queued: u32,
+    dropped: u32,
+}
+
+impl Tally {
+    #[inline]
+    fn record(&mut self, r: &RouteEntry, result: Result<(), PushError>) {
+        match result {
+            Ok(()) => self.queued += 1,
+            Err(PushError::Full) => {
+                self.dropped += 1;
+                note_drop(&r.lane);
+            }
+            // The sink was removed a moment ago: the event arrived after it.
+            Err(PushError::Closed) => {}
+        }
+    }
+
+    #[inline]
+    fn outcome(self) -> EmitOutcome {
+        match (self.queued, self.dropped) {
             (0, 0) => EmitOutcome::NoMatch,
             (q, 0) => EmitOutcome::Queued { sinks: q },
             (q, d) => EmitOutcome::Dropped {
