@@ -543,7 +543,7 @@ fn outage(options: &Options, b: &mut Bench) -> Result<(), String> {
     println!(
         "\nOutage: paced feed at {} events/s for {seconds:.0} s; the emulator answers 503 from \
          {:.0} s to {:.0} s after it started; max_attempts = {}; forward pauses its input \
-         while a queue is full (emit_wait), so the writer falls behind instead of \
+         while a queue is full (emit_wait_all), so the writer falls behind instead of \
          forward dropping",
         options.steady_rate,
         options.outage_after,

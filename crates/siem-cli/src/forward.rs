@@ -1,9 +1,9 @@
 //! `siem forward`: NDJSON events on stdin into the dispatcher.
 //!
 //! Unlike a gateway, which must never wait, `forward` is a pipe: it emits with
-//! `Dispatcher::emit_wait_arc`, so when a sink's queue is full it stops reading until the
-//! worker makes room, and a large file is delivered whole instead of being dropped (stdin
-//! simply backs up).
+//! `Dispatcher::emit_wait_all` (a block of events at a time), so when a sink's queue is full
+//! it stops reading until the worker makes room, and a large file is delivered whole
+//! instead of being dropped (stdin simply backs up).
 //!
 //! A small thread only reads standard input, in blocks, so that waiting for input (a pipe
 //! from a live gateway) never holds up sends, retries or linger timers. Everything else
