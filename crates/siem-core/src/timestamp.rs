@@ -179,10 +179,20 @@ thread_local! {
 
 fn push_fraction_and_zone(out: &mut impl AsciiSink, nanos: u32) {
     if nanos != 0 {
-        out.put(b'.');
         if nanos % 1_000_000 == 0 {
-            push_digits(out, nanos / 1_000_000, 3);
-        } else if nanos % 1_000 == 0 {
+            // Milliseconds, the gateway's precision: one fixed-size write.
+            let millis = nanos / 1_000_000;
+            out.put_slice(&[
+                b'.',
+                b'0' + (millis / 100) as u8,
+                b'0' + (millis / 10 % 10) as u8,
+                b'0' + (millis % 10) as u8,
+                b'Z',
+            ]);
+            return;
+        }
+        out.put(b'.');
+        if nanos % 1_000 == 0 {
             push_digits(out, nanos / 1_000, 6);
         } else {
             push_digits(out, nanos, 9);
@@ -260,9 +270,10 @@ impl Timestamp {
 #[inline]
 fn parse_in_last_minute(s: &str) -> Option<Timestamp> {
     let bytes = s.as_bytes();
-    let (minute_text, rest) = bytes.split_at_checked(MINUTE_LEN)?;
+    let (minute_text, rest) = bytes.split_first_chunk::<MINUTE_LEN>()?;
     let (cached_text, minute_start) = LAST_MINUTE.try_with(std::cell::Cell::get).ok()??;
-    if minute_text != cached_text {
+    // Arrays of a fixed length: compared inline, not through `memcmp`.
+    if *minute_text != cached_text {
         return None;
     }
     let [s1, s0, rest @ .., b'Z'] = rest else {
@@ -274,6 +285,15 @@ fn parse_in_last_minute(s: &str) -> Option<Timestamp> {
     }
     let nanos = match rest {
         [] => 0,
+        // Milliseconds, the gateway's precision.
+        [b'.', a, b, c] => {
+            let digits = [*a, *b, *c];
+            if !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let [a, b, c] = digits.map(|d| u32::from(d - b'0'));
+            (a * 100 + b * 10 + c) * 1_000_000
+        }
         [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
             let mut value = 0u32;
             for &d in digits {
@@ -404,6 +424,10 @@ mod tests {
             "2026-06-08T10:15:30.1234567890Z",
             "2026-06-08T10:15:3aZ",
             "2026-06-08T10:15:30.12aZ",
+            "2026-06-08T10:15:30.250Z",
+            "2026-06-08T10:15:30.099Z",
+            "2026-06-08T10:15:30.-12Z",
+            "2026-06-08T10:15:30. 12Z",
             "2026-06-08T10:15:30z",
             "2026-06-08t10:15:30Z",
             "2026-06-08T10:15:30+02:00",
@@ -439,6 +463,10 @@ mod tests {
             round("2026-06-08T20:16:02.250Z"),
             "2026-06-08T20:16:02.250Z"
         );
+        for millis in ["001", "005", "010", "099", "100", "999"] {
+            let text = format!("2026-06-08T20:16:02.{millis}Z");
+            assert_eq!(round(&text), text);
+        }
         assert_eq!(
             round("2026-06-08T20:16:02.2501Z"),
             "2026-06-08T20:16:02.250100Z"
