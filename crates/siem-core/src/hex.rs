@@ -5,8 +5,8 @@
 //! (through `uuid`, or a table lookup per digit into a `u128`) they cost two to three
 //! hundred instructions an event; a word at a time, under a hundred.
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
+use crate::scan::{word_at, HIGHS, ONES};
+
 const LOW_NIBBLES: u64 = 0x0f0f_0f0f_0f0f_0f0f;
 
 /// Where the 32 digits of the hyphenated form are, as four runs of eight (the second and
@@ -59,12 +59,6 @@ fn encode8(value: u32) -> u64 {
     nibbles + ONES * u64::from(b'0') + letters * u64::from(b'a' - b'0' - 10)
 }
 
-fn word(bytes: &[u8]) -> u64 {
-    let mut word = [0u8; 8];
-    word.copy_from_slice(&bytes[..8]);
-    u64::from_le_bytes(word)
-}
-
 /// Four bytes each from `first` and `second` as one word (`first` in the low half).
 fn two_halves(first: &[u8], second: &[u8]) -> u64 {
     let mut word = [0u8; 8];
@@ -82,10 +76,10 @@ pub(crate) fn decode_hyphenated(text: &[u8]) -> Option<u128> {
         return None;
     }
     let runs = [
-        word(&text[0..8]),
+        word_at(text, 0),
         two_halves(&text[9..13], &text[14..18]),
         two_halves(&text[19..23], &text[24..28]),
-        word(&text[28..36]),
+        word_at(text, 28),
     ];
     let mut value = 0u128;
     for run in runs {

@@ -4,8 +4,10 @@
 //! more than the scan itself and a byte loop with an early exit is several instructions
 //! per byte.
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
+/// 0x01 in every byte of a word.
+pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
+/// The high bit of every byte of a word.
+pub(crate) const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 /// A high bit for each byte of `x` below `n` (`n` ≤ 0x80); bits above the lowest one may be
 /// spurious (borrows), so callers only use the lowest bit or whether any is set. Bytes of
@@ -24,7 +26,7 @@ fn bytes_equal(x: u64, byte: u8) -> u64 {
 
 /// The eight bytes at `at` as a little-endian word; `at + 8` must be in bounds.
 #[inline(always)]
-fn word_at(bytes: &[u8], at: usize) -> u64 {
+pub(crate) fn word_at(bytes: &[u8], at: usize) -> u64 {
     let mut word = [0u8; 8];
     word.copy_from_slice(&bytes[at..at + 8]);
     u64::from_le_bytes(word)

@@ -483,12 +483,7 @@ impl<'a> Reader<'a> {
     fn number_token(&mut self) -> Option<&'a str> {
         let start = self.pos;
         let bytes = self.bytes();
-        let digits = |from: usize| {
-            bytes[from..]
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .count()
-        };
+        let digits = |from: usize| leading_digits(bytes.get(from..).unwrap_or_default()).1;
         let mut at = start;
         if bytes.get(at) == Some(&b'-') {
             at += 1;
