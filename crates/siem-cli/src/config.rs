@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use siem_core::{EventFilter, SiemSink};
-use siem_dispatch::{DeliveryOverrides, OrgConfig, SinkConfig};
+use siem_dispatch::{BufferKind, DeliveryOverrides, OrgConfig, SinkConfig};
 use siem_secrets::{SecretRef, SecretResolver};
 
 /// The platforms the command knows.
@@ -78,6 +78,8 @@ impl std::error::Error for ConfigError {}
 #[derive(Debug, Clone)]
 pub struct Config {
     pub file: PathBuf,
+    /// Where disk buffers live (relative paths are relative to the file).
+    pub data_dir: Option<PathBuf>,
     pub orgs: Vec<OrgSection>,
 }
 
@@ -101,6 +103,17 @@ pub struct SinkSection {
     pub platform: PlatformSection,
 }
 
+impl SinkSection {
+    /// Memory or disk.
+    pub fn buffer_kind(&self) -> BufferKind {
+        self.delivery
+            .buffer
+            .as_ref()
+            .and_then(|b| b.kind)
+            .unwrap_or_default()
+    }
+}
+
 /// The platform fields of a sink.
 #[derive(Debug, Clone)]
 pub enum PlatformSection {
@@ -122,6 +135,7 @@ impl PlatformSection {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    data_dir: Option<PathBuf>,
     #[serde(default)]
     org: Vec<RawOrg>,
 }
@@ -219,8 +233,26 @@ impl Config {
                 sinks,
             });
         }
+        let data_dir = raw.data_dir.map(|d| base_dir.join(d));
+        if data_dir.is_none() {
+            let disk_sink = orgs.iter().find_map(|o: &OrgSection| {
+                o.sinks
+                    .iter()
+                    .find(|s| s.buffer_kind() == BufferKind::Disk)
+                    .map(|s| (o.id.clone(), s.name.clone()))
+            });
+            if let Some((org, sink)) = disk_sink {
+                return Err(error(
+                    format!("org \"{org}\", sink \"{sink}\""),
+                    Some("buffer"),
+                    "type \"disk\" needs a top-level data_dir = \"/path/to/dir\" for the buffer files"
+                        .to_owned(),
+                ));
+            }
+        }
         Ok(Config {
             file: path.to_path_buf(),
+            data_dir,
             orgs,
         })
     }
@@ -326,7 +358,13 @@ fn parse_sink(mut table: toml::Table, base_dir: &Path) -> Result<SinkSection, Fi
             platform_table.insert(key, value);
         }
     }
-    let delivery: DeliveryOverrides = read(delivery)?;
+    let mut delivery: DeliveryOverrides = read(delivery)?;
+    // A relative dead-letter file is relative to the configuration file.
+    if let Some(path) = &mut delivery.dead_letter {
+        if path.is_relative() {
+            *path = base_dir.join(&*path);
+        }
+    }
     // Relative CA files are relative to the configuration file.
     if let Some(toml::Value::String(ca)) = platform_table.get_mut("ca_file") {
         let path = Path::new(ca.as_str());

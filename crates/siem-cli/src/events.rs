@@ -85,8 +85,21 @@ pub fn parse_line_bytes(line: &[u8]) -> Result<Option<Arc<SecurityEvent>>, Strin
     }
     match SecurityEvent::from_json_slice(line) {
         Ok(event) => Ok(Some(Arc::new(event))),
+        Err(_) if line.starts_with(DEAD_LETTER_PREFIX) => parse_dead_letter(line).map(Some),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// How a line of a dead-letter file starts (see `siem_dispatch::DeadLetterLine`).
+const DEAD_LETTER_PREFIX: &[u8] = b"{\"dead_letter\":";
+
+/// A dead-letter line: its `event`, so that a dead-letter file can be replayed as is.
+fn parse_dead_letter(line: &[u8]) -> Result<Arc<SecurityEvent>, String> {
+    let entry: siem_dispatch::DeadLetterLine<Box<serde_json::value::RawValue>> =
+        serde_json::from_slice(line).map_err(|e| format!("dead-letter line: {e}"))?;
+    SecurityEvent::from_json(entry.event.get())
+        .map(Arc::new)
+        .map_err(|e| format!("dead-letter line: event: {e}"))
 }
 
 #[cfg(test)]
@@ -119,6 +132,20 @@ mod tests {
         );
         assert!(parse_line_bytes(EVENT.as_bytes()).unwrap().is_some());
         assert_eq!(parse_line_bytes(b" \t\r").unwrap(), None);
+    }
+
+    #[test]
+    fn a_dead_letter_line_replays_as_its_event() {
+        let event = SecurityEvent::from_json(EVENT).unwrap();
+        let line = format!(
+            r#"{{"dead_letter":{{"org_id":"o","sink":"s","kind":"permanent","status":400,"reason":"permanent HTTP 400: bad","at":"2026-06-08T20:15:30Z"}},"event":{}}}"#,
+            event.to_json()
+        );
+        let back = parse_line_bytes(line.as_bytes()).unwrap().unwrap();
+        assert_eq!(*back, event);
+        let broken = line.replace("\"org_id\":\"o\",\"project_id\"", "\"project_id\"");
+        let message = parse_line_bytes(broken.as_bytes()).unwrap_err();
+        assert!(message.starts_with("dead-letter line: event:"), "{message}");
     }
 
     #[test]

@@ -1,9 +1,15 @@
 //! `siem forward`: NDJSON events on stdin into the dispatcher.
 //!
 //! Unlike a gateway, which must never wait, `forward` is a pipe: it emits with
-//! `Dispatcher::emit_wait_all` (a block of events at a time), so when a sink's queue is full
-//! it stops reading until the worker makes room, and a large file is delivered whole
-//! instead of being dropped (stdin simply backs up).
+//! `Emitter::emit_wait_all` (a block of events at a time), so when a healthy sink's buffer
+//! is full it stops reading until the worker makes room, and a large file is delivered
+//! whole instead of being dropped (stdin simply backs up). A sink whose circuit is open
+//! holds nobody up: its events go to its disk buffer, or are dropped and counted (memory
+//! buffer), while the other sinks go on at their own pace.
+//!
+//! SIGINT/SIGTERM: stop reading, deliver what is buffered within `--flush-timeout`
+//! (leaving the rest in disk buffers, or counting it undelivered), print the report, exit
+//! 130/143. A second signal skips the delivery but still prints the report.
 //!
 //! A small thread only reads standard input, in blocks, so that waiting for input (a pipe
 //! from a live gateway) never holds up sends, retries or linger timers. Everything else
@@ -18,12 +24,14 @@ use std::time::{Duration, Instant};
 
 use siem_core::SecurityEvent;
 use siem_dispatch::{
-    Dispatcher, EmitOutcome, DEFAULT_CONCURRENCY, DEFAULT_MAX_EVENTS, DEFAULT_QUEUE_CAPACITY,
+    BufferKind, BufferOverrides, Dispatcher, EmitOutcome, DEFAULT_BUFFER_MAX_EVENTS,
+    DEFAULT_CONCURRENCY, DEFAULT_MAX_EVENTS,
 };
 use siem_secrets::SecretResolver;
 
 use crate::config::{self, Config};
 use crate::output;
+use crate::signals::Signals;
 use crate::{EXIT_CONFIG, EXIT_FAILURES};
 
 /// How many errors are printed one by one before only counting.
@@ -37,6 +45,11 @@ struct InputCounts {
     events: u64,
     malformed: u64,
     no_match: u64,
+    /// Events read but not handed to the dispatcher because a signal stopped the input.
+    not_emitted: u64,
+    /// Events handed to the dispatcher (each got an outcome).
+    #[serde(skip)]
+    emitted: u64,
 }
 
 pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
@@ -60,36 +73,94 @@ pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    let dispatcher = match Dispatcher::start(orgs) {
+    let started = Instant::now();
+    let mut builder = Dispatcher::builder();
+    for org in orgs {
+        builder = builder.org(org);
+    }
+    if let Some(dir) = &config.data_dir {
+        builder = builder.data_dir(dir);
+    }
+    let dispatcher = match builder.start() {
         Ok(d) => d,
         Err(e) => {
             eprintln!("siem forward: {e}");
             return EXIT_CONFIG;
         }
     };
-    let counts = read_and_emit(&dispatcher).await;
-    let report = dispatcher
-        .shutdown(Duration::from_secs(flush_timeout))
-        .await;
+    let mut signals = Signals::install();
+    let mut counts = InputCounts::default();
+    let interrupted = tokio::select! {
+        () = read_and_emit(&dispatcher, &mut counts) => None,
+        signal = signals.next() => Some(signal),
+    };
+    counts.not_emitted = counts.events.saturating_sub(counts.emitted);
+    match interrupted {
+        Some(signal) => eprintln!(
+            "siem forward: {signal}: stopped reading after {} lines; delivering what is buffered \
+             (up to {flush_timeout} s; send it again to stop at once)",
+            counts.lines
+        ),
+        None => eprintln!(
+            "siem forward: end of input after {} lines; delivering what is buffered (up to {flush_timeout} s)",
+            counts.lines
+        ),
+    }
+    let shutdown = dispatcher.shutdown(Duration::from_secs(flush_timeout));
+    tokio::pin!(shutdown);
+    let report = loop {
+        tokio::select! {
+            report = &mut shutdown => break report,
+            signal = signals.next() => {
+                eprintln!("siem forward: {signal} again: not waiting for delivery");
+                dispatcher.abort();
+            }
+        }
+    };
     let delivered = output::all_delivered(&report.stats) && report.complete;
+    let elapsed = started.elapsed();
     if json {
         output::print_json(&serde_json::json!({
             "input": counts,
+            "interrupted_by": interrupted,
+            "elapsed_s": elapsed.as_secs_f64(),
             "complete": report.complete,
             "undelivered": report.undelivered,
+            "left_in_buffer": report.left_in_buffer,
             "stats": report.stats,
         }));
     } else {
         eprintln!(
-            "read {} lines: {} events, {} malformed, {} matched no sink",
-            counts.lines, counts.events, counts.malformed, counts.no_match
+            "read {} lines in {:.1} s: {} events, {} malformed, {} matched no sink{}",
+            counts.lines,
+            elapsed.as_secs_f64(),
+            counts.events,
+            counts.malformed,
+            counts.no_match,
+            if counts.not_emitted > 0 {
+                format!(", {} not sent (interrupted)", counts.not_emitted)
+            } else {
+                String::new()
+            }
         );
         eprint!("{}", output::stats_table(&report.stats));
+        for left in &report.left_in_buffer {
+            eprintln!(
+                "org \"{}\", sink \"{}\": {} event(s) stay in the disk buffer and are delivered at the next start",
+                left.org_id, left.sink, left.events
+            );
+        }
+        for lost in &report.undelivered {
+            eprintln!(
+                "org \"{}\", sink \"{}\": {} event(s) not delivered before the flush timeout",
+                lost.org_id, lost.sink, lost.events
+            );
+        }
     }
-    if delivered && counts.malformed == 0 {
-        0
-    } else {
-        EXIT_FAILURES
+    match interrupted {
+        Some(signal) => signal.exit_code(),
+        None if delivered && counts.malformed == 0 => 0,
+        None => EXIT_FAILURES,
     }
 }
 
@@ -101,12 +172,16 @@ pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
 /// of them in memory.
 fn size_queues_for_forwarding(config: &mut Config) {
     for sink in config.orgs.iter_mut().flat_map(|org| org.sinks.iter_mut()) {
+        if sink.buffer_kind() != BufferKind::Memory {
+            // A disk buffer's staging ring is already a few batches.
+            continue;
+        }
         let delivery = &mut sink.delivery;
-        if delivery.queue_capacity.is_none() {
+        let buffer = delivery.buffer.get_or_insert_with(BufferOverrides::default);
+        if buffer.max_events.is_none() {
             let batch = delivery.max_events.unwrap_or(DEFAULT_MAX_EVENTS);
             let batches = delivery.concurrency.unwrap_or(DEFAULT_CONCURRENCY) + 1;
-            delivery.queue_capacity =
-                Some(batch.saturating_mul(batches).min(DEFAULT_QUEUE_CAPACITY));
+            buffer.max_events = Some(batch.saturating_mul(batches).min(DEFAULT_BUFFER_MAX_EVENTS));
         }
     }
 }
@@ -119,11 +194,11 @@ const INPUT_BLOCK: usize = 64 << 10;
 const BLOCKS_AHEAD: usize = 4;
 
 /// Parses every line of standard input and emits its event, block by block; lets the
-/// workers run between blocks.
-async fn read_and_emit(dispatcher: &Dispatcher) -> InputCounts {
+/// workers run between blocks. Cancelled (dropped) when a signal stops the input: `counts`
+/// then says how far it got.
+async fn read_and_emit(dispatcher: &Dispatcher, counts: &mut InputCounts) {
     let mut input = Input::open();
     let progress = std::io::stderr().is_terminal();
-    let mut counts = InputCounts::default();
     let mut lines = LineSplitter::default();
     let mut events: Vec<Arc<SecurityEvent>> = Vec::with_capacity(INPUT_BLOCK / 128);
     let mut last_progress = Instant::now();
@@ -131,18 +206,19 @@ async fn read_and_emit(dispatcher: &Dispatcher) -> InputCounts {
     while !ended {
         match input.next_block().await {
             Ok([]) => ended = true,
-            Ok(block) => lines.feed(block, |line| take_line(line, &mut counts, &mut events)),
+            Ok(block) => lines.feed(block, |line| take_line(line, counts, &mut events)),
             Err(e) => {
                 eprintln!("siem forward: cannot read standard input: {e}");
                 ended = true;
             }
         }
         if ended {
-            lines.finish(|line| take_line(line, &mut counts, &mut events));
+            lines.finish(|line| take_line(line, counts, &mut events));
         }
-        let no_match = &mut counts.no_match;
+        let (no_match, emitted) = (&mut counts.no_match, &mut counts.emitted);
         dispatcher
             .emit_wait_all(events.drain(..), |outcome| {
+                *emitted += 1;
                 *no_match += u64::from(outcome == EmitOutcome::NoMatch);
             })
             .await;
@@ -160,7 +236,6 @@ async fn read_and_emit(dispatcher: &Dispatcher) -> InputCounts {
     if progress {
         eprintln!();
     }
-    counts
 }
 
 /// Counts one line and parses it into `events`, or reports it.
@@ -377,16 +452,21 @@ mod tests {
             sink("defaults", ""),
             sink("bigger_batches", "max_events = 1000"),
             sink("more_in_flight", "max_events = 1000\nconcurrency = 4"),
-            sink("explicit", "queue_capacity = 50000"),
+            sink("explicit", "buffer = { max_events = 50000 }"),
+            sink("disk", "buffer = { type = \"disk\" }"),
             sink("huge_batches", "max_events = 10000\nconcurrency = 8"),
         ]
         .concat();
+        let text = format!("data_dir = \"/tmp/siem-test-unused\"\n{text}");
         let mut config = Config::parse(&text, Path::new("<test>")).unwrap();
         size_queues_for_forwarding(&mut config);
         let capacities: Vec<(&str, Option<usize>)> = config.orgs[0]
             .sinks
             .iter()
-            .map(|s| (s.name.as_str(), s.delivery.queue_capacity))
+            .map(|s| {
+                let buffer = s.delivery.buffer.as_ref();
+                (s.name.as_str(), buffer.and_then(|b| b.max_events))
+            })
             .collect();
         assert_eq!(
             capacities,
@@ -398,7 +478,8 @@ mod tests {
                 ("bigger_batches", Some(1000 * (DEFAULT_CONCURRENCY + 1))),
                 ("more_in_flight", Some(5000)),
                 ("explicit", Some(50000)),
-                ("huge_batches", Some(DEFAULT_QUEUE_CAPACITY)),
+                ("disk", None),
+                ("huge_batches", Some(DEFAULT_BUFFER_MAX_EVENTS)),
             ]
         );
     }

@@ -2,7 +2,9 @@
 //! events, forward NDJSON events from any gateway, validate configurations and run
 //! emulators.
 //!
-//! Exit codes: 0 success, 1 delivery failures, 2 usage or configuration errors.
+//! Exit codes: 0 success, 1 delivery failures (failed, dropped, malformed, or left in a
+//! disk buffer), 2 usage or configuration errors, 130/143 `forward` stopped by
+//! SIGINT/SIGTERM (after its report).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 /// jemalloc instead of the system allocator: `siem forward` allocates and frees a few
@@ -22,6 +24,7 @@ mod forward;
 mod output;
 mod render;
 mod send_test;
+mod signals;
 mod validate;
 
 use std::path::PathBuf;
@@ -81,6 +84,10 @@ enum Command {
         json: bool,
     },
     /// Read NDJSON events on stdin, dispatch them, flush on EOF and print the counters.
+    ///
+    /// SIGINT/SIGTERM stop reading, deliver what is buffered within --flush-timeout, print
+    /// the report and exit 130/143; a second signal skips the delivery. Exit 0: every
+    /// event delivered; 1: some failed, dropped, malformed or left in a disk buffer.
     Forward {
         #[arg(long)]
         config: PathBuf,
@@ -122,6 +129,10 @@ enum Command {
 pub const EXIT_FAILURES: u8 = 1;
 /// Exit code for usage and configuration errors.
 pub const EXIT_CONFIG: u8 = 2;
+/// Exit code of `forward` stopped by SIGINT (128 + 2, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
+/// Exit code of `forward` stopped by SIGTERM (128 + 15).
+pub const EXIT_TERMINATED: u8 = 143;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

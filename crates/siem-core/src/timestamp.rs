@@ -179,7 +179,7 @@ thread_local! {
 
 fn push_fraction_and_zone(out: &mut impl AsciiSink, nanos: u32) {
     if nanos != 0 {
-        if nanos % 1_000_000 == 0 {
+        if nanos.is_multiple_of(1_000_000) {
             // Milliseconds, the gateway's precision: one fixed-size write.
             let millis = nanos / 1_000_000;
             out.put_slice(&[
@@ -192,7 +192,7 @@ fn push_fraction_and_zone(out: &mut impl AsciiSink, nanos: u32) {
             return;
         }
         out.put(b'.');
-        if nanos % 1_000 == 0 {
+        if nanos.is_multiple_of(1_000) {
             push_digits(out, nanos / 1_000, 6);
         } else {
             push_digits(out, nanos, 9);

@@ -14,7 +14,7 @@ use siem_core::testing::sample_events_for;
 use siem_core::{
     async_trait, Ack, DeliveryError, Encoded, EncodedRequest, SecurityEvent, SiemSink,
 };
-use siem_dispatch::{BatchPolicy, Dispatcher, Emitter, OrgConfig, QueuePolicy, SinkConfig};
+use siem_dispatch::{BatchPolicy, BufferPolicy, Dispatcher, Emitter, OrgConfig, SinkConfig};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 #[global_allocator]
@@ -65,7 +65,7 @@ fn org(sinks: usize, capacity: usize, linger: Duration) -> OrgConfig {
                         .max_bytes(256 << 20)
                         .linger(linger),
                 )
-                .queue(QueuePolicy::default().capacity(capacity)),
+                .buffer(BufferPolicy::memory().max_events(capacity)),
         );
     }
     org

@@ -1,11 +1,14 @@
 //! Per-organization configuration: which sinks, which events, which policies.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use siem_core::{EventFilter, Ident, SiemSink};
 
-use crate::policy::{BatchPolicy, QueuePolicy, RetryPolicy, DEFAULT_CONCURRENCY, MAX_CONCURRENCY};
+use crate::breaker::BreakerPolicy;
+use crate::buffer::BufferPolicy;
+use crate::policy::{BatchPolicy, RetryPolicy, DEFAULT_CONCURRENCY, MAX_CONCURRENCY};
 
 /// A configuration the dispatcher refuses, naming the organization, sink and field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +46,24 @@ pub enum ConfigError {
         /// The organization.
         org: String,
     },
+    /// A sink's buffer cannot be opened (its directory, its file, another process).
+    #[error("org `{org}`, sink `{sink}`: buffer: {reason}")]
+    Buffer {
+        /// The organization.
+        org: String,
+        /// The sink.
+        sink: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The data directory cannot be used.
+    #[error("data_dir {path}: {reason}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// The dispatcher has been shut down.
     #[error("the dispatcher has been shut down")]
     ShutDown,
@@ -63,8 +84,13 @@ pub struct SinkConfig {
     pub batch: BatchPolicy,
     /// How failed requests are retried.
     pub retry: RetryPolicy,
-    /// The bound on its queue.
-    pub queue: QueuePolicy,
+    /// Its buffer: memory or disk, bounds, and what happens when full.
+    pub buffer: BufferPolicy,
+    /// When its circuit opens and how it probes.
+    pub breaker: BreakerPolicy,
+    /// Where events that fail for good are written (canonical event JSON plus the
+    /// reason, one line each); `None`: they are only counted.
+    pub dead_letter: Option<PathBuf>,
     /// How many requests may be in flight at once (default [`DEFAULT_CONCURRENCY`]).
     ///
     /// With 2, the next batch is encoded and sent while a slow request is outstanding, and
@@ -81,7 +107,9 @@ impl fmt::Debug for SinkConfig {
             .field("filter", &self.filter)
             .field("batch", &self.batch)
             .field("retry", &self.retry)
-            .field("queue", &self.queue)
+            .field("buffer", &self.buffer)
+            .field("breaker", &self.breaker)
+            .field("dead_letter", &self.dead_letter)
             .field("concurrency", &self.concurrency)
             .finish()
     }
@@ -95,7 +123,9 @@ impl SinkConfig {
             filter: EventFilter::all(),
             batch: BatchPolicy::default(),
             retry: RetryPolicy::default(),
-            queue: QueuePolicy::default(),
+            buffer: BufferPolicy::default(),
+            breaker: BreakerPolicy::default(),
+            dead_letter: None,
             concurrency: DEFAULT_CONCURRENCY,
         }
     }
@@ -118,10 +148,22 @@ impl SinkConfig {
         self.retry = retry;
         self
     }
-    /// Sets the queue bound.
+    /// Sets the buffer.
     #[must_use]
-    pub fn queue(mut self, queue: QueuePolicy) -> Self {
-        self.queue = queue;
+    pub fn buffer(mut self, buffer: BufferPolicy) -> Self {
+        self.buffer = buffer;
+        self
+    }
+    /// Sets the circuit breaker.
+    #[must_use]
+    pub fn breaker(mut self, breaker: BreakerPolicy) -> Self {
+        self.breaker = breaker;
+        self
+    }
+    /// Writes events that fail for good to this file.
+    #[must_use]
+    pub fn dead_letter(mut self, path: impl Into<PathBuf>) -> Self {
+        self.dead_letter = Some(path.into());
         self
     }
     /// Sets the number of requests in flight.
@@ -144,7 +186,8 @@ impl SinkConfig {
         };
         self.batch.validate().map_err(bad)?;
         self.retry.validate().map_err(bad)?;
-        self.queue.validate().map_err(bad)?;
+        self.buffer.validate().map_err(bad)?;
+        self.breaker.validate().map_err(bad)?;
         if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
             return Err(bad(format!(
                 "concurrency must be between 1 and {MAX_CONCURRENCY}"

@@ -1,138 +1,32 @@
-//! The dispatcher: configuration registry, runtime reconfiguration, stats, test events,
-//! flush and shutdown.
+//! The dispatcher's handle: start-up, reconfiguration, stats, test events, flush and
+//! shutdown. (The registry behind it: `registry.rs`; the emit API: [`Emitter`].)
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
-use rustc_hash::FxBuildHasher;
-use siem_core::{EventFilter, SecurityEvent};
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tracing::Instrument;
 
+use crate::buffer::disk::create_private_dir;
+use crate::buffer::BufferKind;
 use crate::config::{ConfigError, OrgConfig};
-use crate::emit::{EmitOutcome, Owned, RouteEntry, RouteTable};
+use crate::emit::Emitter;
 use crate::lane::{AbortSignal, Lane};
-use crate::queue::Queue;
+use crate::registry::Shared;
 use crate::stats::{
     Counters, Counts, DispatcherStats, FlushReport, OrgStats, ShutdownReport, Undelivered,
 };
-use crate::worker::{self, WorkerContext};
+use crate::worker::WorkerContext;
 
 /// How long dropping a [`Dispatcher`] without [`shutdown`](Dispatcher::shutdown) lets its
 /// workers deliver what is queued before they give up.
 pub const DEFAULT_DROP_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a sink's suppressed failures and drops are summarized in the log.
 pub const DEFAULT_LOG_SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
-
-/// One sink of an active organization: its filter, lane and the queue taking events.
-type Route = (EventFilter, Arc<Lane>, Arc<Queue>);
-
-#[derive(Default)]
-struct Registry {
-    /// Active organizations: their lanes and the filters they route with.
-    orgs: BTreeMap<String, Vec<Route>>,
-    /// Lanes of removed sinks and organizations, delivering what they had queued.
-    retiring: Vec<Arc<Lane>>,
-    shut_down: bool,
-}
-
-struct Shared {
-    routes: ArcSwap<RouteTable>,
-    /// Bumped after each routing table is published, so that [`Shared::emit_wait_all`]
-    /// keeps its snapshot until the table changes: a plain load where reading the table
-    /// costs several atomic operations per event.
-    routes_version: AtomicU64,
-    registry: Mutex<Registry>,
-    ctx: Arc<WorkerContext>,
-    abort_tx: watch::Sender<Option<Instant>>,
-    handle: Handle,
-}
-
-impl Shared {
-    fn registry(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn publish(&self, reg: &Registry) {
-        let mut table = RouteTable {
-            orgs: HashMap::with_capacity_and_hasher(reg.orgs.len(), FxBuildHasher),
-            closed: reg.shut_down,
-        };
-        for (org, lanes) in &reg.orgs {
-            let entries: Box<[RouteEntry]> = lanes
-                .iter()
-                .map(|(filter, lane, queue)| RouteEntry {
-                    filter: filter.clone(),
-                    queue: Arc::clone(queue),
-                    lane: Arc::clone(lane),
-                })
-                .collect();
-            table.orgs.insert(org.as_str().into(), entries);
-        }
-        self.routes.store(Arc::new(table));
-        self.routes_version.fetch_add(1, Ordering::Release);
-    }
-
-    async fn emit_wait_all(
-        &self,
-        events: impl IntoIterator<Item = Arc<SecurityEvent>>,
-        mut outcome: impl FnMut(EmitOutcome),
-    ) {
-        let mut version = self.routes_version.load(Ordering::Acquire);
-        let mut routes = self.routes.load_full();
-        for event in events {
-            let now = self.routes_version.load(Ordering::Acquire);
-            if now != version {
-                version = now;
-                routes = self.routes.load_full();
-            }
-            outcome(routes.emit_waiting(event).await);
-        }
-    }
-
-    fn spawn_worker(&self, lane: &Arc<Lane>) {
-        let span = tracing::info_span!("siem_dispatch_worker", org = %lane.org, sink = %lane.name);
-        let handle = self
-            .handle
-            .spawn(worker::run(Arc::clone(lane), Arc::clone(&self.ctx)).instrument(span));
-        lane.set_join(handle);
-    }
-
-    fn all_lanes(reg: &Registry) -> Vec<Arc<Lane>> {
-        reg.orgs
-            .values()
-            .flat_map(|v| v.iter().map(|(_, l, _)| Arc::clone(l)))
-            .chain(reg.retiring.iter().cloned())
-            .collect()
-    }
-
-    /// Stops intake everywhere and sets the deadline at which workers give up.
-    fn begin_shutdown(&self, deadline: Instant) -> Vec<Arc<Lane>> {
-        let mut reg = self.registry();
-        if !reg.shut_down {
-            reg.shut_down = true;
-            self.publish(&reg);
-            self.abort_tx.send_if_modified(|d| {
-                if d.is_none() {
-                    *d = Some(deadline);
-                    true
-                } else {
-                    false
-                }
-            });
-        }
-        let lanes = Self::all_lanes(&reg);
-        for lane in &lanes {
-            lane.retire();
-        }
-        lanes
-    }
-}
 
 /// Configures and starts a [`Dispatcher`].
 #[derive(Debug, Clone)]
@@ -141,6 +35,7 @@ pub struct DispatcherBuilder {
     log_interval: Duration,
     drop_timeout: Duration,
     handle: Option<Handle>,
+    data_dir: Option<PathBuf>,
 }
 
 impl Default for DispatcherBuilder {
@@ -150,6 +45,7 @@ impl Default for DispatcherBuilder {
             log_interval: DEFAULT_LOG_SUMMARY_INTERVAL,
             drop_timeout: DEFAULT_DROP_TIMEOUT,
             handle: None,
+            data_dir: None,
         }
     }
 }
@@ -183,7 +79,17 @@ impl DispatcherBuilder {
         self
     }
 
-    /// Validates every organization and starts one worker per sink.
+    /// Keeps disk buffers in this directory (one subdirectory per org and sink, created
+    /// owner-only). The directory is locked: a second dispatcher (in this or another
+    /// process) on the same directory is refused at start.
+    #[must_use]
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Validates every organization, opens disk buffers (delivering what an earlier run
+    /// left in them) and starts one worker per sink.
     pub fn start(self) -> Result<Dispatcher, ConfigError> {
         let handle = match self.handle {
             Some(h) => h,
@@ -198,20 +104,18 @@ impl DispatcherBuilder {
                 });
             }
         }
+        let data_dir = self.data_dir.as_deref().map(lock_data_dir).transpose()?;
         let (abort_tx, abort_rx) = watch::channel(None);
-        let shared = Arc::new(Shared {
-            routes: ArcSwap::from_pointee(RouteTable::default()),
-            routes_version: AtomicU64::new(0),
-            registry: Mutex::new(Registry::default()),
-            ctx: Arc::new(WorkerContext {
-                abort: AbortSignal(abort_rx),
-                progress: tokio::sync::Notify::new(),
-                log_interval: self.log_interval,
-            }),
-            abort_tx,
-            handle,
-        });
+        let ctx = WorkerContext {
+            abort: AbortSignal(abort_rx),
+            progress: tokio::sync::Notify::new(),
+            log_interval: self.log_interval,
+        };
+        let shared = Arc::new(Shared::new(handle, ctx, abort_tx, data_dir));
         let dispatcher = Dispatcher {
+            emitter: Emitter {
+                routes: Arc::clone(&shared.routes),
+            },
             shared,
             drop_timeout: self.drop_timeout,
             shut_down: AtomicBool::new(false),
@@ -221,6 +125,54 @@ impl DispatcherBuilder {
         }
         Ok(dispatcher)
     }
+}
+
+/// The lock file inside a data directory.
+const LOCK_FILE: &str = "siem.lock";
+
+/// Creates the data directory (owner-only) and takes its lock, held as long as the file
+/// is open.
+fn lock_data_dir(dir: &Path) -> Result<(PathBuf, std::fs::File), ConfigError> {
+    let fail = |reason: String| ConfigError::DataDir {
+        path: dir.display().to_string(),
+        reason,
+    };
+    create_private_dir(dir).map_err(fail)?;
+    let path = dir.join(LOCK_FILE);
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(&path)
+        .map_err(|e| fail(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            return Err(fail(format!(
+                "in use by another process{}; each process needs a data_dir of its own",
+                if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {holder})")
+                }
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(fail(format!("cannot lock {}: {e}", path.display())))
+        }
+    }
+    use std::io::{Seek as _, Write as _};
+    // Only a hint for the error above; the lock is what counts.
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "{}", std::process::id());
+    Ok((dir.to_owned(), file))
 }
 
 /// The running dispatcher. Cheap to share by reference across threads (`Sync`); hand out
@@ -233,6 +185,7 @@ impl DispatcherBuilder {
 /// runtime itself shuts down first, what is still queued is lost with it.
 #[must_use = "dropping the dispatcher stops it; keep it for as long as events are emitted"]
 pub struct Dispatcher {
+    emitter: Emitter,
     shared: Arc<Shared>,
     drop_timeout: Duration,
     shut_down: AtomicBool,
@@ -248,48 +201,12 @@ impl std::fmt::Debug for Dispatcher {
     }
 }
 
-/// A cloneable handle that can only emit (e.g. one per gateway worker thread).
-#[derive(Clone)]
-pub struct Emitter {
-    shared: Arc<Shared>,
-}
+/// The dispatcher emits through its own [`Emitter`]: `dispatcher.emit(event)`.
+impl std::ops::Deref for Dispatcher {
+    type Target = Emitter;
 
-impl std::fmt::Debug for Emitter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Emitter")
-    }
-}
-
-impl Emitter {
-    /// See [`Dispatcher::emit`].
-    #[inline]
-    pub fn emit(&self, event: SecurityEvent) -> EmitOutcome {
-        self.shared.routes.load().emit(Owned::Event(event))
-    }
-
-    /// See [`Dispatcher::emit_arc`].
-    #[inline]
-    pub fn emit_arc(&self, event: Arc<SecurityEvent>) -> EmitOutcome {
-        self.shared.routes.load().emit(Owned::Shared(event))
-    }
-
-    /// See [`Dispatcher::emit_wait`].
-    pub async fn emit_wait(&self, event: SecurityEvent) -> EmitOutcome {
-        self.emit_wait_arc(Arc::new(event)).await
-    }
-
-    /// See [`Dispatcher::emit_wait_arc`].
-    pub async fn emit_wait_arc(&self, event: Arc<SecurityEvent>) -> EmitOutcome {
-        self.shared.routes.load_full().emit_waiting(event).await
-    }
-
-    /// See [`Dispatcher::emit_wait_all`].
-    pub async fn emit_wait_all(
-        &self,
-        events: impl IntoIterator<Item = Arc<SecurityEvent>>,
-        outcome: impl FnMut(EmitOutcome),
-    ) {
-        self.shared.emit_wait_all(events, outcome).await;
+    fn deref(&self) -> &Emitter {
+        &self.emitter
     }
 }
 
@@ -308,74 +225,7 @@ impl Dispatcher {
 
     /// An emit-only handle.
     pub fn emitter(&self) -> Emitter {
-        Emitter {
-            shared: Arc::clone(&self.shared),
-        }
-    }
-
-    /// Routes an event to its organization's matching sinks. Synchronous and cheap: one
-    /// lock-free read of the routing table, a filter bit test and a lock-free `try_push`
-    /// per sink, one allocation (the `Arc` shared by all sinks, only when one matches);
-    /// no I/O, no lock, no await, no panic.
-    #[inline]
-    pub fn emit(&self, event: SecurityEvent) -> EmitOutcome {
-        self.shared.routes.load().emit(Owned::Event(event))
-    }
-
-    /// Like [`emit`](Self::emit) for an event that is already shared: no allocation.
-    #[inline]
-    pub fn emit_arc(&self, event: Arc<SecurityEvent>) -> EmitOutcome {
-        self.shared.routes.load().emit(Owned::Shared(event))
-    }
-
-    /// Like [`emit`](Self::emit), but when a matching sink's queue is full, waits until
-    /// its worker makes room instead of dropping: backpressure for batch tools that read
-    /// events from a file or pipe (e.g. `siem forward`). Never use it on a gateway's
-    /// request path: a slow SIEM would slow the caller. An event larger than a sink's whole
-    /// byte bound is still dropped there.
-    pub async fn emit_wait(&self, event: SecurityEvent) -> EmitOutcome {
-        self.emit_wait_arc(Arc::new(event)).await
-    }
-
-    /// Like [`emit_wait`](Self::emit_wait) for an event that is already shared.
-    pub async fn emit_wait_arc(&self, event: Arc<SecurityEvent>) -> EmitOutcome {
-        self.shared.routes.load_full().emit_waiting(event).await
-    }
-
-    /// [`emit_wait_arc`](Self::emit_wait_arc) for each of `events` in order, handing each
-    /// outcome to `outcome`. For a tool that has many events at hand: the routing table is
-    /// read again only when a reconfiguration has changed it, where `emit_wait_arc` reads it
-    /// for every event. A change made while an event waits applies from the next event on,
-    /// as it would between two calls of `emit_wait_arc`.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use std::sync::Arc;
-    /// use siem_core::testing::{sample_events_for, MemorySink};
-    /// use siem_dispatch::{Dispatcher, EmitOutcome, OrgConfig, SinkConfig};
-    ///
-    /// let sink = Arc::new(MemorySink::new("splunk-prod"));
-    /// let dispatcher = Dispatcher::start([
-    ///     OrgConfig::new("org_acme")?.sink(SinkConfig::new(sink.clone())),
-    /// ])?;
-    /// let events = sample_events_for("org_acme").into_iter().chain(sample_events_for("org_other"));
-    /// let mut no_match = 0;
-    /// dispatcher
-    ///     .emit_wait_all(events.map(Arc::new), |outcome| {
-    ///         no_match += usize::from(outcome == EmitOutcome::NoMatch)
-    ///     })
-    ///     .await;
-    /// assert_eq!(no_match, 6);
-    /// let report = dispatcher.shutdown(std::time::Duration::from_secs(5)).await;
-    /// assert_eq!(report.stats.totals.delivered, 6);
-    /// # Ok(()) }
-    /// ```
-    pub async fn emit_wait_all(
-        &self,
-        events: impl IntoIterator<Item = Arc<SecurityEvent>>,
-        outcome: impl FnMut(EmitOutcome),
-    ) {
-        self.shared.emit_wait_all(events, outcome).await;
+        self.emitter.clone()
     }
 
     /// Adds an organization or replaces its configuration, without a restart.
@@ -386,52 +236,7 @@ impl Dispatcher {
     /// worker drains the old one first. Sinks no longer configured stop taking events and
     /// deliver what they had queued, then stop. Other organizations are not touched.
     pub fn set_org(&self, org: OrgConfig) -> Result<(), ConfigError> {
-        org.validate()?;
-        let mut reg = self.shared.registry();
-        if reg.shut_down {
-            return Err(ConfigError::ShutDown);
-        }
-        let org_id = org.org_id().as_str().to_owned();
-        let mut old = reg.orgs.remove(&org_id).unwrap_or_default();
-        let mut lanes = Vec::with_capacity(org.sinks().len());
-        let mut fresh = Vec::new();
-        let mut reconfigured = Vec::new();
-        for sink in org.sinks() {
-            let kept = old
-                .iter()
-                .position(|(_, l, _)| l.name == sink.name())
-                .map(|i| old.swap_remove(i).1);
-            let (lane, queue) = match kept {
-                Some(lane) => {
-                    let queue = lane.reconfigure(sink);
-                    reconfigured.push(Arc::clone(&lane));
-                    (lane, queue)
-                }
-                None => {
-                    let lane = Lane::new(&org_id, sink);
-                    fresh.push(Arc::clone(&lane));
-                    let Some(queue) = lane.current_queue() else {
-                        continue;
-                    };
-                    (lane, queue)
-                }
-            };
-            lanes.push((sink.filter.clone(), lane, queue));
-        }
-        reg.orgs.insert(org_id, lanes);
-        self.shared.publish(&reg);
-        for lane in &fresh {
-            self.shared.spawn_worker(lane);
-        }
-        for lane in &reconfigured {
-            lane.close_old_queues();
-        }
-        for (_, lane, _) in old {
-            lane.retire();
-            reg.retiring.push(lane);
-        }
-        reg.retiring.retain(|l| !l.is_finished());
-        Ok(())
+        self.shared.set_org(org)
     }
 
     /// Removes an organization at once: its events are no longer routed, and its sinks
@@ -439,16 +244,7 @@ impl Dispatcher {
     /// stop. Until then they appear in [`stats`](Self::stats) with `removing: true`, and a
     /// [`shutdown`](Self::shutdown) covers them. Returns whether the organization existed.
     pub fn remove_org(&self, org_id: &str) -> bool {
-        let mut reg = self.shared.registry();
-        let Some(old) = reg.orgs.remove(org_id) else {
-            return false;
-        };
-        self.shared.publish(&reg);
-        for (_, lane, _) in old {
-            lane.retire();
-            reg.retiring.push(lane);
-        }
-        true
+        self.shared.remove_org(org_id)
     }
 
     /// The organizations configured now.
@@ -493,7 +289,7 @@ impl Dispatcher {
     /// Intake continues; what is not done in time stays queued and is reported.
     pub async fn flush(&self, timeout: Duration) -> FlushReport {
         let deadline = Instant::now() + timeout;
-        let lanes = Shared::all_lanes(&self.shared.registry());
+        let lanes = self.shared.registry().all_lanes();
         let targets: Vec<(Arc<Lane>, u64)> = lanes
             .into_iter()
             .map(|l| {
@@ -527,11 +323,13 @@ impl Dispatcher {
         }
     }
 
-    /// Stops intake (`emit` returns [`EmitOutcome::Closed`] from now on), delivers what is
-    /// queued without lingering, and at `timeout` gives up on the rest, counting it as
-    /// failed. Returns what was not delivered in time and the final counters, in which
-    /// every sink has `queued = delivered + failed`. Calling it again returns the report
-    /// again.
+    /// Stops intake (`emit` returns [`EmitOutcome::Closed`](crate::EmitOutcome::Closed) from
+    /// now on), delivers what is buffered without lingering, and at `timeout` gives up:
+    /// a memory buffer's rest is counted as failed (and dead-lettered, if configured), a
+    /// disk buffer's rest stays on disk for the next start. A disk buffer whose circuit is
+    /// open stops at once (its events are safe on disk). Returns the final counters, what
+    /// was given up on and what stays on disk. Calling it again returns the report again;
+    /// [`abort`](Self::abort) from another task cuts a running shutdown short.
     pub async fn shutdown(&self, timeout: Duration) -> ShutdownReport {
         self.shut_down.store(true, Ordering::Release);
         let lanes = self.shared.begin_shutdown(Instant::now() + timeout);
@@ -542,23 +340,47 @@ impl Dispatcher {
                 let _ = join.await;
             }
         }
-        let undelivered: Vec<Undelivered> = lanes
-            .iter()
-            .filter_map(|l| {
-                let events = Counters::get(&l.counters.failed_at_shutdown);
-                (events > 0).then(|| Undelivered {
-                    org_id: l.org.clone(),
-                    sink: l.name.clone(),
-                    events,
+        // Wait for workers joined by another call of `shutdown`.
+        for lane in &lanes {
+            while !lane.is_finished() {
+                let progress = self.shared.ctx.progress.notified();
+                if lane.is_finished() {
+                    break;
+                }
+                let _ = tokio::time::timeout(Duration::from_millis(50), progress).await;
+            }
+        }
+        let per_lane = |amount: &dyn Fn(&Lane) -> u64| -> Vec<Undelivered> {
+            lanes
+                .iter()
+                .filter_map(|l| {
+                    let events = amount(l);
+                    (events > 0).then(|| Undelivered {
+                        org_id: l.org.clone(),
+                        sink: l.name.clone(),
+                        events,
+                    })
                 })
-            })
-            .collect();
+                .collect()
+        };
+        let undelivered = per_lane(&|l| Counters::get(&l.counters.failed_at_shutdown));
+        let left_in_buffer = per_lane(&|l| match l.kind {
+            BufferKind::Disk => l.counts().pending,
+            BufferKind::Memory => 0,
+        });
         ShutdownReport {
-            complete: undelivered.is_empty(),
+            complete: undelivered.is_empty() && left_in_buffer.is_empty(),
             undelivered,
+            left_in_buffer,
             // Every lane alive at shutdown, including removed ones that were still draining.
             stats: final_stats(&lanes),
         }
+    }
+
+    /// Cuts a running [`shutdown`](Self::shutdown) short (its deadline becomes now): what
+    /// is not delivered yet is given up on (memory) or left on disk. For a second Ctrl-C.
+    pub fn abort(&self) {
+        self.shared.set_deadline(Instant::now());
     }
 
     /// Sends a synthetic `siem.test` event straight to one sink (encode + one send, not
@@ -571,18 +393,15 @@ impl Dispatcher {
     ) -> Result<crate::TestEventResult, crate::TestEventError> {
         let settings = {
             let reg = self.shared.registry();
-            let lanes = reg
-                .orgs
-                .get(org_id)
-                .ok_or_else(|| crate::TestEventError::UnknownOrg(org_id.to_owned()))?;
-            let (_, lane, _) = lanes
-                .iter()
-                .find(|(_, l, _)| l.name == sink)
+            if !reg.orgs.contains_key(org_id) {
+                return Err(crate::TestEventError::UnknownOrg(org_id.to_owned()));
+            }
+            reg.lane(org_id, sink)
                 .ok_or_else(|| crate::TestEventError::UnknownSink {
                     org: org_id.to_owned(),
                     sink: sink.to_owned(),
-                })?;
-            lane.settings()
+                })?
+                .settings()
         };
         crate::test_event::send(org_id, &settings).await
     }

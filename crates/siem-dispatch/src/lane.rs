@@ -8,10 +8,16 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::config::SinkConfig;
-use crate::policy::{BatchPolicy, QueuePolicy, RetryPolicy};
-use crate::queue::Queue;
-use crate::stats::{Counters, Counts, SinkStats};
+use crate::breaker::{Breaker, BreakerPolicy};
+use crate::buffer::disk::{DiskStore, Opened};
+use crate::buffer::memory::Queue;
+use crate::buffer::{
+    BufferKind, BufferPolicy, WhenFull, DEFAULT_BUFFER_MAX_BYTES, DEFAULT_BUFFER_MAX_EVENTS,
+};
+use crate::config::{ConfigError, SinkConfig};
+use crate::dead_letter::DeadLetter;
+use crate::policy::{BatchPolicy, RetryPolicy};
+use crate::stats::{BufferStats, Counters, Counts, SinkStats};
 
 /// What a worker uses to deliver; swapped as a whole when an org is replaced.
 #[derive(Debug)]
@@ -19,18 +25,48 @@ pub(crate) struct Settings {
     pub(crate) sink: Arc<dyn SiemSink>,
     pub(crate) batch: BatchPolicy,
     pub(crate) retry: RetryPolicy,
-    pub(crate) queue: QueuePolicy,
+    pub(crate) buffer: BufferPolicy,
+    pub(crate) breaker: BreakerPolicy,
     pub(crate) concurrency: usize,
+    pub(crate) dead_letter: Option<DeadLetter>,
 }
 
 impl Settings {
-    pub(crate) fn from_config(c: &SinkConfig) -> Self {
-        Self {
+    pub(crate) fn from_config(org: &str, c: &SinkConfig) -> Result<Self, ConfigError> {
+        let dead_letter = c
+            .dead_letter
+            .as_deref()
+            .map(DeadLetter::open)
+            .transpose()
+            .map_err(|reason| ConfigError::BadSetting {
+                org: format!("org `{org}`: "),
+                sink: c.name().to_owned(),
+                reason: format!("dead_letter: {reason}"),
+            })?;
+        Ok(Self {
             sink: Arc::clone(&c.sink),
             batch: c.batch,
             retry: c.retry,
-            queue: c.queue,
+            buffer: c.buffer,
+            breaker: c.breaker,
             concurrency: c.concurrency,
+            dead_letter,
+        })
+    }
+
+    /// The bounds of the in-memory ring: the whole buffer for a memory buffer; for a disk
+    /// buffer, the staging ring the worker drains to disk (a few batches: it drains
+    /// whatever the SIEM does).
+    fn ring_bounds(&self) -> (usize, usize) {
+        match self.buffer.kind {
+            BufferKind::Memory => (self.buffer.max_events, self.buffer.max_bytes),
+            BufferKind::Disk => (
+                self.batch
+                    .max_events
+                    .saturating_mul(self.concurrency + 2)
+                    .min(DEFAULT_BUFFER_MAX_EVENTS),
+                DEFAULT_BUFFER_MAX_BYTES,
+            ),
         }
     }
 }
@@ -49,17 +85,30 @@ impl AbortSignal {
         matches!(*self.0.borrow(), Some(d) if Instant::now() >= d)
     }
 
-    /// Resolves when the deadline passes (never, if none is ever set).
+    /// Resolves when the deadline passes (never, if none is ever set); a deadline moved
+    /// earlier (a second Ctrl-C) is noticed at once.
     pub(crate) async fn wait(&self) {
         let mut rx = self.0.clone();
         loop {
             let deadline = *rx.borrow_and_update();
-            if let Some(d) = deadline {
-                tokio::time::sleep_until(d).await;
-                return;
-            }
-            if rx.changed().await.is_err() {
-                std::future::pending::<()>().await;
+            match deadline {
+                Some(d) if Instant::now() >= d => return,
+                Some(d) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(d) => return,
+                        changed = rx.changed() => {
+                            if changed.is_err() {
+                                tokio::time::sleep_until(d).await;
+                                return;
+                            }
+                        }
+                    }
+                }
+                None => {
+                    if rx.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
             }
         }
     }
@@ -69,6 +118,16 @@ impl AbortSignal {
 pub(crate) struct Lane {
     pub(crate) org: String,
     pub(crate) name: String,
+    /// Memory or disk, fixed for the lane's life (a change of kind makes a new lane).
+    pub(crate) kind: BufferKind,
+    pub(crate) breaker: Breaker,
+    /// The disk buffer, taken by the worker when it starts, with what was found in it.
+    disk: Mutex<Option<(DiskStore, Opened)>>,
+    /// Set by the worker while the disk buffer is at its bound.
+    pub(crate) disk_full: AtomicBool,
+    /// Events and bytes on disk, kept by the worker for stats.
+    pub(crate) disk_events: AtomicU64,
+    pub(crate) disk_bytes: AtomicU64,
     pub(crate) notify: Arc<Notify>,
     /// Notified (to all waiters) whenever the worker takes events out of the queue.
     pub(crate) room: Notify,
@@ -85,13 +144,43 @@ pub(crate) struct Lane {
 }
 
 impl Lane {
-    pub(crate) fn new(org: &str, config: &SinkConfig) -> Arc<Self> {
-        let settings = Settings::from_config(config);
+    /// A lane for `config`; a disk buffer is opened in `data_dir/<org>/<sink>/`.
+    pub(crate) fn new(
+        org: &str,
+        config: &SinkConfig,
+        data_dir: Option<&std::path::Path>,
+    ) -> Result<Arc<Self>, ConfigError> {
+        let settings = Settings::from_config(org, config)?;
+        let buffer_error = |reason: String| ConfigError::Buffer {
+            org: org.to_owned(),
+            sink: config.name().to_owned(),
+            reason,
+        };
+        let disk = match settings.buffer.kind {
+            BufferKind::Memory => None,
+            BufferKind::Disk => {
+                let data_dir = data_dir.ok_or_else(|| {
+                    buffer_error(
+                        "type \"disk\" needs a data directory (data_dir in the configuration, \
+                         DispatcherBuilder::data_dir in code)"
+                            .to_owned(),
+                    )
+                })?;
+                let dir = data_dir.join(org).join(config.name());
+                Some(DiskStore::open(&dir).map_err(buffer_error)?)
+            }
+        };
         let notify = Arc::new(Notify::new());
         let queue = Arc::new(new_queue(&settings, &notify));
-        Arc::new(Self {
+        Ok(Arc::new(Self {
             org: org.to_owned(),
             name: config.name().to_owned(),
+            kind: settings.buffer.kind,
+            breaker: Breaker::default(),
+            disk: Mutex::new(disk),
+            disk_full: AtomicBool::new(false),
+            disk_events: AtomicU64::new(0),
+            disk_bytes: AtomicU64::new(0),
             notify,
             room: Notify::new(),
             counters: Counters::default(),
@@ -103,7 +192,30 @@ impl Lane {
             drop_warned: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             join: Mutex::new(None),
-        })
+        }))
+    }
+
+    /// The disk buffer and what it held at start (once, for the worker).
+    pub(crate) fn take_disk(&self) -> Option<(DiskStore, Opened)> {
+        lock(&self.disk).take()
+    }
+
+    /// Whether a caller that can wait should wait for room rather than drop: only while
+    /// the sink can make room (see [`WhenFull::Block`]).
+    #[inline]
+    pub(crate) fn waits_when_full(&self) -> bool {
+        if !self.breaker.is_open() {
+            return self.settings_when_full() == WhenFull::Block;
+        }
+        // Open: a memory buffer no longer holds others up; a disk buffer still takes
+        // events (its worker drains the staging ring to disk) until the disk is full.
+        self.kind == BufferKind::Disk
+            && !self.disk_full.load(Ordering::Acquire)
+            && self.settings_when_full() == WhenFull::Block
+    }
+
+    fn settings_when_full(&self) -> WhenFull {
+        lock(&self.settings).buffer.when_full
     }
 
     pub(crate) fn set_join(&self, handle: JoinHandle<()>) {
@@ -143,10 +255,9 @@ impl Lane {
     /// takes events: the same one unless the queue bound changed, in which case a new
     /// queue takes over and the old one is closed once the caller has published the new
     /// route (see [`Lane::close_old_queues`]).
-    pub(crate) fn reconfigure(&self, config: &SinkConfig) -> Arc<Queue> {
-        let settings = Settings::from_config(config);
+    pub(crate) fn reconfigure(&self, settings: Settings) -> Arc<Queue> {
         let mut qs = lock(&self.queues);
-        let wanted = (settings.queue.capacity, settings.queue.capacity_bytes);
+        let wanted = settings.ring_bounds();
         let current = match qs.last() {
             Some(q) if q.capacity() == wanted => {
                 q.set_wake(settings.batch.max_events, settings.batch.max_bytes);
@@ -226,15 +337,26 @@ impl Lane {
         // Read the finishing counters first so `pending` never goes negative.
         let delivered = Counters::get(&c.delivered);
         let failed = Counters::get(&c.failed);
+        let in_flight = Counters::get(&c.in_flight);
         let queued = Counters::get(&c.popped) + self.depth();
+        let dropped = Counters::get(&c.dropped);
+        let pending = queued.saturating_sub(delivered + failed);
         Counts {
+            accepted: queued + dropped,
             queued,
             delivered,
             failed,
-            dropped: Counters::get(&c.dropped),
+            dropped,
+            dropped_circuit_open: Counters::get(&c.dropped_circuit_open),
+            buffered: pending.saturating_sub(in_flight),
+            in_flight: in_flight.min(pending),
             retried: Counters::get(&c.retried),
             splits: Counters::get(&c.splits),
-            pending: queued.saturating_sub(delivered + failed),
+            pending,
+            recovered: Counters::get(&c.recovered),
+            redelivered: Counters::get(&c.redelivered),
+            dead_lettered: Counters::get(&c.dead_lettered),
+            damaged: Counters::get(&c.damaged),
         }
     }
 
@@ -246,7 +368,15 @@ impl Lane {
             platform: settings.sink.platform(),
             counts: self.counts(),
             queue_depth: self.depth(),
-            queue_capacity: settings.queue.capacity as u64,
+            queue_capacity: settings.ring_bounds().0 as u64,
+            buffer: BufferStats {
+                kind: self.kind,
+                max_events: settings.buffer.max_events as u64,
+                max_bytes: settings.buffer.max_bytes as u64,
+                disk_events: Counters::get(&self.disk_events),
+                disk_bytes: Counters::get(&self.disk_bytes),
+            },
+            breaker: self.breaker.stats(),
             last_error: last.error,
             last_success_at: last.success_at,
             removing,
@@ -255,9 +385,10 @@ impl Lane {
 }
 
 fn new_queue(s: &Settings, notify: &Arc<Notify>) -> Queue {
+    let (events, bytes) = s.ring_bounds();
     Queue::new(
-        s.queue.capacity,
-        s.queue.capacity_bytes,
+        events,
+        bytes,
         s.batch.max_events,
         s.batch.max_bytes,
         Arc::clone(notify),

@@ -2,10 +2,10 @@
 //!
 //! Per-organization, fail-open, accounted delivery of security events to SIEM sinks.
 //!
-//! The gateway calls [`Dispatcher::emit`] on its request path. It costs nanoseconds and
+//! The gateway calls [`Emitter::emit`] (or `dispatcher.emit`) on its request path. It costs nanoseconds and
 //! never blocks, fails or panics whatever the SIEMs do: it routes the event by `org_id` to
 //! that organization's sinks whose [`EventFilter`](siem_core::EventFilter) matches and puts
-//! it on each sink's bounded queue (dropping the newest event, counted, when full).
+//! it on each sink's bounded buffer (dropping the newest event, counted, when full).
 //!
 //! Each sink has its own background worker (a tokio task in a `siem_dispatch_worker`
 //! span naming org and sink) that batches by size or linger time ([`BatchPolicy`]),
@@ -13,7 +13,10 @@
 //! backoff with jitter, `Retry-After` honoured and capped, bounded attempts and time, a
 //! per-attempt timeout, one retry after a rejected credential, halving on "payload too
 //! large"), and accounts every event ([`DispatcherStats`]). A slow, hung or failing sink
-//! only delays itself.
+//! only delays itself: after a run of failed attempts its circuit opens ([`breaker`]) and
+//! its events wait in its buffer ([`buffer`]: memory, or disk for events that must
+//! survive a stop, crash or outage) until a probe gets through. Events that fail for good
+//! can be written to a dead-letter file ([`SinkConfig::dead_letter`]).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,31 +39,46 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod breaker;
+pub mod buffer;
 mod config;
+mod dead_letter;
 mod deliver;
 mod dispatcher;
 mod emit;
 mod lane;
+mod log_limit;
+mod overrides;
 mod policy;
-mod queue;
+mod registry;
 pub mod stats;
 mod test_event;
 mod worker;
 
-pub use config::{ConfigError, OrgConfig, SinkConfig};
-pub use dispatcher::{
-    Dispatcher, DispatcherBuilder, Emitter, DEFAULT_DROP_TIMEOUT, DEFAULT_LOG_SUMMARY_INTERVAL,
+pub use breaker::{
+    BreakerPolicy, BreakerState, BreakerStats, DEFAULT_BREAKER_BACKOFF, DEFAULT_BREAKER_FAILURES,
+    DEFAULT_BREAKER_MAX_BACKOFF,
 };
-pub use emit::EmitOutcome;
+pub use buffer::{
+    BufferKind, BufferPolicy, WhenFull, DEFAULT_BUFFER_MAX_BYTES, DEFAULT_BUFFER_MAX_EVENTS,
+    DEFAULT_DISK_BUFFER_MAX_BYTES, DEFAULT_DISK_BUFFER_MAX_EVENTS, MAX_BUFFER_BYTES,
+    MAX_BUFFER_EVENTS,
+};
+pub use config::{ConfigError, OrgConfig, SinkConfig};
+pub use dead_letter::{DeadLetterLine, DeadLetterReason};
+pub use dispatcher::{
+    Dispatcher, DispatcherBuilder, DEFAULT_DROP_TIMEOUT, DEFAULT_LOG_SUMMARY_INTERVAL,
+};
+pub use emit::{EmitOutcome, Emitter};
+pub use overrides::{BufferOverrides, DeliveryOverrides};
 pub use policy::{
-    BatchPolicy, DeliveryOverrides, Jitter, QueuePolicy, RetryPolicy, DEFAULT_ATTEMPT_TIMEOUT,
-    DEFAULT_CONCURRENCY, DEFAULT_INITIAL_BACKOFF, DEFAULT_LINGER, DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_MAX_BACKOFF, DEFAULT_MAX_BYTES, DEFAULT_MAX_ELAPSED, DEFAULT_MAX_EVENTS,
-    DEFAULT_MAX_RETRY_AFTER, DEFAULT_QUEUE_CAPACITY, DEFAULT_QUEUE_CAPACITY_BYTES, MAX_CONCURRENCY,
-    MAX_LINGER, MAX_QUEUE_CAPACITY, MAX_QUEUE_CAPACITY_BYTES,
+    BatchPolicy, Jitter, RetryPolicy, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONCURRENCY,
+    DEFAULT_INITIAL_BACKOFF, DEFAULT_LINGER, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF,
+    DEFAULT_MAX_BYTES, DEFAULT_MAX_ELAPSED, DEFAULT_MAX_EVENTS, DEFAULT_MAX_RETRY_AFTER,
+    MAX_CONCURRENCY, MAX_LINGER,
 };
 pub use stats::{
-    Counts, DispatcherStats, FlushReport, LastError, OrgStats, ShutdownReport, SinkStats,
-    Undelivered,
+    BufferStats, Counts, DispatcherStats, FlushReport, LastError, OrgStats, ShutdownReport,
+    SinkStats, Undelivered,
 };
 pub use test_event::{TestEventError, TestEventResult, TestOutcome, TEST_EVENT_PROJECT};

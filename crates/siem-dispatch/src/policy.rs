@@ -1,11 +1,12 @@
-//! Batching, retry and queue policies, their defaults, and the serde overrides that a TOML
-//! configuration embeds.
+//! Batching and retry policies and their defaults. (Buffers: [`crate::buffer`]; the
+//! circuit breaker: [`crate::breaker`]; the TOML overrides: [`crate::overrides`].)
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
+use rand::rngs::SmallRng;
+use rand::{Rng as _, SeedableRng as _};
 
 /// Default largest batch, in events.
 pub const DEFAULT_MAX_EVENTS: usize = 500;
@@ -31,14 +32,6 @@ pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// Default bound on one `send`, enforced by the dispatcher whatever the sink does.
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Default queue bound per sink, in events.
-pub const DEFAULT_QUEUE_CAPACITY: usize = 20_000;
-/// Default queue bound per sink, in estimated bytes.
-pub const DEFAULT_QUEUE_CAPACITY_BYTES: usize = 32 * 1024 * 1024;
-/// The largest queue bound in events (the ring is allocated up front, 16 bytes a slot).
-pub const MAX_QUEUE_CAPACITY: usize = 1 << 22;
-/// The largest queue bound in bytes.
-pub const MAX_QUEUE_CAPACITY_BYTES: usize = 1 << 38;
 /// Default number of requests one sink may have in flight at once.
 pub const DEFAULT_CONCURRENCY: usize = 2;
 /// The largest per-sink concurrency accepted.
@@ -282,176 +275,29 @@ impl RetryPolicy {
     }
 }
 
-/// The bound on one sink's queue: an event is dropped (newest first) when either bound
-/// would be exceeded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct QueuePolicy {
-    /// Events (at most [`MAX_QUEUE_CAPACITY`]); the ring is allocated up front.
-    pub capacity: usize,
-    /// Estimated bytes (at most [`MAX_QUEUE_CAPACITY_BYTES`]).
-    pub capacity_bytes: usize,
-}
-
-impl Default for QueuePolicy {
-    fn default() -> Self {
-        Self {
-            capacity: DEFAULT_QUEUE_CAPACITY,
-            capacity_bytes: DEFAULT_QUEUE_CAPACITY_BYTES,
-        }
-    }
-}
-
-impl QueuePolicy {
-    /// Sets the bound in events.
-    #[must_use]
-    pub fn capacity(mut self, n: usize) -> Self {
-        self.capacity = n;
-        self
-    }
-    /// Sets the bound in estimated bytes.
-    #[must_use]
-    pub fn capacity_bytes(mut self, n: usize) -> Self {
-        self.capacity_bytes = n;
-        self
-    }
-
-    pub(crate) fn validate(&self) -> Result<(), String> {
-        if self.capacity == 0 || self.capacity > MAX_QUEUE_CAPACITY {
-            return Err(format!(
-                "queue_capacity must be between 1 and {MAX_QUEUE_CAPACITY}"
-            ));
-        }
-        if self.capacity_bytes == 0 || self.capacity_bytes > MAX_QUEUE_CAPACITY_BYTES {
-            return Err(format!(
-                "queue_capacity_bytes must be between 1 and {MAX_QUEUE_CAPACITY_BYTES}"
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Per-sink overrides of the delivery defaults, as written in a configuration file.
-///
-/// Every field is optional; absent fields keep the defaults. The struct does not deny
-/// unknown fields so that it can be `#[serde(flatten)]`ed into a sink table; a caller that
-/// wants strictness can check keys against [`DeliveryOverrides::FIELDS`].
-///
-/// ```
-/// use siem_dispatch::DeliveryOverrides;
-/// let o: DeliveryOverrides = toml::from_str("max_events = 100\nlinger_ms = 250\nmax_attempts = 1")?;
-/// let sink_cfg = o.apply(siem_dispatch::SinkConfig::new(std::sync::Arc::new(
-///     siem_core::testing::MemorySink::new("m"))))?;
-/// assert_eq!(sink_cfg.batch.max_events, 100);
-/// assert_eq!(sink_cfg.retry.max_attempts, 1);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub struct DeliveryOverrides {
-    /// [`BatchPolicy::max_events`].
-    pub max_events: Option<usize>,
-    /// [`BatchPolicy::max_bytes`].
-    pub max_bytes: Option<usize>,
-    /// [`BatchPolicy::linger`], in milliseconds.
-    pub linger_ms: Option<u64>,
-    /// [`RetryPolicy::max_attempts`].
-    pub max_attempts: Option<u32>,
-    /// [`RetryPolicy::initial_backoff`], in milliseconds.
-    pub initial_backoff_ms: Option<u64>,
-    /// [`RetryPolicy::max_backoff`], in milliseconds.
-    pub max_backoff_ms: Option<u64>,
-    /// [`RetryPolicy::max_elapsed`], in milliseconds.
-    pub max_elapsed_ms: Option<u64>,
-    /// [`RetryPolicy::max_retry_after`], in milliseconds.
-    pub max_retry_after_ms: Option<u64>,
-    /// [`RetryPolicy::attempt_timeout`], in milliseconds.
-    pub attempt_timeout_ms: Option<u64>,
-    /// [`RetryPolicy::jitter`]: `full`, `decorrelated` or `none`.
-    pub jitter: Option<Jitter>,
-    /// [`QueuePolicy::capacity`].
-    pub queue_capacity: Option<usize>,
-    /// [`QueuePolicy::capacity_bytes`].
-    pub queue_capacity_bytes: Option<usize>,
-    /// [`SinkConfig::concurrency`](crate::SinkConfig::concurrency).
-    pub concurrency: Option<usize>,
-}
-
-impl DeliveryOverrides {
-    /// The field names this struct reads.
-    pub const FIELDS: &'static [&'static str] = &[
-        "max_events",
-        "max_bytes",
-        "linger_ms",
-        "max_attempts",
-        "initial_backoff_ms",
-        "max_backoff_ms",
-        "max_elapsed_ms",
-        "max_retry_after_ms",
-        "attempt_timeout_ms",
-        "jitter",
-        "queue_capacity",
-        "queue_capacity_bytes",
-        "concurrency",
-    ];
-
-    /// Applies the overrides to a sink's configuration and validates the result; the error
-    /// names the sink and the field.
-    pub fn apply(&self, mut sink: crate::SinkConfig) -> Result<crate::SinkConfig, ConfigError> {
-        let ms = Duration::from_millis;
-        let b = &mut sink.batch;
-        set(&mut b.max_events, self.max_events);
-        set(&mut b.max_bytes, self.max_bytes);
-        set(&mut b.linger, self.linger_ms.map(ms));
-        let r = &mut sink.retry;
-        set(&mut r.max_attempts, self.max_attempts);
-        set(&mut r.initial_backoff, self.initial_backoff_ms.map(ms));
-        set(&mut r.max_backoff, self.max_backoff_ms.map(ms));
-        set(&mut r.max_elapsed, self.max_elapsed_ms.map(ms));
-        set(&mut r.max_retry_after, self.max_retry_after_ms.map(ms));
-        set(&mut r.attempt_timeout, self.attempt_timeout_ms.map(ms));
-        set(&mut r.jitter, self.jitter);
-        set(&mut sink.queue.capacity, self.queue_capacity);
-        set(&mut sink.queue.capacity_bytes, self.queue_capacity_bytes);
-        set(&mut sink.concurrency, self.concurrency);
-        sink.validate(None)?;
-        Ok(sink)
-    }
-}
-
-fn set<T>(slot: &mut T, value: Option<T>) {
-    if let Some(v) = value {
-        *slot = v;
-    }
-}
-
-/// A small, fast, non-cryptographic generator for jitter (SplitMix64).
+/// The jitter generator of one worker: a small, fast generator from `rand`, seeded from the
+/// operating system, forked for each concurrently running batch.
 #[derive(Debug, Clone)]
-pub(crate) struct JitterRng(u64);
+pub(crate) struct JitterRng(SmallRng);
 
 impl JitterRng {
     pub(crate) fn from_entropy() -> Self {
-        use std::hash::{BuildHasher, Hasher};
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(0x5eed);
-        Self(h.finish())
+        Self(SmallRng::from_os_rng())
     }
 
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+    #[cfg(test)]
+    pub(crate) fn seeded(seed: u64) -> Self {
+        Self(SmallRng::seed_from_u64(seed))
     }
 
     /// A uniform number in `[0, 1)`.
     pub(crate) fn next_unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.random::<f64>()
     }
 
     /// An independent generator (for a concurrently running batch).
     pub(crate) fn fork(&mut self) -> Self {
-        Self(self.next_u64())
+        Self(SmallRng::from_rng(&mut self.0))
     }
 }
 
@@ -477,7 +323,7 @@ mod tests {
     #[test]
     fn decorrelated_jitter_is_bounded() {
         let p = RetryPolicy::recommended().jitter(Jitter::Decorrelated);
-        let mut rng = JitterRng(7);
+        let mut rng = JitterRng::seeded(7);
         let mut prev = Duration::ZERO;
         for retry in 1..50 {
             let d = p.backoff(retry, prev, rng.next_unit());
@@ -504,19 +350,5 @@ mod tests {
             let u = rng.next_unit();
             assert!((0.0..1.0).contains(&u));
         }
-    }
-
-    #[test]
-    fn overrides_reject_bad_values_naming_the_field() {
-        let o = DeliveryOverrides {
-            max_attempts: Some(0),
-            ..DeliveryOverrides::default()
-        };
-        let sink = crate::SinkConfig::new(std::sync::Arc::new(
-            siem_core::testing::MemorySink::new("m"),
-        ));
-        let err = o.apply(sink).unwrap_err().to_string();
-        assert!(err.contains("max_attempts"), "{err}");
-        assert!(err.contains("sink `m`"), "{err}");
     }
 }

@@ -2,23 +2,37 @@
 //! them.
 //!
 //! Definitions (per sink):
-//! - `queued`: events accepted into the sink's queue by `emit`.
-//! - `dropped`: matching events refused by `emit` because the queue was full.
+//! - `accepted`: events routed to the sink (its filter matched), plus events recovered
+//!   from its disk buffer at start: `queued + dropped`.
+//! - `queued`: events taken into the sink's buffer (memory or disk), recovered ones
+//!   included.
+//! - `dropped`: matching events refused because the buffer was full (of which
+//!   `dropped_circuit_open` while its circuit was open).
 //! - `delivered`: events the platform acknowledged.
 //! - `failed`: queued events given up on: the encoder rejected them, a permanent error,
-//!   retries exhausted, or a shutdown deadline passed.
+//!   retries exhausted, a shutdown deadline passed (memory buffer), or a damaged disk
+//!   record (`damaged`). Of these, `dead_lettered` were written to the dead-letter file.
+//! - `buffered`: waiting in the buffer (memory or disk), including batches held back by
+//!   an open circuit.
+//! - `in_flight`: in a batch being sent.
+//! - `pending`: `buffered + in_flight = queued − delivered − failed`.
+//! - `recovered`: events found in the disk buffer at start (left by an earlier run);
+//!   `redelivered` of them had already been sent once and may arrive twice.
 //! - `retried`: retry attempts, i.e. sends of a request after its first one (backoff
 //!   retries and the credential retry; the first sends of split halves are not retries).
-//! - `pending`: `queued − delivered − failed`: in the queue, in a batch, or in flight.
 //!
-//! Once the dispatcher has shut down, `pending` is 0, so `queued = delivered + failed`, and
-//! every emitted event that matched the sink is in exactly one of delivered, dropped, failed.
+//! At every moment `accepted = delivered + failed + dropped + buffered + in_flight`. Once
+//! the dispatcher has shut down, `in_flight` is 0 and `buffered` is what stays on disk for
+//! the next start (always 0 for a memory buffer, whose leftovers are counted as failed).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use serde::Serialize;
 use siem_core::{DeliveryError, EncodeError, Timestamp};
+
+use crate::breaker::BreakerStats;
+use crate::buffer::BufferKind;
 
 /// Live counters of one sink, shared by its worker and the emitters.
 #[derive(Debug, Default)]
@@ -27,6 +41,13 @@ pub(crate) struct Counters {
     pub(crate) delivered: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) dropped: AtomicU64,
+    pub(crate) dropped_circuit_open: AtomicU64,
+    /// A gauge: events in batches being sent.
+    pub(crate) in_flight: AtomicU64,
+    pub(crate) recovered: AtomicU64,
+    pub(crate) redelivered: AtomicU64,
+    pub(crate) dead_lettered: AtomicU64,
+    pub(crate) damaged: AtomicU64,
     pub(crate) retried: AtomicU64,
     pub(crate) splits: AtomicU64,
     pub(crate) failed_at_shutdown: AtomicU64,
@@ -42,6 +63,10 @@ pub(crate) struct LastTimes {
 impl Counters {
     pub(crate) fn add(counter: &AtomicU64, n: usize) {
         counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sub(counter: &AtomicU64, n: usize) {
+        counter.fetch_sub(n as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn get(counter: &AtomicU64) -> u64 {
@@ -70,7 +95,7 @@ impl Counters {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LastError {
     /// `retryable`, `permanent`, `credentials_rejected`, `payload_too_large`,
-    /// `credentials`, `encode`, `timeout`, `panic` or `shutdown`.
+    /// `credentials`, `encode`, `timeout`, `panic`, `shutdown`, `buffer` or `damaged`.
     pub kind: &'static str,
     /// The HTTP status, when a response arrived.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -137,32 +162,89 @@ impl std::fmt::Display for LastError {
 /// Event counts; see the [module docs](self) for definitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct Counts {
-    /// Accepted into the queue.
+    /// Routed to the sink (or recovered from its disk buffer): `queued + dropped`.
+    pub accepted: u64,
+    /// Taken into the buffer.
     pub queued: u64,
     /// Acknowledged by the platform.
     pub delivered: u64,
     /// Given up on.
     pub failed: u64,
-    /// Refused because the queue was full.
+    /// Refused because the buffer was full.
     pub dropped: u64,
+    /// Of `dropped`, refused while the circuit was open.
+    pub dropped_circuit_open: u64,
+    /// Waiting in the buffer (memory or disk).
+    pub buffered: u64,
+    /// In a batch being sent.
+    pub in_flight: u64,
     /// Retry attempts (requests re-sent).
     pub retried: u64,
     /// Requests split in two after "payload too large".
     pub splits: u64,
-    /// Queued and not yet delivered or failed.
+    /// `buffered + in_flight`.
     pub pending: u64,
+    /// Found in the disk buffer at start.
+    pub recovered: u64,
+    /// Of `recovered`, sent once before the restart: the SIEM may hold them twice.
+    pub redelivered: u64,
+    /// Of `failed`, written to the dead-letter file.
+    pub dead_lettered: u64,
+    /// Of `failed`, lost to a damaged disk record.
+    pub damaged: u64,
 }
 
 impl Counts {
     pub(crate) fn add(&mut self, o: &Counts) {
-        self.queued += o.queued;
-        self.delivered += o.delivered;
-        self.failed += o.failed;
-        self.dropped += o.dropped;
-        self.retried += o.retried;
-        self.splits += o.splits;
-        self.pending += o.pending;
+        let Counts {
+            accepted,
+            queued,
+            delivered,
+            failed,
+            dropped,
+            dropped_circuit_open,
+            buffered,
+            in_flight,
+            retried,
+            splits,
+            pending,
+            recovered,
+            redelivered,
+            dead_lettered,
+            damaged,
+        } = *o;
+        self.accepted += accepted;
+        self.queued += queued;
+        self.delivered += delivered;
+        self.failed += failed;
+        self.dropped += dropped;
+        self.dropped_circuit_open += dropped_circuit_open;
+        self.buffered += buffered;
+        self.in_flight += in_flight;
+        self.retried += retried;
+        self.splits += splits;
+        self.pending += pending;
+        self.recovered += recovered;
+        self.redelivered += redelivered;
+        self.dead_lettered += dead_lettered;
+        self.damaged += damaged;
     }
+}
+
+/// A snapshot of a sink's buffer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BufferStats {
+    /// Memory or disk.
+    #[serde(rename = "type")]
+    pub kind: BufferKind,
+    /// Bound in events.
+    pub max_events: u64,
+    /// Bound in bytes.
+    pub max_bytes: u64,
+    /// Events in the disk buffer (0 for memory).
+    pub disk_events: u64,
+    /// Bytes in the disk buffer (0 for memory).
+    pub disk_bytes: u64,
 }
 
 /// A snapshot of one sink.
@@ -177,8 +259,12 @@ pub struct SinkStats {
     pub counts: Counts,
     /// Events in the queue now (not yet in a batch).
     pub queue_depth: u64,
-    /// The queue bound in events.
+    /// The bound of the in-memory ring in events (a disk buffer's staging ring).
     pub queue_capacity: u64,
+    /// The buffer.
+    pub buffer: BufferStats,
+    /// The circuit breaker.
+    pub breaker: BreakerStats,
     /// The most recent error.
     pub last_error: Option<LastError>,
     /// When a request last succeeded.
@@ -244,10 +330,13 @@ pub struct FlushReport {
 /// What [`Dispatcher::shutdown`](crate::Dispatcher::shutdown) achieved.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShutdownReport {
-    /// Whether every queued event was delivered or failed on its own before the deadline.
+    /// Whether every queued event was delivered or failed on its own before the deadline
+    /// (nothing undelivered, nothing left in a disk buffer).
     pub complete: bool,
     /// Events given up on because the deadline passed, per sink (counted as failed).
     pub undelivered: Vec<Undelivered>,
+    /// Events left in disk buffers, delivered after the next start.
+    pub left_in_buffer: Vec<Undelivered>,
     /// The final counters.
     pub stats: DispatcherStats,
 }

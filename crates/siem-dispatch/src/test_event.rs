@@ -8,7 +8,7 @@ use siem_core::details::SiemTest;
 use siem_core::{DeliveryError, EncodeError, SecurityEvent};
 use tokio::time::Instant;
 
-use crate::deliver::{encode_guarded, send_once};
+use crate::deliver::{encode_guarded, send_once, EncodeInput};
 use crate::lane::Settings;
 use crate::stats::LastError;
 
@@ -125,7 +125,7 @@ pub(crate) async fn send(
         })?;
     let sink = &*settings.sink;
     let started = Instant::now();
-    let outcome = match encode_guarded(sink, &[Arc::new(event)]) {
+    let outcome = match encode_guarded(sink, EncodeInput::Owned(vec![Arc::new(event)])) {
         Err(e) => TestOutcome::Failed(DeliveryError::Permanent {
             detail: siem_core::ErrorDetail::transport(e.message),
         }),

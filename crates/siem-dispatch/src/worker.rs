@@ -1,8 +1,9 @@
 //! The per-sink worker: batches by size or linger time, runs up to `concurrency`
-//! deliveries at once, logs failures and drops at a bounded rate, and exits when its sink
-//! is retired and drained or when the shutdown deadline passes.
+//! deliveries at once, holds batches back while the circuit is open (probing it after its
+//! backoff), drains a disk buffer's staging ring into records, logs at a bounded rate,
+//! and exits when its sink is retired and drained or when the shutdown deadline passes.
 
-use std::sync::atomic::Ordering;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,10 +12,13 @@ use siem_core::SecurityEvent;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::deliver::{deliver_batch, BatchOutcome};
+use crate::breaker::BreakerState;
+use crate::buffer::memory::Queue;
+use crate::buffer::spool::Spool;
+use crate::deliver::{deliver_batch, fail, BatchOutcome, Mode};
 use crate::lane::{AbortSignal, Lane, Settings};
+use crate::log_limit::LogLimiter;
 use crate::policy::JitterRng;
-use crate::queue::Queue;
 use crate::stats::{Counters, LastError};
 
 /// What every worker shares with the dispatcher.
@@ -27,16 +31,25 @@ pub(crate) struct WorkerContext {
 }
 
 pub(crate) async fn run(lane: Arc<Lane>, ctx: Arc<WorkerContext>) {
+    let settings = lane.settings();
+    let spool = lane
+        .take_disk()
+        .map(|(store, opened)| Spool::recover(&lane, store, opened, settings.concurrency + 2));
     let mut worker = Worker {
         generation: u64::MAX,
-        settings: lane.settings(),
+        settings,
         queues: Vec::new(),
         rng: JitterRng::from_entropy(),
         log: LogLimiter::new(ctx.log_interval),
+        held: VecDeque::new(),
+        spool,
         lane,
         ctx,
     };
     worker.run().await;
+    if let Some(spool) = &mut worker.spool {
+        spool.commit(&worker.lane).await;
+    }
     worker.log.finish(&worker.lane);
     worker.lane.mark_finished();
     worker.lane.room.notify_waiters();
@@ -51,7 +64,13 @@ struct Worker {
     queues: Vec<Arc<Queue>>,
     rng: JitterRng,
     log: LogLimiter,
+    /// Memory buffer: batches handed back by an open circuit, sent first once it closes.
+    held: VecDeque<Vec<Arc<SecurityEvent>>>,
+    /// Disk buffer: its records.
+    spool: Option<Spool>,
 }
+
+type Inflight<F> = FuturesUnordered<F>;
 
 impl Worker {
     fn refresh(&mut self) {
@@ -65,7 +84,7 @@ impl Worker {
         self.queues = self.lane.queues();
     }
 
-    /// Events waiting, bytes waiting, and whether every queue is closed.
+    /// Events waiting in the ring(s), bytes waiting, and whether every ring is closed.
     fn level(&self) -> (usize, usize, bool) {
         self.queues.iter().fold((0, 0, true), |(e, b, c), q| {
             let l = q.level();
@@ -84,11 +103,53 @@ impl Worker {
             }
             q.pop_into(&mut batch, &mut bytes, policy.max_events, policy.max_bytes);
         }
+        if !batch.is_empty() {
+            Counters::add(&self.lane.counters.popped, batch.len());
+            self.lane.room.notify_waiters();
+        }
         batch
     }
 
+    /// Whether the ring holds a batch to take now.
+    fn ring_ready(&self, linger_until: Option<Instant>, now: Instant) -> bool {
+        let (events, bytes, _) = self.level();
+        let batch = &self.settings.batch;
+        events > 0
+            && (events >= batch.max_events
+                || bytes >= batch.max_bytes
+                || self.lane.is_closing()
+                || self.lane.flush_requested()
+                || linger_until.is_some_and(|t| now >= t))
+    }
+
+    /// The next batch to send: held or waiting records first, then the ring.
+    fn next_batch(&mut self, ring_ready: bool) -> Option<(Vec<Arc<SecurityEvent>>, Option<u64>)> {
+        if let Some(spool) = &mut self.spool {
+            return spool
+                .take_next(&self.lane)
+                .map(|(seq, events)| (events, Some(seq)));
+        }
+        if let Some(batch) = self.held.pop_front() {
+            return Some((batch, None));
+        }
+        if ring_ready {
+            let batch = self.take_batch();
+            if !batch.is_empty() {
+                return Some((batch, None));
+            }
+        }
+        None
+    }
+
+    fn has_held(&self) -> bool {
+        match &self.spool {
+            Some(spool) => spool.has_unsent(),
+            None => !self.held.is_empty(),
+        }
+    }
+
     async fn run(&mut self) {
-        let mut inflight = FuturesUnordered::new();
+        let mut inflight = Inflight::new();
         let mut linger_until: Option<Instant> = None;
         let mut next_log = Instant::now() + self.ctx.log_interval;
         self.refresh();
@@ -106,86 +167,197 @@ impl Worker {
                 self.log.tick(&self.lane);
                 next_log = now + self.ctx.log_interval;
             }
-            let (events, bytes, all_closed) = self.level();
-            let batch = &self.settings.batch;
+            let (events, _, all_closed) = self.level();
             if events == 0 {
                 linger_until = None;
             } else if linger_until.is_none() {
-                linger_until = Some(now + batch.linger);
+                linger_until = Some(now + self.settings.batch.linger);
             }
-            let urgent = self.lane.is_closing() || self.lane.flush_requested();
-            let ready = events > 0
-                && (events >= batch.max_events
-                    || bytes >= batch.max_bytes
-                    || urgent
-                    || linger_until.is_some_and(|t| now >= t));
-            let can_send = inflight.len() < self.settings.concurrency;
-            if ready && can_send {
-                let taken = self.take_batch();
-                if taken.is_empty() {
-                    // Reserved but not yet pushed by an emitter: a few nanoseconds away.
-                    tokio::task::yield_now().await;
-                    continue;
+            let mut ring_ready = self.ring_ready(linger_until, now);
+
+            // A disk buffer drains its ring into records whatever the SIEM does.
+            let mut spooled = false;
+            if let Some(spool) = &self.spool {
+                let mut full = spool.is_full(&self.settings.buffer);
+                while ring_ready && !full {
+                    let batch = self.take_batch();
+                    if batch.is_empty() {
+                        break;
+                    }
+                    let spool = self.spool.as_mut().expect("disk buffer");
+                    spool.append(batch);
+                    full = spool.is_full(&self.settings.buffer);
+                    spooled = true;
+                    linger_until = None;
+                    ring_ready = self.ring_ready(None, now);
                 }
-                Counters::add(&self.lane.counters.popped, taken.len());
-                self.lane.room.notify_waiters();
-                linger_until = None;
-                inflight.push(deliver_batch(
-                    Arc::clone(&self.lane),
-                    Arc::clone(&self.settings),
-                    taken,
-                    self.ctx.abort.clone(),
-                    self.rng.fork(),
-                ));
+            }
+
+            let mut starting = Vec::new();
+            while inflight.len() + starting.len() < self.settings.concurrency {
+                let mode = if !self.lane.breaker.is_open() {
+                    Mode::Normal
+                } else if inflight.is_empty()
+                    && starting.is_empty()
+                    && self.has_something(ring_ready)
+                    && self.lane.breaker.try_probe(&self.lane.org, &self.lane.name)
+                {
+                    Mode::Probe
+                } else {
+                    break;
+                };
+                match self.next_batch(ring_ready) {
+                    Some((batch, record)) => starting.push((batch, record, mode)),
+                    None => {
+                        if mode == Mode::Probe {
+                            self.lane.breaker.probe_inconclusive();
+                        }
+                        break;
+                    }
+                }
+                if mode == Mode::Probe {
+                    break;
+                }
+                ring_ready = self.spool.is_none() && self.ring_ready(linger_until, now);
+            }
+            if let Some(spool) = &mut self.spool {
+                // Durable before sent: new records and "attempted" marks are committed
+                // before their batches start.
+                if spool.has_changes() {
+                    spool.commit(&self.lane).await;
+                }
+            }
+            if !starting.is_empty() {
+                for (batch, record, mode) in starting {
+                    inflight.push(deliver_batch(
+                        Arc::clone(&self.lane),
+                        Arc::clone(&self.settings),
+                        batch,
+                        record,
+                        mode,
+                        self.ctx.abort.clone(),
+                        self.rng.fork(),
+                    ));
+                }
+                if self.spool.is_none() {
+                    linger_until = None;
+                }
+                continue;
+            }
+            if spooled {
+                continue;
+            }
+            let can_take = match &self.spool {
+                Some(spool) => !spool.is_full(&self.settings.buffer),
+                None => !self.lane.breaker.is_open() && inflight.len() < self.settings.concurrency,
+            };
+            if ring_ready && can_take {
+                // Reserved but not yet pushed by an emitter: a few nanoseconds away.
+                tokio::task::yield_now().await;
                 continue;
             }
             if self.lane.is_closing() && all_closed && events == 0 && inflight.is_empty() {
-                return;
+                let drained = !self.has_held();
+                // A disk buffer whose SIEM is down keeps its records for the next start.
+                let parked_on_disk = self.spool.is_some() && self.lane.breaker.is_open();
+                if drained || parked_on_disk {
+                    return;
+                }
             }
+            // Only worth waking for when there is something to probe with.
+            let probe_at = self
+                .lane
+                .breaker
+                .probe_at()
+                .filter(|_| inflight.is_empty() && self.has_something(ring_ready));
             tokio::select! {
                 biased;
                 () = self.ctx.abort.wait() => {}
                 Some(outcome) = inflight.next(), if !inflight.is_empty() => {
-                    self.log.record(&self.lane, &outcome);
-                    self.ctx.progress.notify_waiters();
+                    self.settle(outcome);
                 }
                 // Also while busy: a first drop wakes the worker to log it.
                 () = self.lane.notify.notified() => {}
-                () = sleep_until_opt(linger_until), if !ready && linger_until.is_some() => {}
+                () = sleep_until_opt(linger_until), if !ring_ready && linger_until.is_some() => {}
+                () = sleep_until_opt(probe_at), if probe_at.is_some() => {}
                 () = tokio::time::sleep_until(next_log) => {}
             }
         }
     }
 
-    /// The deadline passed: in-flight batches account for themselves; everything still
-    /// queued is failed here.
-    async fn abort_rest<F>(&mut self, inflight: &mut FuturesUnordered<F>)
+    /// Whether there is anything a probe could send.
+    fn has_something(&self, ring_ready: bool) -> bool {
+        self.has_held() || ring_ready || self.level().0 > 0
+    }
+
+    /// Accounts a finished batch: removes its record, or takes back what it handed back.
+    fn settle(&mut self, mut outcome: BatchOutcome) {
+        self.log.record(&self.lane, &outcome);
+        if self.lane.breaker.stats().state == BreakerState::HalfOpen && outcome.probe {
+            // The probe got no answer that says anything about the SIEM's health.
+            self.lane.breaker.probe_inconclusive();
+        }
+        let returned = std::mem::take(&mut outcome.returned);
+        match (&mut self.spool, outcome.record) {
+            (Some(spool), Some(seq)) if returned.is_empty() => spool.finished(seq),
+            (Some(spool), Some(seq)) => spool.returned(seq, returned),
+            _ if !returned.is_empty() => self.held.push_front(returned),
+            _ => {}
+        }
+        if self.lane.breaker.is_open() {
+            // Callers waiting for room stop waiting on a sink whose circuit is open.
+            self.lane.room.notify_waiters();
+        }
+        self.ctx.progress.notify_waiters();
+    }
+
+    /// The deadline passed: in-flight batches account for themselves; a memory buffer
+    /// fails what it still holds (to the dead-letter file if there is one); a disk buffer
+    /// writes its ring to disk and keeps everything for the next start.
+    async fn abort_rest<F>(&mut self, inflight: &mut Inflight<F>)
     where
         F: std::future::Future<Output = BatchOutcome>,
     {
         while let Some(outcome) = inflight.next().await {
-            self.log.record(&self.lane, &outcome);
+            self.settle(outcome);
         }
-        let mut rest = 0;
+        let mut rest: Vec<Arc<SecurityEvent>> = Vec::new();
         loop {
-            for q in &self.queues {
-                rest += q.discard_all();
+            loop {
+                let batch = self.take_batch();
+                if batch.is_empty() {
+                    break;
+                }
+                match &mut self.spool {
+                    Some(spool) if !spool.is_full(&self.settings.buffer) => spool.append(batch),
+                    _ => rest.extend(batch),
+                }
             }
             if self.level().0 == 0 {
                 break;
             }
             tokio::task::yield_now().await;
         }
+        rest.extend(self.held.drain(..).flatten());
+        if let Some(spool) = &mut self.spool {
+            spool.commit(&self.lane).await;
+        }
         self.lane.room.notify_waiters();
-        if rest > 0 {
+        if !rest.is_empty() {
+            let n = rest.len();
             let c = &self.lane.counters;
-            Counters::add(&c.popped, rest);
-            Counters::add(&c.failed, rest);
-            Counters::add(&c.failed_at_shutdown, rest);
-            c.record_error(LastError::local(
-                "shutdown",
-                format!("{rest} queued event(s) not delivered before the shutdown deadline"),
-            ));
+            Counters::add(&c.failed_at_shutdown, n);
+            // `fail` takes events out of flight: they were waiting, not in flight.
+            Counters::add(&c.in_flight, n);
+            let mut out = BatchOutcome::default();
+            let message = format!("{n} queued event(s) not delivered before the shutdown deadline");
+            fail(
+                &self.lane,
+                &self.settings,
+                &rest,
+                LastError::local("shutdown", message),
+                &mut out,
+            );
         }
         self.ctx.progress.notify_waiters();
     }
@@ -195,127 +367,5 @@ async fn sleep_until_opt(t: Option<Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Logs the first failure (and first drop) of an episode at once and the rest as periodic
-/// summaries, so an outage costs a bounded number of lines per sink.
-#[derive(Debug)]
-struct LogLimiter {
-    interval: Duration,
-    failing: bool,
-    suppressed_batches: u64,
-    suppressed_events: u64,
-    last_error: Option<LastError>,
-    last_logged_at: Option<Instant>,
-    drops_logged: u64,
-    drop_episode: bool,
-}
-
-impl LogLimiter {
-    fn new(interval: Duration) -> Self {
-        Self {
-            interval,
-            failing: false,
-            suppressed_batches: 0,
-            suppressed_events: 0,
-            last_error: None,
-            last_logged_at: None,
-            drops_logged: 0,
-            drop_episode: false,
-        }
-    }
-
-    fn record(&mut self, lane: &Lane, outcome: &BatchOutcome) {
-        if outcome.failed > 0 {
-            let due = self
-                .last_logged_at
-                .is_none_or(|t| t.elapsed() >= self.interval);
-            if !self.failing || due {
-                let error = outcome.error.as_ref().map(ToString::to_string);
-                tracing::warn!(
-                    org = %lane.org,
-                    sink = %lane.name,
-                    events = outcome.failed,
-                    error = error.as_deref().unwrap_or("unknown"),
-                    "SIEM delivery failed; further failures of this sink are summarized every {:?}",
-                    self.interval
-                );
-                self.failing = true;
-                self.last_logged_at = Some(Instant::now());
-            } else {
-                self.suppressed_batches += 1;
-                self.suppressed_events += outcome.failed as u64;
-                self.last_error.clone_from(&outcome.error);
-            }
-        } else if outcome.delivered > 0 && self.failing {
-            self.summarize(lane);
-            tracing::info!(org = %lane.org, sink = %lane.name, "SIEM delivery recovered");
-            self.failing = false;
-            self.last_logged_at = None;
-        }
-    }
-
-    fn summarize(&mut self, lane: &Lane) {
-        if self.suppressed_batches > 0 {
-            let error = self.last_error.as_ref().map(ToString::to_string);
-            tracing::warn!(
-                org = %lane.org,
-                sink = %lane.name,
-                batches = self.suppressed_batches,
-                events = self.suppressed_events,
-                last_error = error.as_deref().unwrap_or("unknown"),
-                "SIEM delivery failures since the last report"
-            );
-            self.suppressed_batches = 0;
-            self.suppressed_events = 0;
-            self.last_logged_at = Some(Instant::now());
-        }
-    }
-
-    /// Logs the first drop of an episode (flagged by `emit`) at once.
-    fn first_drop(&mut self, lane: &Lane) {
-        if self.drop_episode || !lane.drop_warned.load(Ordering::Acquire) {
-            return;
-        }
-        self.drop_episode = true;
-        let total = Counters::get(&lane.counters.dropped);
-        tracing::warn!(
-            org = %lane.org,
-            sink = %lane.name,
-            dropped = total - self.drops_logged,
-            "SIEM queue full: dropping new events for this sink; further drops are summarized every {:?}",
-            self.interval
-        );
-        self.drops_logged = total;
-    }
-
-    fn summarize_drops(&mut self, lane: &Lane, rearm: bool) {
-        let total = Counters::get(&lane.counters.dropped);
-        if total > self.drops_logged {
-            tracing::warn!(
-                org = %lane.org,
-                sink = %lane.name,
-                dropped = total - self.drops_logged,
-                dropped_total = total,
-                "SIEM queue full: events dropped since the last report"
-            );
-            self.drops_logged = total;
-        } else if rearm && self.drop_episode {
-            // A quiet interval ends the episode: the next drop is logged at once again.
-            self.drop_episode = false;
-            lane.drop_warned.store(false, Ordering::Release);
-        }
-    }
-
-    fn tick(&mut self, lane: &Lane) {
-        self.summarize(lane);
-        self.summarize_drops(lane, true);
-    }
-
-    fn finish(&mut self, lane: &Lane) {
-        self.first_drop(lane);
-        self.summarize(lane);
-        self.summarize_drops(lane, false);
     }
 }

@@ -1,8 +1,10 @@
 //! The accounting invariant as a property: whatever the sinks do (succeed, fail
-//! retryably or permanently, hang, reject credentials, call the payload too large) and
-//! whatever the queue sizes, after shutdown every sink has `queued = delivered + failed`,
-//! every matching emitted event is exactly one of delivered, dropped or failed, and
-//! `delivered` is exactly what the sink acknowledged.
+//! retryably or permanently, hang, reject credentials, call the payload too large),
+//! whatever the buffer sizes and kinds (memory or disk) and circuit-breaker thresholds,
+//! after shutdown every sink has `accepted = delivered + failed + dropped + buffered`
+//! with nothing in flight, `buffered` is only ever what a disk buffer keeps, and
+//! `delivered` is exactly what the sink acknowledged. A disk buffer's leftovers are then
+//! delivered by a second dispatcher on the same data directory, each exactly once.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -12,7 +14,9 @@ use std::time::Duration;
 use common::{permanent, rejected_credentials, retryable, too_large, Act, ScriptSink};
 use proptest::prelude::*;
 use siem_core::{EventFilter, EventType};
-use siem_dispatch::{BatchPolicy, Dispatcher, OrgConfig, QueuePolicy, RetryPolicy, SinkConfig};
+use siem_dispatch::{
+    BatchPolicy, BreakerPolicy, BufferPolicy, Dispatcher, OrgConfig, RetryPolicy, SinkConfig,
+};
 
 #[derive(Debug, Clone, Copy)]
 enum Behaviour {
@@ -47,6 +51,8 @@ struct SinkSpec {
     max_events: usize,
     concurrency: usize,
     attempts: u32,
+    breaker_failures: u32,
+    disk: bool,
 }
 
 fn sink_spec() -> impl Strategy<Value = SinkSpec> {
@@ -57,15 +63,30 @@ fn sink_spec() -> impl Strategy<Value = SinkSpec> {
         1usize..40,
         1usize..4,
         1u32..4,
+        1u32..8,
+        prop::bool::weighted(0.3),
     )
         .prop_map(
-            |(script, filter, capacity, max_events, concurrency, attempts)| SinkSpec {
+            |(
                 script,
                 filter,
                 capacity,
                 max_events,
                 concurrency,
                 attempts,
+                breaker_failures,
+                disk,
+            )| {
+                SinkSpec {
+                    script,
+                    filter,
+                    capacity,
+                    max_events,
+                    concurrency,
+                    attempts,
+                    breaker_failures,
+                    disk,
+                }
             },
         )
 }
@@ -84,7 +105,29 @@ fn act(b: Behaviour, events: usize) -> Act {
     }
 }
 
+fn data_dir() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CASE: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "siem-invariant-{}-{}",
+        std::process::id(),
+        CASE.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn buffer(spec: &SinkSpec) -> BufferPolicy {
+    if spec.disk {
+        BufferPolicy::disk().max_events(spec.capacity * 4)
+    } else {
+        BufferPolicy::memory().max_events(spec.capacity)
+    }
+}
+
 fn run_case(sinks: Vec<SinkSpec>, bursts: Vec<(usize, u64)>, deadline_ms: u64) {
+    let dir = data_dir();
+    let data_dir = dir.clone();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
@@ -105,7 +148,8 @@ fn run_case(sinks: Vec<SinkSpec>, bursts: Vec<(usize, u64)>, deadline_ms: u64) {
             org.push_sink(
                 SinkConfig::new(sink.clone())
                     .filter(filter.clone())
-                    .queue(QueuePolicy::default().capacity(spec.capacity))
+                    .buffer(buffer(spec))
+                    .breaker(BreakerPolicy::default().failures(spec.breaker_failures))
                     .batch(
                         BatchPolicy::default()
                             .max_events(spec.max_events)
@@ -123,7 +167,11 @@ fn run_case(sinks: Vec<SinkSpec>, bursts: Vec<(usize, u64)>, deadline_ms: u64) {
             );
             handles.push((sink, filter));
         }
-        let d = Dispatcher::start([org]).unwrap();
+        let d = Dispatcher::builder()
+            .org(org)
+            .data_dir(&data_dir)
+            .start()
+            .unwrap();
         let mut matching = vec![0u64; handles.len()];
         let (mut queued_total, mut dropped_total) = (0u64, 0u64);
         for (count, pause_ms) in bursts {
@@ -142,22 +190,69 @@ fn run_case(sinks: Vec<SinkSpec>, bursts: Vec<(usize, u64)>, deadline_ms: u64) {
         let report = d.shutdown(Duration::from_millis(deadline_ms)).await;
         let mut sum_queued = 0;
         let mut sum_dropped = 0;
+        let mut left = Vec::new();
         for (k, (sink, _)) in handles.iter().enumerate() {
             let s = report.stats.sink("org_p", &format!("s{k}")).unwrap();
             let c = s.counts;
-            assert_eq!(c.queued, c.delivered + c.failed, "s{k}: {c:?}");
-            assert_eq!(c.pending, 0, "s{k}");
+            assert_eq!(
+                c.accepted,
+                c.delivered + c.failed + c.dropped + c.buffered + c.in_flight,
+                "s{k}: {c:?}"
+            );
+            assert_eq!(c.in_flight, 0, "s{k}: {c:?}");
+            assert_eq!(c.pending, c.buffered, "s{k}: {c:?}");
+            if !sinks[k].disk {
+                assert_eq!(c.buffered, 0, "s{k}: a memory buffer keeps nothing: {c:?}");
+            }
+            assert_eq!(c.queued, c.delivered + c.failed + c.buffered, "s{k}: {c:?}");
             assert_eq!(c.queued + c.dropped, matching[k], "s{k}: {c:?}");
             assert_eq!(c.delivered, sink.received().len() as u64, "s{k}: {c:?}");
+            let kept = report
+                .left_in_buffer
+                .iter()
+                .find(|u| u.sink == format!("s{k}"))
+                .map_or(0, |u| u.events);
+            assert_eq!(kept, c.buffered, "s{k}");
             sum_queued += c.queued;
             sum_dropped += c.dropped;
+            left.push(c.buffered);
         }
         assert_eq!(sum_queued, queued_total);
         assert_eq!(sum_dropped, dropped_total);
         let undelivered: u64 = report.undelivered.iter().map(|u| u.events).sum();
         assert!(undelivered <= report.stats.totals.failed);
-        assert_eq!(report.complete, undelivered == 0);
+        assert_eq!(
+            report.complete,
+            undelivered == 0 && report.left_in_buffer.is_empty()
+        );
+        drop(d);
+
+        // What disk buffers kept is delivered by the next dispatcher, exactly once.
+        if left.iter().all(|&n| n == 0) {
+            return;
+        }
+        let mut org = OrgConfig::new("org_p").unwrap();
+        let mut healthy = Vec::new();
+        for (k, spec) in sinks.iter().enumerate() {
+            let sink = ScriptSink::new(&format!("s{k}"), |_, _| Act::Ok);
+            org.push_sink(SinkConfig::new(sink.clone()).buffer(buffer(spec)));
+            healthy.push(sink);
+        }
+        let d = Dispatcher::builder()
+            .org(org)
+            .data_dir(&data_dir)
+            .start()
+            .unwrap();
+        let report = d.shutdown(Duration::from_secs(60)).await;
+        for (k, sink) in healthy.iter().enumerate() {
+            let c = report.stats.sink("org_p", &format!("s{k}")).unwrap().counts;
+            assert_eq!(c.recovered, left[k], "s{k}: {c:?}");
+            assert_eq!(c.delivered, left[k], "s{k}: {c:?}");
+            assert_eq!(sink.received().len() as u64, left[k], "s{k}");
+        }
+        assert!(report.complete);
     });
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 proptest! {

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use siem_core::testing::MemorySink;
 use siem_dispatch::{
-    DeliveryOverrides, Dispatcher, Jitter, OrgConfig, RetryPolicy, SinkConfig, DEFAULT_LINGER,
+    BufferKind, DeliveryOverrides, Dispatcher, Jitter, OrgConfig, RetryPolicy, SinkConfig,
+    WhenFull, DEFAULT_LINGER,
 };
 
 #[derive(serde::Deserialize)]
@@ -31,8 +32,11 @@ fn overrides_flatten_into_a_sink_table() {
         max_backoff_ms = 5000
         max_elapsed_ms = 20000
         jitter = "decorrelated"
-        queue_capacity = 5000
         concurrency = 1
+        breaker_failures = 3
+        breaker_backoff_ms = 2000
+        dead_letter = "/var/lib/siem/dead.ndjson"
+        buffer = { max_events = 5000, when_full = "drop_newest" }
         "#,
     )
     .unwrap();
@@ -48,12 +52,20 @@ fn overrides_flatten_into_a_sink_table() {
     assert_eq!(cfg.retry.max_backoff, Duration::from_secs(5));
     assert_eq!(cfg.retry.max_elapsed, Duration::from_secs(20));
     assert_eq!(cfg.retry.jitter, Jitter::Decorrelated);
-    assert_eq!(cfg.queue.capacity, 5000);
+    assert_eq!(cfg.buffer.max_events, 5000);
+    assert_eq!(cfg.buffer.kind, BufferKind::Memory);
+    assert_eq!(cfg.buffer.when_full, WhenFull::DropNewest);
+    assert_eq!(cfg.breaker.failures, 3);
+    assert_eq!(cfg.breaker.backoff, Duration::from_secs(2));
+    assert_eq!(
+        cfg.dead_letter.as_deref(),
+        Some(std::path::Path::new("/var/lib/siem/dead.ndjson"))
+    );
     assert_eq!(cfg.concurrency, 1);
     for field in DeliveryOverrides::FIELDS {
         assert!(
             toml::from_str::<DeliveryOverrides>(&format!("{field} = 1")).is_ok()
-                || *field == "jitter",
+                || ["jitter", "buffer", "dead_letter"].contains(field),
             "{field}"
         );
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use siem_core::testing::{server_busy, MemorySink, Step};
 use siem_dispatch::{
-    BatchPolicy, Dispatcher, EmitOutcome, OrgConfig, QueuePolicy, RetryPolicy, SinkConfig,
+    BatchPolicy, BufferPolicy, Dispatcher, EmitOutcome, OrgConfig, RetryPolicy, SinkConfig,
 };
 
 #[tokio::test(start_paused = true)]
@@ -19,16 +19,16 @@ async fn hung_and_failing_sinks_do_not_delay_the_healthy_one() {
     failing.set_fallback(Step::Fail(server_busy()));
     let healthy = Arc::new(MemorySink::new("healthy"));
     let other_org = Arc::new(MemorySink::new("other"));
-    let queue = QueuePolicy::default().capacity(500);
+    let queue = BufferPolicy::memory().max_events(500);
     let batch = BatchPolicy::default()
         .max_events(50)
         .linger(Duration::from_millis(200));
     let d = Dispatcher::start([
         OrgConfig::new("org_a")
             .unwrap()
-            .sink(SinkConfig::new(hung.clone()).queue(queue).batch(batch))
-            .sink(SinkConfig::new(failing.clone()).queue(queue).batch(batch))
-            .sink(SinkConfig::new(healthy.clone()).queue(queue).batch(batch)),
+            .sink(SinkConfig::new(hung.clone()).buffer(queue).batch(batch))
+            .sink(SinkConfig::new(failing.clone()).buffer(queue).batch(batch))
+            .sink(SinkConfig::new(healthy.clone()).buffer(queue).batch(batch)),
         OrgConfig::new("org_b")
             .unwrap()
             .sink(SinkConfig::new(other_org.clone()).batch(batch)),

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use common::LogCapture;
 use siem_core::testing::{server_busy, MemorySink, Step};
-use siem_dispatch::{BatchPolicy, Dispatcher, OrgConfig, QueuePolicy, RetryPolicy, SinkConfig};
+use siem_dispatch::{
+    BatchPolicy, BreakerPolicy, BufferPolicy, Dispatcher, OrgConfig, RetryPolicy, SinkConfig,
+};
 
 #[tokio::test(start_paused = true)]
 async fn ten_thousand_failed_batches_log_a_bounded_number_of_lines() {
@@ -28,7 +30,9 @@ async fn ten_thousand_failed_batches_log_a_bounded_number_of_lines() {
                 SinkConfig::new(sink.clone())
                     .batch(BatchPolicy::default().max_events(1))
                     .retry(RetryPolicy::none())
-                    .queue(QueuePolicy::default().capacity(100)),
+                    .buffer(BufferPolicy::memory().max_events(100))
+                    // Every batch is attempted: this test is about failure logs.
+                    .breaker(never_opens()),
             ),
         )
         .log_summary_interval(Duration::from_secs(60))
@@ -77,6 +81,10 @@ async fn ten_thousand_failed_batches_log_a_bounded_number_of_lines() {
     assert!(lines.iter().any(|l| l.contains("dropped_total=")));
 }
 
+fn never_opens() -> BreakerPolicy {
+    BreakerPolicy::default().failures(u32::MAX)
+}
+
 #[tokio::test(start_paused = true)]
 async fn recovery_is_logged_once() {
     let capture = LogCapture::default();
@@ -90,7 +98,8 @@ async fn recovery_is_logged_once() {
     let d = Dispatcher::start([OrgConfig::new("org_a").unwrap().sink(
         SinkConfig::new(sink.clone())
             .batch(BatchPolicy::default().max_events(1))
-            .retry(RetryPolicy::none()),
+            .retry(RetryPolicy::none())
+            .breaker(never_opens()),
     )])
     .unwrap();
     for e in common::events("org_a", 100) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use siem_core::testing::{MemorySink, Step};
-use siem_dispatch::{BatchPolicy, Dispatcher, EmitOutcome, OrgConfig, QueuePolicy, SinkConfig};
+use siem_dispatch::{BatchPolicy, BufferPolicy, Dispatcher, EmitOutcome, OrgConfig, SinkConfig};
 
 #[tokio::test(start_paused = true)]
 async fn drops_are_counted_exactly_and_held_events_stay_bounded() {
@@ -15,7 +15,7 @@ async fn drops_are_counted_exactly_and_held_events_stay_bounded() {
     hung.set_fallback(Step::Hang);
     let d = Dispatcher::start([OrgConfig::new("org_a").unwrap().sink(
         SinkConfig::new(hung.clone())
-            .queue(QueuePolicy::default().capacity(100))
+            .buffer(BufferPolicy::memory().max_events(100))
             .batch(BatchPolicy::default().max_events(10))
             .concurrency(2),
     )])
@@ -60,9 +60,9 @@ async fn the_byte_bound_drops_too() {
     hung.set_fallback(Step::Hang);
     let event = Arc::new(common::events("org_a", 1).remove(0));
     let size = event.estimated_size();
-    let d = Dispatcher::start([OrgConfig::new("org_a").unwrap().sink(
-        SinkConfig::new(hung.clone()).queue(QueuePolicy::default().capacity_bytes(size * 3)),
-    )])
+    let d = Dispatcher::start([OrgConfig::new("org_a")
+        .unwrap()
+        .sink(SinkConfig::new(hung.clone()).buffer(BufferPolicy::memory().max_bytes(size * 3)))])
     .unwrap();
     let outcomes: Vec<u32> = (0..5)
         .map(|_| d.emit_arc(event.clone()).dropped_sinks())
@@ -78,7 +78,7 @@ async fn emit_wait_applies_backpressure_instead_of_dropping() {
     slow.set_fallback(Step::Delay(Duration::from_millis(100)));
     let d = Dispatcher::start([OrgConfig::new("org_a").unwrap().sink(
         SinkConfig::new(slow.clone())
-            .queue(QueuePolicy::default().capacity(10))
+            .buffer(BufferPolicy::memory().max_events(10))
             .batch(BatchPolicy::default().max_events(5)),
     )])
     .unwrap();
@@ -98,15 +98,15 @@ async fn emit_wait_all_waits_on_every_matching_sink_and_reports_each_event() {
     let slow = Arc::new(MemorySink::new("slow"));
     slow.set_fallback(Step::Delay(Duration::from_millis(100)));
     let fast = Arc::new(MemorySink::new("fast"));
-    let small = || QueuePolicy::default().capacity(10);
+    let small = || BufferPolicy::memory().max_events(10);
     let d = Dispatcher::start([OrgConfig::new("org_a")
         .unwrap()
         .sink(
             SinkConfig::new(slow.clone())
-                .queue(small())
+                .buffer(small())
                 .batch(BatchPolicy::default().max_events(5)),
         )
-        .sink(SinkConfig::new(fast.clone()).queue(small()))])
+        .sink(SinkConfig::new(fast.clone()).buffer(small()))])
     .unwrap();
     let events = common::events("org_a", 100)
         .into_iter()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use siem_core::testing::{MemorySink, Step};
 use siem_core::EventFilter;
 use siem_dispatch::{
-    BatchPolicy, ConfigError, Dispatcher, EmitOutcome, OrgConfig, QueuePolicy, SinkConfig,
+    BatchPolicy, BufferPolicy, ConfigError, Dispatcher, EmitOutcome, OrgConfig, SinkConfig,
 };
 
 fn lingering() -> BatchPolicy {
@@ -83,7 +83,7 @@ async fn changing_the_queue_bound_moves_to_a_new_queue_without_loss() {
     let d = Dispatcher::start([OrgConfig::new("org_a").unwrap().sink(
         SinkConfig::new(sink.clone())
             .batch(lingering())
-            .queue(QueuePolicy::default().capacity(50)),
+            .buffer(BufferPolicy::memory().max_events(50)),
     )])
     .unwrap();
     for e in common::events("org_a", 50) {
@@ -93,7 +93,7 @@ async fn changing_the_queue_bound_moves_to_a_new_queue_without_loss() {
         OrgConfig::new("org_a").unwrap().sink(
             SinkConfig::new(sink.clone())
                 .batch(lingering())
-                .queue(QueuePolicy::default().capacity(500)),
+                .buffer(BufferPolicy::memory().max_events(500)),
         ),
     )
     .unwrap();
@@ -139,7 +139,7 @@ async fn reconfiguring_under_load_loses_nothing_for_unchanged_sinks() {
         let mut org = OrgConfig::new("org_a").unwrap().sink(
             SinkConfig::new(stable.clone())
                 .batch(BatchPolicy::default().linger(Duration::from_millis(5)))
-                .queue(QueuePolicy::default().capacity(200_000)),
+                .buffer(BufferPolicy::memory().max_events(200_000)),
         );
         org.push_sink(SinkConfig::new(Arc::new(MemorySink::new(format!(
             "churn{}",
@@ -149,9 +149,9 @@ async fn reconfiguring_under_load_loses_nothing_for_unchanged_sinks() {
     };
     let d = Dispatcher::start([
         cfg(0),
-        OrgConfig::new("org_b")
-            .unwrap()
-            .sink(SinkConfig::new(other.clone()).queue(QueuePolicy::default().capacity(200_000))),
+        OrgConfig::new("org_b").unwrap().sink(
+            SinkConfig::new(other.clone()).buffer(BufferPolicy::memory().max_events(200_000)),
+        ),
     ])
     .unwrap();
     let emitter = d.emitter();

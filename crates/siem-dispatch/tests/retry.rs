@@ -10,7 +10,8 @@ use std::time::Duration;
 use common::{permanent, rejected_credentials, retryable, too_large, Act, ScriptSink};
 use siem_core::SiemSink;
 use siem_dispatch::{
-    BatchPolicy, Dispatcher, Jitter, OrgConfig, RetryPolicy, ShutdownReport, SinkConfig,
+    BatchPolicy, BreakerPolicy, Dispatcher, Jitter, OrgConfig, RetryPolicy, ShutdownReport,
+    SinkConfig,
 };
 use tokio::time::Instant;
 
@@ -27,7 +28,9 @@ async fn run(
         SinkConfig::new(sink as Arc<dyn SiemSink>)
             .batch(batch)
             .retry(retry)
-            .concurrency(1),
+            .concurrency(1)
+            // The retry policy alone: the circuit breaker has tests of its own.
+            .breaker(BreakerPolicy::default().failures(u32::MAX)),
     )])
     .unwrap();
     for e in common::events("org_a", n) {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use siem_core::testing::{sample_events_for, MemorySink, Step};
 use siem_core::{EventFilter, EventId, EventType};
-use siem_dispatch::{Dispatcher, EmitOutcome, OrgConfig, QueuePolicy, SinkConfig};
+use siem_dispatch::{BufferPolicy, Dispatcher, EmitOutcome, OrgConfig, SinkConfig};
 
 fn ids(events: &[Arc<siem_core::SecurityEvent>]) -> Vec<EventId> {
     events.iter().map(|e| e.event_id()).collect()
@@ -166,7 +166,7 @@ async fn a_full_queue_on_one_sink_is_a_partial_drop() {
     let ok = Arc::new(MemorySink::new("ok"));
     let d = Dispatcher::start([OrgConfig::new("org_a")
         .unwrap()
-        .sink(SinkConfig::new(stuck.clone()).queue(QueuePolicy::default().capacity(2)))
+        .sink(SinkConfig::new(stuck.clone()).buffer(BufferPolicy::memory().max_events(2)))
         .sink(SinkConfig::new(ok.clone()))])
     .unwrap();
     let mut events = common::events("org_a", 3).into_iter();

@@ -189,20 +189,6 @@ impl Queue {
         }
         n
     }
-
-    /// Pops everything that is there (for accounting at abort time); returns the count.
-    pub(crate) fn discard_all(&self) -> usize {
-        let mut n = 0;
-        let mut bytes = 0;
-        while let Some(event) = self.ring.pop() {
-            bytes += event_size(&event);
-            n += 1;
-        }
-        if n > 0 {
-            self.state.fetch_sub(pack(n, bytes), Ordering::AcqRel);
-        }
-        n
-    }
 }
 
 #[cfg(test)]
@@ -236,7 +222,8 @@ mod tests {
         q.close();
         assert_eq!(q.push(e.clone(), size), Err(PushError::Closed));
         assert!(q.level().closed);
-        assert_eq!(q.discard_all(), 1);
+        let (mut rest, mut b) = (Vec::new(), 0);
+        assert_eq!(q.pop_into(&mut rest, &mut b, usize::MAX, usize::MAX), 1);
         assert_eq!(q.level().events, 0);
         assert_eq!(q.level().bytes, 0);
     }
