@@ -229,7 +229,7 @@ async fn a_second_dispatcher_on_one_data_dir_is_refused() {
         "{message}"
     );
     drop(first);
-    Dispatcher::builder().data_dir(&dir).start().unwrap();
+    let _again = Dispatcher::builder().data_dir(&dir).start().unwrap();
     // A disk buffer without a data directory is a configuration error naming the sink.
     let err = Dispatcher::start([OrgConfig::new("org_a")
         .unwrap()

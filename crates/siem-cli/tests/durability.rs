@@ -1,0 +1,211 @@
+//! Durability of `siem forward` as an operator meets it: a disk buffer survives `kill -9`;
+//! SIGTERM and SIGINT still print the report; a damaged buffer file is reported and the
+//! rest delivered.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use siem_testkit::Fault;
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_with_the_siem_down_then_a_restart_delivers_every_event_at_least_once() {
+    let dir = dir("kill9");
+    let (siem, ca) = splunk(&dir, "siem").await;
+    siem.set_outage_fault(Some(Fault::status(503)));
+    siem.set_outage(true);
+    let sink = sink_toml(
+        "splunk",
+        &siem.endpoint().to_string(),
+        &ca,
+        "buffer = { type = \"disk\" }\ninitial_backoff_ms = 50\nbreaker_backoff_ms = 200\n",
+    );
+    let config = write_config(&dir, &[sink]);
+    let input = events_file(&dir, 20_000);
+    let mut child = forward(&config, Stdio::piped());
+    {
+        // Written through a pipe that stays open: forward is still running when killed.
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&std::fs::read(&input).unwrap()).unwrap();
+        stdin.flush().unwrap();
+        // Linger (500 ms) and a commit later, everything is on disk.
+        std::thread::sleep(Duration::from_secs(3));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    assert!(
+        siem.stats().requests > 0,
+        "it tried while the SIEM was down"
+    );
+    siem.set_outage(false);
+    let restarted = forward(&config, Stdio::null());
+    let (code, report, stderr) =
+        tokio::task::block_in_place(|| finish(restarted, Duration::from_secs(60)));
+    assert_eq!(code, 0, "{stderr}");
+    let counts = sink_counts(&report, "splunk");
+    assert_eq!(n(counts, "recovered"), 20_000, "{counts}");
+    assert_eq!(n(counts, "delivered"), 20_000, "{counts}");
+    let received = siem.received();
+    let mut ids: Vec<&str> = received.iter().map(|e| e.event_id.as_str()).collect();
+    ids.sort_unstable();
+    let total = ids.len() as u64;
+    ids.dedup();
+    assert_eq!(ids.len(), 20_000, "every event id arrived");
+    // Duplicates are possible only for batches sent before the kill, and counted.
+    assert!(total - 20_000 <= n(counts, "redelivered"), "{counts}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_forward_prints_the_report_and_its_sums_hold() {
+    let dir = dir("sigterm");
+    let (siem, ca) = splunk(&dir, "siem").await;
+    siem.set_latency(Duration::from_millis(300));
+    let sink = sink_toml(
+        "splunk",
+        &siem.endpoint().to_string(),
+        &ca,
+        "max_events = 100\n",
+    );
+    let config = write_config(&dir, &[sink]);
+    let input = events_file(&dir, 5_000);
+    // Forward waits for the slow SIEM (lossless backpressure): the signal arrives while
+    // it waits, with input still coming.
+    let mut child = forward(&config, Stdio::piped());
+    let writer = feed(child.stdin.take().unwrap(), std::fs::read(&input).unwrap());
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let started = Instant::now();
+    let (code, report, stderr) =
+        tokio::task::block_in_place(|| finish(child, Duration::from_secs(FLUSH_TIMEOUT_S + 5)));
+    writer.join().unwrap();
+    assert_eq!(code, 143, "{stderr}");
+    assert!(stderr.contains("SIGTERM"), "{stderr}");
+    assert_eq!(report["interrupted_by"], "SIGTERM");
+    let input = &report["input"];
+    let counts = sink_counts(&report, "splunk");
+    let emitted = n(input, "events") - n(input, "not_emitted");
+    assert_accounted(counts, emitted);
+    assert!(n(counts, "delivered") > 0);
+    assert!(started.elapsed() <= Duration::from_secs(FLUSH_TIMEOUT_S + 5));
+
+    // A second signal skips the delivery but still reports.
+    siem.set_latency(Duration::from_secs(30));
+    let mut child = forward(&config, Stdio::piped());
+    let writer = feed(
+        child.stdin.take().unwrap(),
+        std::fs::read(dir.join("events-5000.ndjson")).unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let (code, report, stderr) =
+        tokio::task::block_in_place(|| finish(child, Duration::from_secs(3)));
+    writer.join().unwrap();
+    assert_eq!(code, 130, "{stderr}");
+    assert_eq!(report["interrupted_by"], "SIGINT");
+    let counts = sink_counts(&report, "splunk");
+    let emitted = n(&report["input"], "events") - n(&report["input"], "not_emitted");
+    assert_accounted(counts, emitted);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_buffer_file_is_reported_and_the_rest_is_delivered() {
+    let dir = dir("damaged");
+    let (siem, ca) = splunk(&dir, "siem").await;
+    let sink = sink_toml(
+        "splunk",
+        &siem.endpoint().to_string(),
+        &ca,
+        "buffer = { type = \"disk\" }\nmax_events = 100\n",
+    );
+    let config = write_config(&dir, &[sink]);
+    let input = events_file(&dir, 2_000);
+    // The SIEM refuses everything: all 2,000 events stay on disk.
+    siem.set_outage_fault(Some(Fault::status(503)));
+    siem.set_outage(true);
+    let child = forward(&config, Stdio::from(std::fs::File::open(&input).unwrap()));
+    let (_, report, stderr) =
+        tokio::task::block_in_place(|| finish(child, Duration::from_secs(30)));
+    assert_eq!(
+        n(sink_counts(&report, "splunk"), "buffered"),
+        2_000,
+        "{stderr}"
+    );
+
+    // Damage the middle of a few records: overwrite event ids found in the file.
+    let file = dir.join("data/org_acme/splunk/buffer.redb");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let needle = b"\"event_id\":\"00000000-0000-4000-8000-0000000010";
+    let mut damaged = 0;
+    let mut at = 0;
+    while let Some(pos) = find(&bytes[at..], needle) {
+        let start = at + pos + needle.len() - 20;
+        bytes[start..start + 20].copy_from_slice(&[b'#'; 20]);
+        damaged += 1;
+        at = start + 20;
+    }
+    assert!(damaged > 0);
+    std::fs::write(&file, &bytes).unwrap();
+
+    siem.set_outage(false);
+    let child = forward(&config, Stdio::null());
+    let (code, report, stderr) =
+        tokio::task::block_in_place(|| finish(child, Duration::from_secs(30)));
+    let counts = sink_counts(&report, "splunk");
+    assert_eq!(n(counts, "recovered"), 2_000, "{counts}");
+    // Each overwritten id breaks its line (redb keeps old copies of pages too, so some
+    // hits may be in space no longer in use): only those lines are lost.
+    let lost = n(counts, "damaged");
+    assert!(lost > 0 && lost <= damaged, "{counts}");
+    assert_eq!(n(counts, "delivered") + lost, 2_000, "{counts}");
+    assert_eq!(code, 1, "damage is a failure: {stderr}");
+    assert_eq!(counts["last_error"]["kind"], "damaged", "{counts}");
+
+    // A file that is not a buffer at all is moved aside and reported, never a crash.
+    std::fs::write(&file, vec![0x5a; 64 * 1024]).unwrap();
+    let child = forward(&config, Stdio::null());
+    let (code, report, stderr) =
+        tokio::task::block_in_place(|| finish(child, Duration::from_secs(30)));
+    assert_eq!(code, 0, "{stderr}");
+    let counts = sink_counts(&report, "splunk");
+    assert!(
+        counts["last_error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("moved aside"),
+        "{counts}"
+    );
+    let aside = std::fs::read_dir(file.parent().unwrap())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("damaged")
+        })
+        .count();
+    assert_eq!(aside, 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Writes `input` to a child's stdin from a thread of its own (the child may stop reading
+/// long before the end: a broken pipe is expected then).
+fn feed(mut stdin: std::process::ChildStdin, input: Vec<u8>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    })
+}
