@@ -23,8 +23,8 @@ use procs::{Emulator, ForwardRun, Input, SinkSettings};
 const USAGE: &str = "usage: cargo xtask bench [--events N] [--runs N] [--quick] \
 [--platforms splunk,datadog,sentinel] [--gzip on,off] [--max-events N] [--linger-ms MS] \
 [--steady-rate EPS] [--steady-seconds S] [--outage-after-secs S] [--outage-secs S] \
-[--outage-tail-secs S] [--outage-max-attempts N] [--skip-throughput] [--skip-steady] \
-[--skip-outage] [--no-build] | cargo xtask bench --criterion";
+[--outage-tail-secs S] [--outage-max-attempts N] [--skip-throughput] [--skip-disk] \
+[--skip-hung] [--skip-steady] [--skip-outage] [--no-build] | cargo xtask bench --criterion";
 
 #[derive(Debug, Clone)]
 struct Options {
@@ -41,6 +41,8 @@ struct Options {
     outage_tail: f64,
     outage_max_attempts: Option<u32>,
     throughput: bool,
+    disk: bool,
+    hung: bool,
     steady: bool,
     outage: bool,
     build: bool,
@@ -63,6 +65,8 @@ impl Options {
             outage_tail: if quick { 5.0 } else { 20.0 },
             outage_max_attempts: None,
             throughput: true,
+            disk: true,
+            hung: true,
             steady: true,
             outage: true,
             build: true,
@@ -110,6 +114,8 @@ impl Options {
                         .collect::<Result<_, _>>()?;
                 }
                 "--skip-throughput" => o.throughput = false,
+                "--skip-disk" => o.disk = false,
+                "--skip-hung" => o.hung = false,
                 "--skip-steady" => o.steady = false,
                 "--skip-outage" => o.outage = false,
                 "--no-build" => o.build = false,
@@ -169,7 +175,7 @@ pub fn run(args: &[&str]) -> Result<(), String> {
         commands,
         failures: Vec::new(),
     };
-    if options.throughput {
+    if options.throughput || options.disk || options.hung {
         let file = b.out.join(format!("events-{}.ndjson", options.events));
         let average = events::ensure_file(&file, options.events)?;
         b.commands.push(format!(
@@ -177,7 +183,15 @@ pub fn run(args: &[&str]) -> Result<(), String> {
             file.display(),
             options.events
         ));
-        throughput(&options, &mut b, &file)?;
+        if options.throughput {
+            throughput(&options, &mut b, &file)?;
+        }
+        if options.disk {
+            disk_vs_memory(&options, &mut b, &file)?;
+        }
+        if options.hung {
+            hung_neighbour(&options, &mut b, &file)?;
+        }
     }
     if options.steady {
         steady(&options, &mut b)?;
@@ -241,7 +255,16 @@ fn settings(options: &Options, gzip: bool, max_attempts: Option<u32>) -> SinkSet
         max_events: options.max_events,
         linger_ms: options.linger_ms,
         max_attempts,
+        disk: false,
+        data_dir: None,
+        neighbour: None,
     }
+}
+
+fn with_disk(mut settings: SinkSettings, data_dir: PathBuf) -> SinkSettings {
+    settings.disk = true;
+    settings.data_dir = Some(data_dir);
+    settings
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -493,58 +516,68 @@ fn outage(options: &Options, b: &mut Bench) -> Result<(), String> {
     let mut rows = Vec::new();
     let seconds = options.outage_after + options.outage_secs + options.outage_tail;
     for platform in &options.platforms {
-        let mut fed = (0, Duration::ZERO);
-        let feed = Input::Pipe(Box::new(|pipe| {
-            fed = paced_feed(pipe, options.steady_rate, seconds, 0)?;
-            Ok(())
-        }));
-        let extra = vec![
-            "--outage-after-secs".to_owned(),
-            options.outage_after.to_string(),
-            "--outage-secs".to_owned(),
-            options.outage_secs.to_string(),
-        ];
-        let (run, c) = one_run(
-            b,
-            "outage",
-            platform,
-            &extra,
-            &settings(options, true, options.outage_max_attempts),
-            feed,
-        )?;
-        let got: u64 = c
-            .get("accepted_events")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let t = |k: &str| run.total(k).map_or("n/a".into(), |v| v.to_string());
-        let accounted = run.total("delivered").unwrap_or(0)
-            + run.total("failed").unwrap_or(0)
-            + run.total("dropped").unwrap_or(0);
-        if accounted != fed.0 {
-            b.failures.push(format!(
-                "outage {platform}: fed {} events but delivered+failed+dropped = {accounted}",
-                fed.0
-            ));
+        for disk in [false, true] {
+            let mut fed = (0, Duration::ZERO);
+            let feed = Input::Pipe(Box::new(|pipe| {
+                fed = paced_feed(pipe, options.steady_rate, seconds, 0)?;
+                Ok(())
+            }));
+            let extra = vec![
+                "--outage-after-secs".to_owned(),
+                options.outage_after.to_string(),
+                "--outage-secs".to_owned(),
+                options.outage_secs.to_string(),
+            ];
+            let mut sink = settings(options, true, options.outage_max_attempts);
+            if disk {
+                sink = with_disk(sink, b.out.join("data-outage"));
+            }
+            let (run, c) = one_run(b, "outage", platform, &extra, &sink, feed)?;
+            let got: u64 = c
+                .get("accepted_events")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let t = |k: &str| run.total(k).map_or("n/a".into(), |v| v.to_string());
+            let total = |k: &str| run.total(k).unwrap_or(0);
+            let accounted =
+                total("delivered") + total("failed") + total("dropped") + total("buffered");
+            if accounted != fed.0 {
+                b.failures.push(format!(
+                    "outage {platform}: fed {} events but delivered+failed+dropped+buffered = \
+                     {accounted}",
+                    fed.0
+                ));
+            }
+            if disk && total("delivered") != fed.0 {
+                b.failures.push(format!(
+                    "outage {platform}, disk buffer: fed {} events, delivered {}",
+                    fed.0,
+                    total("delivered")
+                ));
+            }
+            rows.push(vec![
+                format!(
+                    "{platform}, gzip on, {} buffer",
+                    if disk { "disk" } else { "memory" }
+                ),
+                fed.0.to_string(),
+                t("delivered"),
+                t("retried"),
+                t("dropped"),
+                t("failed"),
+                got.to_string(),
+                c.get("rejected").cloned().unwrap_or_default(),
+                format!("{:.1}", fed.1.as_secs_f64()),
+                format!("{:.1}", run.wall.as_secs_f64()),
+                fmt_opt(mib(run.max_rss_kib), 1),
+            ]);
         }
-        rows.push(vec![
-            format!("{platform}, gzip on"),
-            fed.0.to_string(),
-            t("delivered"),
-            t("retried"),
-            t("dropped"),
-            t("failed"),
-            got.to_string(),
-            c.get("rejected").cloned().unwrap_or_default(),
-            format!("{:.1}", fed.1.as_secs_f64()),
-            format!("{:.1}", run.wall.as_secs_f64()),
-            fmt_opt(mib(run.max_rss_kib), 1),
-        ]);
     }
     println!(
         "\nOutage: paced feed at {} events/s for {seconds:.0} s; the emulator answers 503 from \
-         {:.0} s to {:.0} s after it started; max_attempts = {}; forward pauses its input \
-         while a queue is full (emit_wait_all), so the writer falls behind instead of \
-         forward dropping",
+         {:.0} s to {:.0} s after it started; max_attempts = {}. Memory buffer: forward waits \
+         while the buffer is full until the circuit opens, then drops (counted); disk buffer: \
+         events wait on disk and are all delivered after the outage",
         options.steady_rate,
         options.outage_after,
         options.outage_after + options.outage_secs,
@@ -567,6 +600,139 @@ fn outage(options: &Options, b: &mut Bench) -> Result<(), String> {
             "peak RSS MiB",
         ],
         &rows,
+    );
+    Ok(())
+}
+
+/// (a) The same events with a memory and a disk buffer, alternating, side by side.
+fn disk_vs_memory(options: &Options, b: &mut Bench, file: &Path) -> Result<(), String> {
+    let mut cpu = [Vec::new(), Vec::new()];
+    let mut wall = [Vec::new(), Vec::new()];
+    let mut rss = [Vec::new(), Vec::new()];
+    for run_index in 1..=options.runs {
+        for (k, disk) in [false, true].into_iter().enumerate() {
+            let mut sink = settings(options, false, None);
+            if disk {
+                sink = with_disk(sink, b.out.join("data-disk"));
+            }
+            let (run, counters) = one_run(b, "buffer", "splunk", &[], &sink, Input::File(file))?;
+            let got: u64 = counters
+                .get("accepted_events")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let label = if disk { "disk" } else { "memory" };
+            eprintln!(
+                "xtask bench: {label} buffer run {run_index}/{}: {:.2} s wall, {} CPU s, {} MiB, \
+                 received {got}",
+                options.runs,
+                run.wall.as_secs_f64(),
+                fmt_opt(run.cpu, 2),
+                fmt_opt(mib(run.max_rss_kib), 1)
+            );
+            if got != options.events || !run.exit_ok {
+                b.failures.push(format!(
+                    "{label} buffer run {run_index}: received {got} of {}",
+                    options.events
+                ));
+            }
+            cpu[k].extend(run.cpu);
+            wall[k].push(run.wall.as_secs_f64());
+            rss[k].extend(mib(run.max_rss_kib));
+        }
+    }
+    let memory_cpu = median(cpu[0].clone());
+    let rows: Vec<Vec<String>> = ["memory", "disk"]
+        .iter()
+        .enumerate()
+        .map(|(k, label)| {
+            let c = median(cpu[k].clone());
+            vec![
+                (*label).to_owned(),
+                fmt_opt(c, 2),
+                fmt_opt(memory_cpu.zip(c).map(|(m, c)| c / m), 2),
+                fmt_opt(median(wall[k].clone()), 2),
+                fmt_opt(median(rss[k].clone()), 1),
+            ]
+        })
+        .collect();
+    println!(
+        "\nBuffers: {} events to Splunk (gzip off), memory and disk buffer runs alternating, \
+         medians of {} each; goal: disk <= 1.8x memory's CPU seconds, peak RSS <= 64 MiB",
+        options.events, options.runs
+    );
+    print_table(
+        &["buffer", "CPU s", "x memory", "wall s", "peak RSS MiB"],
+        &rows,
+    );
+    Ok(())
+}
+
+/// (b) A healthy sink alone, and beside a hung one (accepts TCP, never answers; disk
+/// buffer), alternating: the healthy sink's throughput, from forward's start to its last
+/// delivery.
+fn hung_neighbour(options: &Options, b: &mut Bench, file: &Path) -> Result<(), String> {
+    // Connections complete in the kernel's backlog; nothing ever answers.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let port = hung.local_addr().map_err(|e| e.to_string())?.port();
+    let neighbour = format!(
+        "name = \"hung\"\nplatform = \"splunk\"\nendpoint = \"https://127.0.0.1:{port}\"\n\
+         token = {{ env = \"{}\" }}\nca_file = \"{{ca_file}}\"\nevents = [\"*\"]\n\
+         buffer = {{ type = \"disk\" }}\nattempt_timeout_ms = 2000\n",
+        procs::TOKEN_ENV
+    );
+    let mut rates = [Vec::new(), Vec::new()];
+    for run_index in 1..=options.runs {
+        for (k, beside_hung) in [false, true].into_iter().enumerate() {
+            let mut sink = settings(options, false, None);
+            if beside_hung {
+                sink.data_dir = Some(b.out.join("data-hung"));
+                sink.neighbour = Some(neighbour.clone());
+            }
+            let (run, counters) = one_run(b, "hung", "splunk", &[], &sink, Input::File(file))?;
+            let got: u64 = counters
+                .get("accepted_events")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let seconds = run.last_success("bench").map(|t| t - run.started_at);
+            let rate = seconds.map(|s| options.events as f64 / s);
+            eprintln!(
+                "xtask bench: healthy sink {} run {run_index}/{}: {} s to its last delivery, \
+                 forward {:.2} s wall, received {got}",
+                if beside_hung {
+                    "beside a hung one"
+                } else {
+                    "alone"
+                },
+                options.runs,
+                fmt_opt(seconds, 2),
+                run.wall.as_secs_f64()
+            );
+            if got != options.events {
+                b.failures.push(format!(
+                    "hung neighbour run {run_index}: the healthy sink received {got} of {}",
+                    options.events
+                ));
+            }
+            rates[k].extend(rate);
+        }
+    }
+    drop(hung);
+    let (alone, beside) = (median(rates[0].clone()), median(rates[1].clone()));
+    println!(
+        "\nHung neighbour: {} events to a healthy Splunk sink alone and beside a hung one (disk \
+         buffer, attempt_timeout_ms = 2000), alternating, medians of {}; goal: ratio >= 0.8",
+        options.events, options.runs
+    );
+    print_table(
+        &["healthy sink", "events/s", "ratio to alone"],
+        &[
+            vec!["alone".into(), fmt_opt(alone, 0), "1.00".into()],
+            vec![
+                "beside a hung sink".into(),
+                fmt_opt(beside, 0),
+                fmt_opt(alone.zip(beside).map(|(a, h)| h / a), 2),
+            ],
+        ],
     );
     Ok(())
 }

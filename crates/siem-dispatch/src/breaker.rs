@@ -24,7 +24,7 @@ pub const DEFAULT_BREAKER_FAILURES: u32 = 5;
 /// Default wait before the first probe of an open breaker.
 pub const DEFAULT_BREAKER_BACKOFF: Duration = Duration::from_secs(1);
 /// Default cap on the wait between probes (it doubles after each failed probe).
-pub const DEFAULT_BREAKER_MAX_BACKOFF: Duration = Duration::from_secs(60);
+pub const DEFAULT_BREAKER_MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// When a sink's circuit opens and how it probes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

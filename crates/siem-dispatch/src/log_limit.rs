@@ -96,7 +96,8 @@ impl LogLimiter {
             org = %lane.org,
             sink = %lane.name,
             dropped = total - self.drops_logged,
-            "SIEM queue full: dropping new events for this sink; further drops are summarized every {:?}",
+            circuit_open = lane.breaker.is_open(),
+            "SIEM buffer full: dropping new events for this sink; further drops are summarized every {:?}",
             self.interval
         );
         self.drops_logged = total;
@@ -110,7 +111,7 @@ impl LogLimiter {
                 sink = %lane.name,
                 dropped = total - self.drops_logged,
                 dropped_total = total,
-                "SIEM queue full: events dropped since the last report"
+                "SIEM buffer full: events dropped since the last report"
             );
             self.drops_logged = total;
         } else if rearm && self.drop_episode {

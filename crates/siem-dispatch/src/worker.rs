@@ -43,6 +43,7 @@ pub(crate) async fn run(lane: Arc<Lane>, ctx: Arc<WorkerContext>) {
         log: LogLimiter::new(ctx.log_interval),
         held: VecDeque::new(),
         spool,
+        last_progress: Instant::now(),
         lane,
         ctx,
     };
@@ -68,6 +69,8 @@ struct Worker {
     held: VecDeque<Vec<Arc<SecurityEvent>>>,
     /// Disk buffer: its records.
     spool: Option<Spool>,
+    /// When a batch last finished (or the worker started).
+    last_progress: Instant,
 }
 
 type Inflight<F> = FuturesUnordered<F>;
@@ -175,10 +178,14 @@ impl Worker {
             }
             let mut ring_ready = self.ring_ready(linger_until, now);
 
-            // A disk buffer drains its ring into records whatever the SIEM does.
+            // A disk buffer drains its ring into records whatever the SIEM does, except
+            // that while the SIEM keeps up it stays a few records ahead of delivery: the
+            // records then still hold their events in memory and are never read back.
             let mut spooled = false;
+            let keeping_up = self.keeping_up(now);
             if let Some(spool) = &self.spool {
-                let mut full = spool.is_full(&self.settings.buffer);
+                let mut full =
+                    spool.is_full(&self.settings.buffer) || (keeping_up && spool.is_ahead());
                 while ring_ready && !full {
                     let batch = self.take_batch();
                     if batch.is_empty() {
@@ -186,7 +193,7 @@ impl Worker {
                     }
                     let spool = self.spool.as_mut().expect("disk buffer");
                     spool.append(batch);
-                    full = spool.is_full(&self.settings.buffer);
+                    full = spool.is_full(&self.settings.buffer) || (keeping_up && spool.is_ahead());
                     spooled = true;
                     linger_until = None;
                     ring_ready = self.ring_ready(None, now);
@@ -248,7 +255,7 @@ impl Worker {
                 continue;
             }
             let can_take = match &self.spool {
-                Some(spool) => !spool.is_full(&self.settings.buffer),
+                Some(spool) => !spool_waits(spool, &self.settings, keeping_up),
                 None => !self.lane.breaker.is_open() && inflight.len() < self.settings.concurrency,
             };
             if ring_ready && can_take {
@@ -270,6 +277,9 @@ impl Worker {
                 .breaker
                 .probe_at()
                 .filter(|_| inflight.is_empty() && self.has_something(ring_ready));
+            // A disk buffer paced by delivery wakes when delivery stalls, to spool ahead.
+            let stall_at = (self.spool.is_some() && events > 0 && keeping_up)
+                .then(|| self.last_progress + self.settings.batch.linger);
             tokio::select! {
                 biased;
                 () = self.ctx.abort.wait() => {}
@@ -280,9 +290,17 @@ impl Worker {
                 () = self.lane.notify.notified() => {}
                 () = sleep_until_opt(linger_until), if !ring_ready && linger_until.is_some() => {}
                 () = sleep_until_opt(probe_at), if probe_at.is_some() => {}
+                () = sleep_until_opt(stall_at), if stall_at.is_some() => {}
                 () = tokio::time::sleep_until(next_log) => {}
             }
         }
+    }
+
+    /// Whether the SIEM keeps up: circuit closed, and a batch finished within a linger time
+    /// or nothing is being sent.
+    fn keeping_up(&self, now: Instant) -> bool {
+        !self.lane.breaker.is_open()
+            && now.saturating_duration_since(self.last_progress) < self.settings.batch.linger
     }
 
     /// Whether there is anything a probe could send.
@@ -293,6 +311,9 @@ impl Worker {
     /// Accounts a finished batch: removes its record, or takes back what it handed back.
     fn settle(&mut self, mut outcome: BatchOutcome) {
         self.log.record(&self.lane, &outcome);
+        if outcome.delivered > 0 {
+            self.last_progress = Instant::now();
+        }
         if self.lane.breaker.stats().state == BreakerState::HalfOpen && outcome.probe {
             // The probe got no answer that says anything about the SIEM's health.
             self.lane.breaker.probe_inconclusive();
@@ -361,6 +382,12 @@ impl Worker {
         }
         self.ctx.progress.notify_waiters();
     }
+}
+
+/// Whether a disk buffer takes no more from its ring for now: it is full, or the SIEM
+/// keeps up and enough records are ready in memory.
+fn spool_waits(spool: &Spool, settings: &Settings, keeping_up: bool) -> bool {
+    spool.is_full(&settings.buffer) || (keeping_up && spool.is_ahead())
 }
 
 async fn sleep_until_opt(t: Option<Instant>) {

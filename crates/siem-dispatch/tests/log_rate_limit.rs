@@ -74,7 +74,7 @@ async fn ten_thousand_failed_batches_log_a_bounded_number_of_lines() {
             "{line}"
         );
     }
-    assert!(lines[0].contains("SIEM delivery failed") || lines[0].contains("queue full"));
+    assert!(lines[0].contains("SIEM delivery failed") || lines[0].contains("buffer full"));
     assert!(lines
         .iter()
         .any(|l| l.contains("batches=") && l.contains("HTTP 503")));

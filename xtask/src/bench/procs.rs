@@ -130,6 +130,13 @@ pub struct SinkSettings {
     pub max_events: usize,
     pub linger_ms: u64,
     pub max_attempts: Option<u32>,
+    /// A disk buffer (in `data_dir`) instead of the memory buffer.
+    pub disk: bool,
+    /// The configuration's `data_dir` (emptied first).
+    pub data_dir: Option<PathBuf>,
+    /// A second sink per org (TOML keys after `[[org.sink]]`, `{ca_file}` replaced by the
+    /// emulator's CA file), e.g. a hung SIEM.
+    pub neighbour: Option<String>,
 }
 
 /// The organizations of the generated events; each gets one sink to the emulator.
@@ -153,6 +160,14 @@ pub fn write_config(
     if let Some(n) = settings.max_attempts {
         sink.push_str(&format!("max_attempts = {n}\n"));
     }
+    let mut text = String::new();
+    if let Some(dir) = &settings.data_dir {
+        let _ = std::fs::remove_dir_all(dir);
+        text.push_str(&format!("data_dir = \"{}\"\n", dir.display()));
+    }
+    if settings.disk {
+        sink.push_str("buffer = { type = \"disk\" }\n");
+    }
     let url = emulator.get("url")?;
     match platform {
         "splunk" => sink.push_str(&format!(
@@ -174,11 +189,14 @@ pub fn write_config(
         )),
         other => return Err(format!("unknown platform {other}")),
     }
-    let mut text = String::new();
     for org in ORGS {
         text.push_str(&format!(
             "[[org]]\nid = \"{org}\"\n\n[[org.sink]]\n{sink}\n"
         ));
+        if let Some(neighbour) = &settings.neighbour {
+            let neighbour = neighbour.replace("{ca_file}", emulator.get("ca_file")?);
+            text.push_str(&format!("[[org.sink]]\n{neighbour}\n"));
+        }
     }
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path.to_path_buf())
@@ -188,6 +206,8 @@ pub fn write_config(
 #[derive(Debug, Clone, Default)]
 pub struct ForwardRun {
     pub wall: Duration,
+    /// When forward was started, in seconds since the Unix epoch.
+    pub started_at: f64,
     /// user + sys, from GNU time.
     pub cpu: Option<f64>,
     pub user: Option<f64>,
@@ -205,6 +225,25 @@ impl ForwardRun {
     pub fn total(&self, name: &str) -> Option<u64> {
         self.report.as_ref()?["stats"]["totals"][name].as_u64()
     }
+
+    /// When the sink named `sink` last delivered (of the last org that has one), as
+    /// seconds since the Unix epoch.
+    pub fn last_success(&self, sink: &str) -> Option<f64> {
+        let orgs = self.report.as_ref()?["stats"]["orgs"].as_array()?;
+        orgs.iter()
+            .flat_map(|o| o["sinks"].as_array().into_iter().flatten())
+            .filter(|s| s["name"] == sink)
+            .filter_map(|s| s["last_success_at"].as_str())
+            .filter_map(epoch_seconds)
+            .reduce(f64::max)
+    }
+}
+
+/// Seconds since the Unix epoch of an RFC 3339 UTC timestamp (`…Z`).
+fn epoch_seconds(text: &str) -> Option<f64> {
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    Some(t.unix_timestamp_nanos() as f64 / 1e9)
 }
 
 /// How `siem forward` gets its input.
@@ -252,6 +291,9 @@ pub fn forward(
     let log = std::fs::File::create(out_dir.join("forward.log"))
         .map_err(|e| format!("cannot create the forward log: {e}"))?;
     let started = Instant::now();
+    let started_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
     let mut child = Command::new(&program)
         .args(&args)
         .env(TOKEN_ENV, TOKEN)
@@ -283,6 +325,7 @@ pub fn forward(
     let text = reader.join().unwrap_or_default();
     let mut run = ForwardRun {
         wall,
+        started_at,
         exit_ok: status.success(),
         report: text
             .lines()

@@ -245,10 +245,19 @@ enum OpenError {
     Damaged(String),
 }
 
+/// redb's page cache per buffer. Records are written once and read back at most once, so
+/// a cache buys little; redb's default (1 GiB) let a forward of 200,000 events grow to
+/// 66 MiB of RSS, against 16 MiB with a memory buffer.
+const CACHE_BYTES: usize = 16 << 20;
+
 fn open_db(path: &Path) -> Result<Database, OpenError> {
     // redb reports damage as errors, but a file damaged in the wrong place can also make
     // it panic: either way the file is moved aside, never a crash of the process.
-    let attempt = std::panic::catch_unwind(|| Database::create(path));
+    let attempt = std::panic::catch_unwind(|| {
+        redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+    });
     match attempt {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Err(OpenError::InUse),

@@ -115,6 +115,12 @@ impl Spool {
         self.events >= policy.max_events || self.bytes >= policy.max_bytes
     }
 
+    /// Whether as many records wait as keep their events in memory: spooling further
+    /// ahead would mean reading records back from disk.
+    pub(crate) fn is_ahead(&self) -> bool {
+        self.unsent.len() >= self.cache_limit
+    }
+
     /// Whether records wait to be sent.
     pub(crate) fn has_unsent(&self) -> bool {
         !self.unsent.is_empty()

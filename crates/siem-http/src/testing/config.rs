@@ -15,6 +15,8 @@ pub const CLI_SINK_KEYS: &[&str] = &[
     "max_events",
     "linger_ms",
     "max_attempts",
+    "buffer",
+    "dead_letter",
 ];
 
 /// The `[[org.sink]]` tables of the configuration text `toml_text` whose `platform` is
