@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use siem_core::SecurityEvent;
 
-use crate::buffer::disk::{encode_record, Changes, DiskStore, Opened};
+use crate::buffer::disk::{Changes, DiskStore, Opened};
+use crate::buffer::memory::event_size;
 use crate::buffer::BufferPolicy;
 use crate::lane::Lane;
 use crate::stats::{Counters, LastError};
@@ -129,27 +130,25 @@ impl Spool {
     fn add_record(&mut self, events: Vec<Arc<SecurityEvent>>) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let bytes = encode_record(&events);
+        let n = events.len();
+        // Estimated until the commit has written it (see `commit`).
+        let bytes: usize = events.iter().map(|e| event_size(e)).sum();
         let cached = (self.cached < self.cache_limit).then(|| {
             self.cached += 1;
-            events
+            events.clone()
         });
-        let n = match &cached {
-            Some(events) => events.len(),
-            None => memchr::memchr_iter(b'\n', &bytes).count(),
-        };
         self.events += n;
-        self.bytes += bytes.len();
+        self.bytes += bytes;
         self.records.insert(
             seq,
             Record {
                 events: n,
-                bytes: bytes.len(),
+                bytes,
                 attempted: false,
                 cached,
             },
         );
-        self.changes.append.push((seq, bytes));
+        self.changes.append.push((seq, events));
         seq
     }
 
@@ -260,14 +259,29 @@ impl Spool {
             return true;
         }
         let store = self.store.clone();
-        let changes = std::mem::take(&mut self.changes);
+        let mut changes = std::mem::take(&mut self.changes);
+        // Encoding and writing run on the blocking pool: another core, while this
+        // runtime thread serves the other sinks.
         let result = tokio::task::spawn_blocking(move || {
-            let result = store.commit(&changes);
+            let result = store.commit(&mut changes);
             (changes, result)
         })
         .await;
         let ok = match result {
-            Ok((_, Ok(()))) => true,
+            Ok((mut changes, Ok(()))) => {
+                for &(seq, written) in &changes.written {
+                    if let Some(record) = self.records.get_mut(&seq) {
+                        self.bytes = self.bytes - record.bytes.min(self.bytes) + written;
+                        record.bytes = written;
+                    }
+                }
+                // The next commit reuses the buffers.
+                changes.append.clear();
+                changes.attempted.clear();
+                changes.remove.clear();
+                self.changes = changes;
+                true
+            }
             Ok((changes, Err(e))) => {
                 self.changes = changes;
                 self.commit_error(lane, e);
