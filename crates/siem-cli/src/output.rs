@@ -50,6 +50,8 @@ pub fn stats_table(stats: &DispatcherStats) -> String {
                 c.retried.to_string(),
                 c.dropped.to_string(),
                 c.failed.to_string(),
+                c.buffered.to_string(),
+                sink.breaker.state.as_str().to_owned(),
                 sink.last_error
                     .as_ref()
                     .map(|e| {
@@ -73,13 +75,16 @@ pub fn stats_table(stats: &DispatcherStats) -> String {
             "retried",
             "dropped",
             "failed",
+            "buffered",
+            "circuit",
             "last error",
         ],
         &rows,
     )
 }
 
-/// Whether every event that matched a sink was delivered.
+/// Whether every event that matched a sink was delivered (none failed, dropped, or left
+/// in a buffer).
 pub fn all_delivered(stats: &DispatcherStats) -> bool {
     let t = &stats.totals;
     t.failed == 0 && t.dropped == 0 && t.delivered == t.queued
