@@ -36,7 +36,7 @@ use crate::config::Platform;
 
 /// Stream AI-gateway security events to Splunk, Datadog and Microsoft Sentinel.
 #[derive(Debug, Parser)]
-#[command(name = "siem", version, about)]
+#[command(name = "siem", version, about, after_help = EXIT_CODES_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -125,6 +125,14 @@ enum Command {
     },
 }
 
+/// The exit codes, as `siem --help` lists them (the README has the same table).
+const EXIT_CODES_HELP: &str = "Exit codes (every subcommand):
+  0        success: every event delivered, every test event arrived, configuration valid
+  1        delivery problems: events failed, were dropped, are left in a disk buffer,
+           or input lines were malformed
+  2        usage or configuration error (nothing was sent)
+  130/143  `forward` stopped by SIGINT/SIGTERM (after printing its report)";
+
 /// Exit code for delivery failures.
 pub const EXIT_FAILURES: u8 = 1;
 /// Exit code for usage and configuration errors.
@@ -196,5 +204,13 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_on_stderr())
         .try_init();
+}
+
+/// Colour only for a person at a terminal, and never with `NO_COLOR` set (no-color.org):
+/// escape codes in a log file or a CI log only get in the way.
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

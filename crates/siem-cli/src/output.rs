@@ -38,8 +38,18 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 /// The delivery counters of every sink.
 pub fn stats_table(stats: &DispatcherStats) -> String {
     let mut rows = Vec::new();
+    // Causes go below the table, whole: a table cell would cut them off.
+    let mut causes = Vec::new();
     for org in &stats.orgs {
         for sink in &org.sinks {
+            let row_cause = sink.last_error.as_ref().map(|e| {
+                format!(
+                    "[{}] org \"{}\", sink \"{}\": {e}",
+                    causes.len() + 1,
+                    org.org_id,
+                    sink.name
+                )
+            });
             let c = &sink.counts;
             rows.push(vec![
                 org.org_id.clone(),
@@ -54,18 +64,13 @@ pub fn stats_table(stats: &DispatcherStats) -> String {
                 sink.breaker.state.as_str().to_owned(),
                 sink.last_error
                     .as_ref()
-                    .map(|e| {
-                        let mut s = e.message.clone();
-                        if let Some(status) = e.status {
-                            s = format!("HTTP {status}: {s}");
-                        }
-                        s.chars().take(80).collect()
-                    })
+                    .map(|_| format!("[{}]", causes.len() + 1))
                     .unwrap_or_default(),
             ]);
+            causes.extend(row_cause);
         }
     }
-    table(
+    let mut out = table(
         &[
             "org",
             "sink",
@@ -80,7 +85,12 @@ pub fn stats_table(stats: &DispatcherStats) -> String {
             "last error",
         ],
         &rows,
-    )
+    );
+    for cause in causes {
+        out.push_str(&cause);
+        out.push('\n');
+    }
+    out
 }
 
 /// Whether every event that matched a sink was delivered (none failed, dropped, or left

@@ -228,3 +228,45 @@ fn demo_delivers_every_fixture_event_to_every_platform() {
     }
     assert_eq!(result["stats"]["totals"]["delivered"], 75);
 }
+
+#[test]
+fn help_lists_the_exit_codes() {
+    let output = siem().arg("--help").output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("Exit codes"), "{text}");
+    for code in ["0 ", "1 ", "2 ", "130/143"] {
+        assert!(text.contains(code), "{code} in {text}");
+    }
+}
+
+#[test]
+fn failures_read_plainly_in_a_log_file_and_causes_are_never_cut() {
+    let dir = temp_dir("plain-output");
+    let config = write_config(
+        &dir,
+        "[[org]]\nid = \"org_acme\"\n\n[[org.sink]]\nname = \"refusing\"\nplatform = \"splunk\"\n\
+         endpoint = \"https://127.0.0.1:1\"\ntoken = { env = \"TEST_HEC_TOKEN\" }\nevents = [\"*\"]\n\
+         max_attempts = 1\n",
+    );
+    let output = siem()
+        .env("TEST_HEC_TOKEN", "hec-token-0123456789")
+        .env("RUST_LOG", "warn")
+        .args(["forward", "--flush-timeout", "1", "--config"])
+        .arg(&config)
+        .write_stdin(std::fs::read(fixtures().join("events/dlp.pii_blocked.json")).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    // stderr is a pipe here: no colour codes in the log lines.
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(err.contains("WARN"), "{err}");
+    // The whole cause, below the table, named by org and sink.
+    let cause = err
+        .lines()
+        .find(|l| l.starts_with("[1] org \"org_acme\", sink \"refusing\": "))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(cause.contains("Connection refused"), "{cause}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
