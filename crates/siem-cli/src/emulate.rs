@@ -46,6 +46,8 @@ pub async fn run(
     } else {
         Recording::default()
     };
+    // A CA file we chose is ours to remove at exit; one the caller named is theirs.
+    let own_ca_file = ca_file.is_none();
     let ca_file = ca_file.unwrap_or_else(|| {
         std::env::temp_dir().join(format!(
             "siem-emulate-{}-{}.pem",
@@ -114,9 +116,12 @@ pub async fn run(
             eprintln!("siem emulate: outage off");
         })
     });
-    wait_for_stop().await;
+    crate::signals::Signals::install().next().await;
     if let Some(task) = outage_task {
         task.abort();
+    }
+    if own_ca_file {
+        let _ = std::fs::remove_file(&ca_file);
     }
     let stats = running.stats();
     println!(
@@ -228,20 +233,4 @@ impl Running {
         let _ = token; // chosen by the caller (or the documented default); not echoed
         eprintln!("siem emulate: serving until Ctrl-C or SIGTERM");
     }
-}
-
-/// Waits for Ctrl-C or, on Unix, SIGTERM (how benchmark scripts stop the emulator).
-async fn wait_for_stop() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

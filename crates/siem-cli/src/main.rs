@@ -74,12 +74,16 @@ enum Command {
     },
     /// Send a test event to every configured sink (or one org/sink) and report each result.
     SendTest {
-        #[arg(long)]
+        /// The configuration file (TOML; see fixtures/config/siem.example.toml).
+        #[arg(long, env = "SIEM_CONFIG")]
         config: PathBuf,
+        /// Only this organization's sinks.
         #[arg(long)]
         org: Option<String>,
+        /// Only the sink of this name.
         #[arg(long)]
         sink: Option<String>,
+        /// Print the results as one JSON object on stdout.
         #[arg(long)]
         json: bool,
     },
@@ -89,18 +93,23 @@ enum Command {
     /// the report and exit 130/143; a second signal skips the delivery. Exit 0: every
     /// event delivered; 1: some failed, dropped, malformed or left in a disk buffer.
     Forward {
-        #[arg(long)]
+        /// The configuration file (TOML; see fixtures/config/siem.example.toml).
+        #[arg(long, env = "SIEM_CONFIG")]
         config: PathBuf,
-        /// Seconds allowed to deliver what is queued after end of input.
+        /// Seconds allowed to deliver what is buffered after end of input or a signal;
+        /// what is left then stays in disk buffers or is reported undelivered.
         #[arg(long, default_value_t = 30)]
         flush_timeout: u64,
+        /// Print the report as one JSON object on stdout.
         #[arg(long)]
         json: bool,
     },
     /// Check a configuration; with --resolve also fetch every secret.
     Validate {
-        #[arg(long)]
+        /// The configuration file (TOML; see fixtures/config/siem.example.toml).
+        #[arg(long, env = "SIEM_CONFIG")]
         config: PathBuf,
+        /// Also fetch every secret the configuration refers to (nothing is sent to a SIEM).
         #[arg(long)]
         resolve: bool,
     },

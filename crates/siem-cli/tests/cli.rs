@@ -270,3 +270,51 @@ fn failures_read_plainly_in_a_log_file_and_causes_are_never_cut() {
     assert!(cause.contains("Connection refused"), "{cause}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn siem_config_stands_in_for_config_and_every_flag_has_help() {
+    let output = siem()
+        .env("SIEM_CONFIG", fixtures().join("config/siem.example.toml"))
+        .arg("validate")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    for sub in ["forward", "send-test", "validate"] {
+        let output = siem().args([sub, "-h"]).output().unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        for line in text.lines().filter(|l| l.trim_start().starts_with("--")) {
+            let flag = line.split_whitespace().next().unwrap();
+            let described = line.split_whitespace().count() > 1 && !line.trim_end().ends_with('>')
+                || flag == "--help";
+            assert!(described, "`siem {sub}`: {flag} has no help text:\n{text}");
+        }
+        assert!(text.contains("SIEM_CONFIG"), "{text}");
+    }
+}
+
+#[test]
+fn emulate_removes_the_ca_file_it_chose_when_stopped() {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_siem"))
+        .args(["emulate", "--platform", "splunk"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    // The CA file is written before its line is printed.
+    let ca_file = stdout
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| line.strip_prefix("ca_file=").map(PathBuf::from))
+        .expect("emulate prints its CA file");
+    assert!(ca_file.exists());
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    // Its counters at exit still have a reader.
+    assert!(stdout.any(|l| l.is_ok_and(|l| l.starts_with("requests="))));
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(!ca_file.exists(), "{} left behind", ca_file.display());
+}
