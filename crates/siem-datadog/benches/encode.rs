@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use siem_core::SecurityEvent;
-use siem_datadog::{encode, DatadogOptions};
+use siem_datadog::{encode, DatadogConfig, DatadogOptions};
 
 fn fixture_events() -> Vec<SecurityEvent> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events");
@@ -30,13 +30,15 @@ fn fixture_events() -> Vec<SecurityEvent> {
 }
 
 fn options(gzip: bool) -> DatadogOptions {
-    DatadogOptions::builder()
-        .env("production")
-        .hostname("aisg-proxy")
-        .tags(["team:security"])
-        .gzip(gzip)
-        .build()
-        .expect("options")
+    DatadogConfig {
+        env: Some("production".into()),
+        hostname: Some("aisg-proxy".into()),
+        tags: vec!["team:security".into()],
+        gzip,
+        ..Default::default()
+    }
+    .sink_options()
+    .expect("options")
 }
 
 fn bench(c: &mut Criterion) {

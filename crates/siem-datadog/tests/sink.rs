@@ -9,12 +9,11 @@ use std::time::Duration;
 use siem_core::testing::conformance;
 use siem_core::{CredentialProvider, DeliveryError, Endpoint, Secret, SiemSink};
 use siem_datadog::config::USER_AGENT;
-use siem_datadog::{encode, DatadogOptions, DatadogSink};
+use siem_datadog::{encode, DatadogConfig, DatadogOptions, DatadogSink};
 use siem_http::testing::{
     assert_message_cut_short, assert_secret_absent, assert_timed_out, outcome_class, send_first,
     OutcomeClass,
 };
-use siem_http::HttpOptions;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -22,16 +21,25 @@ use common::{fixture_events, gunzip, FailingCredential, RecordingCredential};
 
 const API_KEY: &str = "dd-api-key-7f3c9a1e-secret";
 
+/// Options for the mock at `mock` (plain HTTP on loopback), changed by `f`.
+fn mock_options(mock: &MockServer, f: impl FnOnce(&mut DatadogConfig)) -> DatadogOptions {
+    let mut config = DatadogConfig {
+        endpoint: Some(Endpoint::plain_http_loopback(&mock.uri()).unwrap()),
+        ..Default::default()
+    };
+    f(&mut config);
+    config.sink_options().unwrap().map_http(|h| {
+        h.allow_plain_http_loopback()
+            .request_timeout(Duration::from_secs(5))
+    })
+}
+
 fn options(mock: &MockServer, gzip: bool) -> DatadogOptions {
-    DatadogOptions::builder()
-        .endpoint(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
-        .env("production")
-        .hostname("aisg-proxy")
-        .gzip(gzip)
-        .http_options(HttpOptions::new("ignored").allow_plain_http_loopback())
-        .request_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
+    mock_options(mock, |c| {
+        c.env = Some("production".into());
+        c.hostname = Some("aisg-proxy".into());
+        c.gzip = gzip;
+    })
 }
 
 fn sink(mock: &MockServer, credential: Arc<dyn CredentialProvider>) -> DatadogSink {
@@ -246,12 +254,8 @@ async fn every_status_class_and_datadog_error_body_is_mapped() {
 async fn hung_server_times_out_as_retryable() {
     let mock = MockServer::start().await;
     intake_answers(&mock, accepted().set_delay(Duration::from_secs(30))).await;
-    let options = DatadogOptions::builder()
-        .endpoint(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
-        .http_options(HttpOptions::new("x").allow_plain_http_loopback())
-        .request_timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
+    let options =
+        mock_options(&mock, |_| {}).map_http(|h| h.request_timeout(Duration::from_millis(200)));
     let sink = DatadogSink::new("d", options, RecordingCredential::new(API_KEY)).unwrap();
     assert_timed_out(&send_first(&sink, &fixture_events()).await);
 }
@@ -334,13 +338,10 @@ async fn passes_the_core_conformance_suite() {
         .await
         .unwrap();
     // And with small limits, so that batches split by count and by size.
-    let small = DatadogOptions::builder()
-        .endpoint(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
-        .max_items_per_request(4)
-        .max_body_bytes(1_500)
-        .http_options(HttpOptions::new("x").allow_plain_http_loopback())
-        .build()
-        .unwrap();
+    let small = mock_options(&mock, |c| {
+        c.max_items_per_request = 4;
+        c.max_body_bytes = 1_500;
+    });
     let sink = DatadogSink::new("small", small, RecordingCredential::new(API_KEY)).unwrap();
     conformance::check_encoding(&sink).unwrap();
     conformance::check_delivery(&sink, None).await.unwrap();
@@ -348,12 +349,15 @@ async fn passes_the_core_conformance_suite() {
 
 #[test]
 fn build_errors_name_the_problem() {
-    let options = DatadogOptions::builder().ca_pem("not pem").build().unwrap();
+    let options = DatadogConfig::default()
+        .sink_options()
+        .unwrap()
+        .map_http(|h| h.extra_root_ca_pem("not pem"));
     let err =
         DatadogSink::new("bad-ca", options.clone(), RecordingCredential::new(API_KEY)).unwrap_err();
     assert!(err.to_string().contains("bad-ca"), "{err}");
     assert!(matches!(
         DatadogSink::new("", options, RecordingCredential::new(API_KEY)),
-        Err(siem_datadog::BuildError::EmptyName)
+        Err(siem_datadog::BuildError::EmptyName { .. })
     ));
 }

@@ -21,6 +21,18 @@ fn intake(req: &TestRequest) -> TestResponse {
     }
 }
 
+/// Options for `server`, trusting its CA (PEM text).
+fn trusting(server: &TlsTestServer) -> DatadogOptions {
+    let config = DatadogConfig {
+        endpoint: Some(server.endpoint()),
+        ..Default::default()
+    };
+    config
+        .sink_options()
+        .unwrap()
+        .map_http(|h| h.extra_root_ca_pem(server.ca_pem()))
+}
+
 #[tokio::test]
 async fn custom_ca_from_a_file_is_trusted() {
     let server = TlsTestServer::start(intake).await.unwrap();
@@ -30,10 +42,12 @@ async fn custom_ca_from_a_file_is_trusted() {
         server.addr().port()
     ));
     std::fs::write(&ca_file, server.ca_pem()).unwrap();
-    let mut config = DatadogConfig::default();
-    config.endpoint = Some(server.endpoint());
-    config.env = Some("test".to_owned());
-    config.ca_file = Some(ca_file.clone());
+    let config = DatadogConfig {
+        endpoint: Some(server.endpoint()),
+        env: Some("test".to_owned()),
+        ca_file: Some(ca_file.clone()),
+        ..Default::default()
+    };
     let options = config.sink_options().unwrap();
     std::fs::remove_file(&ca_file).unwrap();
 
@@ -51,11 +65,7 @@ async fn custom_ca_from_a_file_is_trusted() {
 #[tokio::test]
 async fn certificate_from_another_ca_is_refused() {
     let server = TlsTestServer::start_untrusted(intake).await.unwrap();
-    let options = DatadogOptions::builder()
-        .endpoint(server.endpoint())
-        .ca_pem(server.ca_pem())
-        .build()
-        .unwrap();
+    let options = trusting(&server);
     let sink = DatadogSink::new("datadog-tls", options, RecordingCredential::new(API_KEY)).unwrap();
     let report = sink.deliver(&fixture_events()).await;
     match report.error {
@@ -72,12 +82,7 @@ async fn endless_answer_is_read_only_up_to_the_cap() {
     let server = TlsTestServer::start(|_| TestResponse::new(503).endless_body())
         .await
         .unwrap();
-    let options = DatadogOptions::builder()
-        .endpoint(server.endpoint())
-        .ca_pem(server.ca_pem())
-        .request_timeout(Duration::from_secs(20))
-        .build()
-        .unwrap();
+    let options = trusting(&server).map_http(|h| h.request_timeout(Duration::from_secs(20)));
     let sink = DatadogSink::new("datadog-tls", options, RecordingCredential::new(API_KEY)).unwrap();
     let err = sink
         .send(&sink.encode(&fixture_events()).requests[0])

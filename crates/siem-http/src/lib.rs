@@ -13,6 +13,9 @@
 //!   request clones of its events or (for a batch handed over) the events themselves.
 //! - [`AuthenticatedPost`] and [`AuthHeader`]: the send path every sink shares (credential,
 //!   auth header, content headers, one POST, classification, invalidation and scrubbing).
+//! - [`split`]: the one splitter of every encoder (framing, body/item/count limits,
+//!   rejections); [`HttpSink`], [`Adapter`], [`ConfigError`], [`BuildError`]: the sink
+//!   and errors every adapter shares (an adapter implements [`Adapter`] on its options).
 //! - [`classify_status`] and [`parse_retry_after`]: HTTP answers to
 //!   [`DeliveryError`](siem_core::DeliveryError) classes.
 //! - [`json`]: a JSON string writer for hand-built bodies; [`TimeoutsConfig`]: the
@@ -22,16 +25,19 @@
 //!   127.0.0.1, and a plain-HTTP loopback escape hatch for wiremock.
 #![warn(missing_docs)]
 
+mod adapter;
 mod client;
 mod config;
 mod gzip;
 pub mod json;
 mod plan;
 mod send;
+mod split;
 mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use adapter::{transport, Adapter, BuildError, ConfigError, HttpSink};
 pub use client::{
     scrub_secret, secret_header, HttpClient, HttpError, HttpOptions, HttpResponse,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT,
@@ -40,6 +46,7 @@ pub use config::{InvalidTimeout, InvalidTransport, TimeoutsConfig, TransportBuil
 pub use http::header::{HeaderName, HeaderValue};
 pub use plan::RequestPlan;
 pub use send::{content_headers, AuthHeader, AuthenticatedPost};
+pub use split::{split, Framing, Limits};
 pub use status::{classify_status, parse_retry_after};
 
 use std::sync::Arc;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use siem_core::{Endpoint, SecurityEvent};
-use siem_splunk::{encode, SplunkOptions};
+use siem_splunk::{encode, SplunkConfig, SplunkOptions};
 
 fn fixture_events() -> Vec<SecurityEvent> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events");
@@ -30,12 +30,14 @@ fn fixture_events() -> Vec<SecurityEvent> {
 }
 
 fn options(gzip: bool) -> SplunkOptions {
-    SplunkOptions::builder(Endpoint::parse("https://splunk.example.com:8088").expect("url"))
-        .index("main")
-        .gzip(gzip)
-        .max_body_bytes(100_000_000) // one request per batch: measure encoding, not splitting
-        .build()
-        .expect("options")
+    SplunkConfig {
+        index: Some("main".into()),
+        gzip,
+        max_body_bytes: 100_000_000, // one request per batch: measure encoding, not splitting
+        ..SplunkConfig::new(Endpoint::parse("https://splunk.example.com:8088").expect("url"))
+    }
+    .sink_options()
+    .expect("options")
 }
 
 fn bench(c: &mut Criterion) {

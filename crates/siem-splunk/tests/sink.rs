@@ -12,9 +12,8 @@ use siem_http::testing::{
     assert_message_cut_short, assert_secret_absent, assert_timed_out, outcome_class, send_first,
     OutcomeClass,
 };
-use siem_http::HttpOptions;
 use siem_splunk::config::USER_AGENT;
-use siem_splunk::{encode, SplunkOptions, SplunkSink};
+use siem_splunk::{encode, SplunkConfig, SplunkOptions, SplunkSink};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -23,14 +22,21 @@ use common::{fixture_events, gunzip, FailingCredential, RecordingCredential};
 const TOKEN: &str = "hec-token-0d6f3b2a-secret";
 const SUCCESS: &str = r#"{"text":"Success","code":0}"#;
 
+/// Options for the mock at `mock` (plain HTTP on loopback), changed by `f`.
+fn mock_options(mock: &MockServer, f: impl FnOnce(&mut SplunkConfig)) -> SplunkOptions {
+    let mut config = SplunkConfig::new(Endpoint::plain_http_loopback(&mock.uri()).unwrap());
+    f(&mut config);
+    config.sink_options().unwrap().map_http(|h| {
+        h.allow_plain_http_loopback()
+            .request_timeout(Duration::from_secs(5))
+    })
+}
+
 fn options(mock: &MockServer, gzip: bool) -> SplunkOptions {
-    SplunkOptions::builder(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
-        .index("main")
-        .gzip(gzip)
-        .http_options(HttpOptions::new("ignored").allow_plain_http_loopback())
-        .request_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
+    mock_options(mock, |c| {
+        c.index = Some("main".into());
+        c.gzip = gzip;
+    })
 }
 
 fn sink(mock: &MockServer, credential: Arc<dyn CredentialProvider>) -> SplunkSink {
@@ -261,11 +267,8 @@ async fn hung_server_times_out_as_retryable() {
             .set_delay(Duration::from_secs(30)),
     )
     .await;
-    let options = SplunkOptions::builder(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
-        .http_options(HttpOptions::new("x").allow_plain_http_loopback())
-        .request_timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
+    let options =
+        mock_options(&mock, |_| {}).map_http(|h| h.request_timeout(Duration::from_millis(200)));
     let sink = SplunkSink::new("s", options, RecordingCredential::new(TOKEN)).unwrap();
     assert_timed_out(&send_first(&sink, &fixture_events()).await);
 }
@@ -350,11 +353,7 @@ async fn passes_the_core_conformance_suite() {
         .await
         .unwrap();
     // Conformance with a small body limit too, so that batches split.
-    let small = SplunkOptions::builder(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
-        .max_body_bytes(1_000)
-        .http_options(HttpOptions::new("x").allow_plain_http_loopback())
-        .build()
-        .unwrap();
+    let small = mock_options(&mock, |c| c.max_body_bytes = 1_000);
     let sink = SplunkSink::new("small", small, RecordingCredential::new(TOKEN)).unwrap();
     conformance::check_encoding(&sink).unwrap();
     conformance::check_delivery(&sink, None).await.unwrap();
@@ -362,15 +361,15 @@ async fn passes_the_core_conformance_suite() {
 
 #[test]
 fn build_errors_name_the_problem() {
-    let options = SplunkOptions::builder(Endpoint::parse("https://hec.example").unwrap())
-        .ca_pem("not pem")
-        .build()
-        .unwrap();
+    let options = SplunkConfig::new(Endpoint::parse("https://hec.example").unwrap())
+        .sink_options()
+        .unwrap()
+        .map_http(|h| h.extra_root_ca_pem("not pem"));
     let err =
         SplunkSink::new("bad-ca", options.clone(), RecordingCredential::new(TOKEN)).unwrap_err();
     assert!(err.to_string().contains("bad-ca"), "{err}");
     assert!(matches!(
         SplunkSink::new("", options, RecordingCredential::new(TOKEN)),
-        Err(siem_splunk::BuildError::EmptyName)
+        Err(siem_splunk::BuildError::EmptyName { .. })
     ));
 }

@@ -23,6 +23,14 @@ fn hec(req: &siem_http::testing::TestRequest) -> TestResponse {
     }
 }
 
+/// Options for `server`, trusting its CA (PEM text).
+fn trusting(server: &TlsTestServer) -> SplunkOptions {
+    SplunkConfig::new(server.endpoint())
+        .sink_options()
+        .unwrap()
+        .map_http(|h| h.extra_root_ca_pem(server.ca_pem()))
+}
+
 #[tokio::test]
 async fn custom_ca_from_a_file_is_trusted() {
     let server = TlsTestServer::start(hec).await.unwrap();
@@ -50,10 +58,7 @@ async fn custom_ca_from_a_file_is_trusted() {
 #[tokio::test]
 async fn certificate_from_another_ca_is_refused() {
     let server = TlsTestServer::start_untrusted(hec).await.unwrap();
-    let options = SplunkOptions::builder(server.endpoint())
-        .ca_pem(server.ca_pem())
-        .build()
-        .unwrap();
+    let options = trusting(&server);
     let sink = SplunkSink::new("splunk-tls", options, RecordingCredential::new(TOKEN)).unwrap();
     let report = sink.deliver(&fixture_events()).await;
     match report.error {
@@ -70,11 +75,7 @@ async fn endless_answer_is_read_only_up_to_the_cap() {
     let server = TlsTestServer::start(|_| TestResponse::new(503).endless_body())
         .await
         .unwrap();
-    let options = SplunkOptions::builder(server.endpoint())
-        .ca_pem(server.ca_pem())
-        .request_timeout(Duration::from_secs(20))
-        .build()
-        .unwrap();
+    let options = trusting(&server).map_http(|h| h.request_timeout(Duration::from_secs(20)));
     let sink = SplunkSink::new("splunk-tls", options, RecordingCredential::new(TOKEN)).unwrap();
     let err = sink
         .send(&sink.encode(&fixture_events()).requests[0])
