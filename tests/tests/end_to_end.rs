@@ -63,18 +63,17 @@ fn datadog_sink(emulators: &Emulators) -> Arc<dyn SiemSink> {
 
 fn sentinel_sink(emulators: &Emulators) -> Arc<dyn SiemSink> {
     let sentinel = &emulators.sentinel;
-    let options =
-        siem_sentinel::SentinelOptions::builder(sentinel.endpoint(), sentinel.dcr_immutable_id())
-            .stream(sentinel.stream())
-            .ca_file(emulators.ca_file())
-            .build()
-            .unwrap();
     let entra = sentinel.entra().config();
-    let entra_options = siem_sentinel::EntraOptions::builder(&entra.tenant_id, &entra.client_id)
-        .authority_host(sentinel.authority_host())
-        .ca_file(emulators.ca_file())
-        .build()
-        .unwrap();
+    let config = siem_sentinel::SentinelConfig {
+        stream: sentinel.stream().into(),
+        tenant_id: Some(entra.tenant_id.clone()),
+        client_id: Some(entra.client_id.clone()),
+        authority_host: Some(sentinel.authority_host()),
+        ca_file: Some(emulators.ca_file().into()),
+        ..siem_sentinel::SentinelConfig::new(sentinel.endpoint(), sentinel.dcr_immutable_id())
+    };
+    let options = config.sink_options().unwrap();
+    let entra_options = config.entra_options().unwrap().unwrap();
     let tokens =
         siem_sentinel::EntraTokenSource::new(entra_options, credential(&entra.client_secret))
             .unwrap();

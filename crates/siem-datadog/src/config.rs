@@ -3,7 +3,6 @@
 //! database row). [`DatadogOptions`] is the same settings validated, with the intake URL,
 //! the client settings and the item bytes derived from them.
 
-use std::ops::Deref;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -125,14 +124,11 @@ impl Default for DatadogConfig {
     }
 }
 
-impl DatadogConfig {
-    /// Validates the settings (and reads `ca_file`, if set).
-    pub fn sink_options(&self) -> Result<DatadogOptions, ConfigError> {
-        DatadogOptions::new(self.clone())
-    }
-}
+impl DatadogConfig {}
 
-/// Validated [`DatadogConfig`] (read its fields through `Deref`), with the intake URL,
+/// Validated [`DatadogConfig`], read through `Deref` (`http()`, `map_http()`,
+/// `sink_options()` and the sink's [`Adapter`](siem_http::Adapter) come from
+/// [`siem_http::adapter_options!`]), with the intake URL,
 /// the client settings and the item bytes derived from it.
 #[derive(Debug, Clone)]
 pub struct DatadogOptions {
@@ -142,19 +138,14 @@ pub struct DatadogOptions {
     pub(crate) parts: ItemParts,
 }
 
-impl Deref for DatadogOptions {
-    type Target = DatadogConfig;
-    fn deref(&self) -> &DatadogConfig {
-        &self.config
-    }
-}
-
-impl TryFrom<DatadogConfig> for DatadogOptions {
-    type Error = ConfigError;
-    fn try_from(config: DatadogConfig) -> Result<Self, ConfigError> {
-        Self::new(config)
-    }
-}
+siem_http::adapter_options!(
+    DatadogOptions, DatadogConfig,
+    platform: PLATFORM,
+    // API keys go in `DD-API-KEY: <key>`.
+    auth: siem_http::AuthHeader::new("dd-api-key", ""),
+    plan: crate::encoder::plan,
+    check_response: crate::error::check_response,
+);
 
 impl DatadogOptions {
     /// Checks every value of `config` (and reads `ca_file`, if set).
@@ -205,15 +196,6 @@ impl DatadogOptions {
     /// `{endpoint}/api/v2/logs` when an explicit endpoint is configured.
     pub fn url(&self) -> Url {
         self.url.clone()
-    }
-    /// The client settings.
-    pub fn http(&self) -> &HttpOptions {
-        &self.http
-    }
-    /// Changes the client settings (tests: a plain-HTTP loopback mock, a short timeout).
-    pub fn map_http(mut self, f: impl FnOnce(HttpOptions) -> HttpOptions) -> Self {
-        self.http = f(self.http);
-        self
     }
 }
 

@@ -133,13 +133,8 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> Encode
     plan(events, options).cloning(events)
 }
 
-/// [`encode`] for a batch handed over: the requests take the events themselves.
-pub fn encode_owned(events: Vec<Arc<SecurityEvent>>, options: &DatadogOptions) -> Encoded {
-    plan(&events, options).moving(events)
-}
-
 /// Writes the bodies and decides which events each holds.
-fn plan(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> RequestPlan {
+pub(crate) fn plan(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> RequestPlan {
     let limits = Limits {
         max_body_bytes: options.max_body_bytes,
         max_item_bytes: options.max_item_bytes,

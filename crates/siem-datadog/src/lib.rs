@@ -53,6 +53,6 @@ pub mod error;
 pub mod sink;
 
 pub use config::{DatadogConfig, DatadogOptions};
-pub use encoder::{encode, encode_owned};
+pub use encoder::encode;
 pub use error::{BuildError, ConfigError};
 pub use sink::DatadogSink;

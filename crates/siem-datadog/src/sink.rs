@@ -1,15 +1,10 @@
 //! The Datadog Logs sink: the shared [`HttpSink`] on [`DatadogOptions`] (one attempt per
 //! request, classified outcome).
 
-use std::sync::Arc;
-
-use siem_core::{Ack, DeliveryError, Encoded, SecurityEvent};
-use siem_http::{Adapter, AuthHeader, HttpOptions, HttpResponse, HttpSink};
-use url::Url;
+use siem_http::HttpSink;
 
 use crate::config::DatadogOptions;
 pub use crate::config::PLATFORM;
-use crate::{encoder, error};
 
 /// Sends security events to Datadog's Logs API v2.
 ///
@@ -34,25 +29,3 @@ use crate::{encoder, error};
 /// # Ok(()) }
 /// ```
 pub type DatadogSink = HttpSink<DatadogOptions>;
-
-impl Adapter for DatadogOptions {
-    const PLATFORM: &'static str = PLATFORM;
-    /// API keys go in `DD-API-KEY: <key>`.
-    const AUTH: AuthHeader = AuthHeader::new("dd-api-key", "");
-
-    fn url(&self) -> Url {
-        DatadogOptions::url(self)
-    }
-    fn http(&self) -> &HttpOptions {
-        DatadogOptions::http(self)
-    }
-    fn encode(&self, events: &[Arc<SecurityEvent>]) -> Encoded {
-        encoder::encode(events, self)
-    }
-    fn encode_owned(&self, events: Vec<Arc<SecurityEvent>>) -> Encoded {
-        encoder::encode_owned(events, self)
-    }
-    fn check_response(response: &HttpResponse) -> Result<Ack, DeliveryError> {
-        error::check_response(response)
-    }
-}

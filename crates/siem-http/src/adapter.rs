@@ -14,7 +14,7 @@ use siem_core::{
 use url::Url;
 
 use crate::{
-    AuthHeader, AuthenticatedPost, HttpClient, HttpError, HttpOptions, HttpResponse,
+    AuthHeader, AuthenticatedPost, HttpClient, HttpError, HttpOptions, HttpResponse, RequestPlan,
     TimeoutsConfig, TransportBuilder,
 };
 
@@ -93,12 +93,96 @@ pub trait Adapter: fmt::Debug + Send + Sync + 'static {
     fn url(&self) -> Url;
     /// The client settings.
     fn http(&self) -> &HttpOptions;
-    /// Encodes a borrowed batch (pure).
-    fn encode(&self, events: &[Arc<SecurityEvent>]) -> Encoded;
-    /// Encodes a batch handed over: the requests take the events themselves.
-    fn encode_owned(&self, events: Vec<Arc<SecurityEvent>>) -> Encoded;
+    /// Writes the bodies of `events` and decides which events each holds (the encoder).
+    fn plan(&self, events: &[Arc<SecurityEvent>]) -> RequestPlan;
     /// The platform's answer as an outcome.
     fn check_response(response: &HttpResponse) -> Result<Ack, DeliveryError>;
+
+    /// Encodes a borrowed batch (pure): each request gets clones of its events.
+    fn encode(&self, events: &[Arc<SecurityEvent>]) -> Encoded {
+        self.plan(events).cloning(events)
+    }
+    /// Encodes a batch handed over: the requests take the events themselves.
+    fn encode_owned(&self, events: Vec<Arc<SecurityEvent>>) -> Encoded {
+        self.plan(&events).moving(events)
+    }
+}
+
+/// The parts of an adapter's validated options that are the same in every adapter, for
+/// `$options { config: $config, http: HttpOptions, .. }` with an inherent
+/// `$options::new($config) -> Result<$options, ConfigError>` and `$options::url()`:
+/// `Deref` to the settings, `TryFrom` the settings, `http()`, `map_http()`,
+/// `$config::sink_options()`, and [`Adapter`] with the platform name, the auth header,
+/// the encoder's `plan` function and the answer check.
+#[macro_export]
+macro_rules! adapter_options {
+    (
+        $options:ident, $config:ident,
+        platform: $platform:expr,
+        auth: $auth:expr,
+        plan: $plan:path,
+        check_response: $check:path $(,)?
+    ) => {
+        impl ::std::ops::Deref for $options {
+            type Target = $config;
+            fn deref(&self) -> &$config {
+                &self.config
+            }
+        }
+
+        impl ::std::convert::TryFrom<$config> for $options {
+            type Error = $crate::ConfigError;
+            fn try_from(config: $config) -> ::std::result::Result<Self, $crate::ConfigError> {
+                Self::new(config)
+            }
+        }
+
+        impl $options {
+            /// The client settings.
+            pub fn http(&self) -> &$crate::HttpOptions {
+                &self.http
+            }
+            /// Changes the client settings (tests: a plain-HTTP loopback mock, a short
+            /// timeout, a CA as PEM text).
+            pub fn map_http(
+                mut self,
+                f: impl FnOnce($crate::HttpOptions) -> $crate::HttpOptions,
+            ) -> Self {
+                self.http = f(self.http);
+                self
+            }
+        }
+
+        impl $config {
+            /// Validates the settings (and reads `ca_file`, if set).
+            pub fn sink_options(&self) -> ::std::result::Result<$options, $crate::ConfigError> {
+                $options::new(self.clone())
+            }
+        }
+
+        impl $crate::Adapter for $options {
+            const PLATFORM: &'static str = $platform;
+            const AUTH: $crate::AuthHeader = $auth;
+            fn url(&self) -> $crate::__private::Url {
+                $options::url(self)
+            }
+            fn http(&self) -> &$crate::HttpOptions {
+                &self.http
+            }
+            fn plan(
+                &self,
+                events: &[::std::sync::Arc<$crate::__private::SecurityEvent>],
+            ) -> $crate::RequestPlan {
+                $plan(events, self)
+            }
+            fn check_response(
+                response: &$crate::HttpResponse,
+            ) -> ::std::result::Result<$crate::__private::Ack, $crate::__private::DeliveryError>
+            {
+                $check(response)
+            }
+        }
+    };
 }
 
 /// A sink of platform `A`: one attempt per request, classified outcome.

@@ -37,6 +37,13 @@ mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+/// What [`adapter_options!`] names, so an adapter needs no extra dependency for it.
+#[doc(hidden)]
+pub mod __private {
+    pub use siem_core::{Ack, DeliveryError, SecurityEvent};
+    pub use url::Url;
+}
+
 pub use adapter::{transport, Adapter, BuildError, ConfigError, HttpSink};
 pub use client::{
     scrub_secret, secret_header, HttpClient, HttpError, HttpOptions, HttpResponse,

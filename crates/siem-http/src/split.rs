@@ -51,6 +51,19 @@ pub struct Limits {
     pub item_limit_name: &'static str,
 }
 
+impl Limits {
+    /// Only a body limit, called `name` (no item or count limit).
+    pub const fn body(max_body_bytes: usize, name: &'static str) -> Self {
+        Self {
+            max_body_bytes,
+            max_item_bytes: usize::MAX,
+            max_items: usize::MAX,
+            body_limit_name: name,
+            item_limit_name: name,
+        }
+    }
+}
+
 /// Writes `events` with `write` into bodies framed by `framing` within `limits`, and
 /// returns which events each body holds. `per_item` is a guess of one item's size, so
 /// buffers rarely grow. An item over `max_item_bytes`, or too large for a body on its

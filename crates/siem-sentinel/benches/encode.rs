@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use siem_core::SecurityEvent;
-use siem_sentinel::encoder;
+use siem_sentinel::{encoder, SentinelConfig, SentinelOptions};
 
 fn fixture_events() -> Vec<Arc<SecurityEvent>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events");
@@ -28,6 +28,18 @@ fn fixture_events() -> Vec<Arc<SecurityEvent>> {
         .collect()
 }
 
+fn options(gzip: bool) -> SentinelOptions {
+    let dce = "https://aisg-dce-x1y2.westeurope-1.ingest.monitor.azure.com";
+    let config = SentinelConfig {
+        gzip,
+        ..SentinelConfig::new(
+            dce.parse().expect("url"),
+            "dcr-00112233445566778899aabbccddeeff",
+        )
+    };
+    config.sink_options().expect("options")
+}
+
 fn batch(n: usize) -> Vec<Arc<SecurityEvent>> {
     fixture_events().into_iter().cycle().take(n).collect()
 }
@@ -38,12 +50,12 @@ fn bench(c: &mut Criterion) {
         let mut group = c.benchmark_group(name);
         for n in [1usize, 100, 1000] {
             let events = batch(n);
-            let plain: usize = encoder::encode(&events, false)
+            let plain: usize = encoder::encode(&events, &options(false))
                 .requests
                 .iter()
                 .map(|r| r.uncompressed_len)
                 .sum();
-            let wire: usize = encoder::encode(&events, gzip)
+            let wire: usize = encoder::encode(&events, &options(gzip))
                 .requests
                 .iter()
                 .map(|r| r.body.len())
@@ -59,7 +71,8 @@ fn bench(c: &mut Criterion) {
             );
             group.throughput(Throughput::Elements(n as u64));
             group.bench_with_input(BenchmarkId::new("sentinel", n), &events, |b, events| {
-                b.iter(|| encoder::encode(std::hint::black_box(events), gzip));
+                let options = options(gzip);
+                b.iter(|| encoder::encode(std::hint::black_box(events), &options));
             });
             group.bench_with_input(
                 BenchmarkId::new("serde_json_baseline", n),

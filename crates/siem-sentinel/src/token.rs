@@ -35,12 +35,20 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde::Deserialize;
+use siem_core::Endpoint;
 use siem_core::{CredentialError, CredentialErrorKind, CredentialProvider, Secret};
-use siem_http::{HeaderName, HeaderValue, HttpClient, HttpResponse};
+use siem_http::{
+    BuildError, ConfigError, HeaderName, HeaderValue, HttpClient, HttpOptions, HttpResponse,
+};
 use url::Url;
 
-use crate::config::EntraOptions;
-use crate::error::BuildError;
+use crate::config::{error, shown};
+
+/// The Entra ID authority of the Azure public cloud. Sovereign clouds use their own
+/// (e.g. `https://login.microsoftonline.us`, `https://login.chinacloudapi.cn`).
+pub const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
+/// The OAuth scope of the Logs Ingestion API in the Azure public cloud.
+pub const DEFAULT_SCOPE: &str = "https://monitor.azure.com/.default";
 
 /// The largest safety margin before expiry at which a token is refreshed.
 pub const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
@@ -52,6 +60,139 @@ pub const FAILED_REFRESH_BACKOFF: Duration = Duration::from_secs(10);
 pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 /// How much of Entra's error description is kept.
 const MAX_DETAIL_CHARS: usize = 512;
+
+/// The validated settings of an [`EntraTokenSource`], from a
+/// [`SentinelConfig`](crate::SentinelConfig) with `tenant_id` and `client_id` (see
+/// [`entra_options`](crate::SentinelConfig::entra_options)).
+///
+/// ```
+/// use siem_sentinel::SentinelConfig;
+/// let config = SentinelConfig {
+///     tenant_id: Some("contoso.onmicrosoft.com".into()),
+///     client_id: Some("11111111-2222-3333-4444-555555555555".into()),
+///     ..SentinelConfig::new(
+///         "https://dce.example.ingest.monitor.azure.com".parse()?,
+///         "dcr-00112233445566778899aabbccddeeff",
+///     )
+/// };
+/// let options = config.entra_options()?.expect("tenant and client are set");
+/// assert_eq!(
+///     options.token_url().as_str(),
+///     "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+/// );
+/// assert_eq!(options.scope(), "https://monitor.azure.com/.default");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct EntraOptions {
+    tenant_id: String,
+    client_id: String,
+    authority_host: Endpoint,
+    scope: String,
+    http: HttpOptions,
+}
+
+impl EntraOptions {
+    pub(crate) fn new(
+        tenant_id: &str,
+        client_id: &str,
+        authority_host: Option<Endpoint>,
+        scope: &Option<String>,
+        http: HttpOptions,
+    ) -> Result<Self, ConfigError> {
+        check_tenant_id(tenant_id)?;
+        if !is_guid(client_id) {
+            let reason = "is not an application (client) id GUID";
+            return Err(error(
+                "client_id",
+                format_args!("{} {reason}", shown(client_id)),
+            ));
+        }
+        let scope = scope.as_deref().unwrap_or(DEFAULT_SCOPE);
+        if scope.is_empty() || scope.len() > 256 || !scope.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(error(
+                "scope",
+                format_args!("{} is not an OAuth scope", shown(scope)),
+            ));
+        }
+        let authority_host = match authority_host {
+            Some(endpoint) => endpoint,
+            None => {
+                Endpoint::parse(DEFAULT_AUTHORITY_HOST).map_err(|e| error("authority_host", e))?
+            }
+        };
+        Ok(Self {
+            tenant_id: tenant_id.to_owned(),
+            client_id: client_id.to_owned(),
+            authority_host,
+            scope: scope.to_owned(),
+            http,
+        })
+    }
+
+    /// The tenant (directory) id or domain.
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+    /// The application (client) id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    /// The Entra ID authority.
+    pub fn authority_host(&self) -> &Endpoint {
+        &self.authority_host
+    }
+    /// The OAuth scope requested.
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+    /// The client settings.
+    pub fn http(&self) -> &HttpOptions {
+        &self.http
+    }
+    /// Changes the client settings (tests: a plain-HTTP loopback mock, a short timeout).
+    pub fn map_http(mut self, f: impl FnOnce(HttpOptions) -> HttpOptions) -> Self {
+        self.http = f(self.http);
+        self
+    }
+    /// `{authority_host}/{tenant_id}/oauth2/v2.0/token`.
+    pub fn token_url(&self) -> Url {
+        self.authority_host
+            .join(&format!("/{}/oauth2/v2.0/token", self.tenant_id))
+    }
+    /// `entra:{tenant_id}/{client_id}`: how errors and logs name this identity.
+    pub fn describe(&self) -> String {
+        format!("entra:{}/{}", self.tenant_id, self.client_id)
+    }
+}
+
+fn is_guid(value: &str) -> bool {
+    let groups: Vec<&str> = value.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A GUID or a verified domain such as `contoso.onmicrosoft.com`.
+fn check_tenant_id(value: &str) -> Result<(), ConfigError> {
+    let ok = !value.is_empty()
+        && value.len() <= 253
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && !value.starts_with(['.', '-'])
+        && !value.contains("..");
+    if ok {
+        return Ok(());
+    }
+    let reason = "is neither a tenant GUID nor a domain name";
+    Err(error(
+        "tenant_id",
+        format_args!("{} {reason}", shown(value)),
+    ))
+}
 
 /// The refresh margin for a token valid for `lifetime`: 10 % of it, at most
 /// [`MAX_REFRESH_MARGIN`].
@@ -112,10 +253,17 @@ impl Cache {
 /// ```
 /// use std::sync::Arc;
 /// use siem_core::{CredentialProvider, Secret, StaticCredential};
-/// use siem_sentinel::{EntraOptions, EntraTokenSource};
+/// use siem_sentinel::{EntraTokenSource, SentinelConfig};
 ///
-/// let options = EntraOptions::builder("contoso.onmicrosoft.com",
-///                                     "11111111-2222-3333-4444-555555555555").build()?;
+/// let config = SentinelConfig {
+///     tenant_id: Some("contoso.onmicrosoft.com".into()),
+///     client_id: Some("11111111-2222-3333-4444-555555555555".into()),
+///     ..SentinelConfig::new(
+///         "https://dce.example.ingest.monitor.azure.com".parse()?,
+///         "dcr-00112233445566778899aabbccddeeff",
+///     )
+/// };
+/// let options = config.entra_options()?.expect("tenant and client are set");
 /// let secret = Arc::new(StaticCredential::with_label(Secret::new("s3cr3t"), "env:AZ_SECRET"));
 /// let source = EntraTokenSource::new(options, secret)?;
 /// assert_eq!(source.describe(), "entra:contoso.onmicrosoft.com/11111111-2222-3333-4444-555555555555");
@@ -177,13 +325,10 @@ impl EntraTokenSource {
         client_secret: Arc<dyn CredentialProvider>,
     ) -> Result<Self, BuildError> {
         let identity = options.describe();
-        let http = options
-            .http_options()
-            .and_then(|o| HttpClient::new(&o))
-            .map_err(|source| BuildError::Http {
-                component: format!("token source {identity}"),
-                source,
-            })?;
+        let http = HttpClient::new(&options.http).map_err(|source| BuildError::Http {
+            component: format!("token source {identity}"),
+            source,
+        })?;
         Ok(Self {
             token_url: options.token_url(),
             identity,

@@ -10,10 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use siem_core::{
-    CredentialErrorKind, CredentialProvider, DeliveryError, Endpoint, Secret, SiemSink,
-};
-use siem_sentinel::{EntraOptions, EntraTokenSource};
+use siem_core::{CredentialErrorKind, CredentialProvider, DeliveryError, Secret, SiemSink};
+use siem_sentinel::EntraTokenSource;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -67,11 +65,7 @@ async fn failing_server(template: ResponseTemplate) -> MockServer {
 }
 
 fn source_with(server: &MockServer, secret: Arc<RecordingCredential>) -> EntraTokenSource {
-    let options = EntraOptions::builder(TENANT, CLIENT)
-        .authority_host(Endpoint::plain_http_loopback(&server.uri()).unwrap())
-        .request_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
+    let options = mock_entra(&server.uri());
     EntraTokenSource::new(options, secret).unwrap()
 }
 
@@ -388,11 +382,8 @@ async fn a_malformed_answer_is_malformed() {
 #[tokio::test]
 async fn a_hung_token_endpoint_is_unavailable() {
     let server = token_server(3599, Duration::from_secs(30)).await;
-    let options = EntraOptions::builder(TENANT, CLIENT)
-        .authority_host(Endpoint::plain_http_loopback(&server.uri()).unwrap())
-        .request_timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
+    let options =
+        mock_entra(&server.uri()).map_http(|h| h.request_timeout(Duration::from_millis(300)));
     let source = EntraTokenSource::new(options, RecordingCredential::new(CLIENT_SECRET)).unwrap();
     let err = source.get().await.unwrap_err();
     assert_eq!(err.kind, CredentialErrorKind::Unavailable);
@@ -418,10 +409,7 @@ async fn a_secret_store_failure_names_both_references() {
         }
     }
     let server = token_server(3599, Duration::ZERO).await;
-    let options = EntraOptions::builder(TENANT, CLIENT)
-        .authority_host(Endpoint::plain_http_loopback(&server.uri()).unwrap())
-        .build()
-        .unwrap();
+    let options = mock_entra(&server.uri());
     let err = EntraTokenSource::new(options, Arc::new(Missing))
         .unwrap()
         .get()

@@ -3,7 +3,6 @@
 //! database row). [`SplunkOptions`] is the same settings validated, with the client
 //! settings and the envelope bytes derived from them.
 
-use std::ops::Deref;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -113,14 +112,11 @@ impl SplunkConfig {
             timeouts: TimeoutsConfig::default(),
         }
     }
-
-    /// Validates the settings (and reads `ca_file`, if set).
-    pub fn sink_options(&self) -> Result<SplunkOptions, ConfigError> {
-        SplunkOptions::new(self.clone())
-    }
 }
 
-/// Validated [`SplunkConfig`] (read its fields through `Deref`), with the client settings
+/// Validated [`SplunkConfig`], read through `Deref` (`http()`, `map_http()`,
+/// `sink_options()` and the sink's [`Adapter`](siem_http::Adapter) come from
+/// [`siem_http::adapter_options!`]), with the client settings
 /// and the envelope bytes derived from it.
 #[derive(Debug, Clone)]
 pub struct SplunkOptions {
@@ -129,19 +125,14 @@ pub struct SplunkOptions {
     pub(crate) envelope: Envelope,
 }
 
-impl Deref for SplunkOptions {
-    type Target = SplunkConfig;
-    fn deref(&self) -> &SplunkConfig {
-        &self.config
-    }
-}
-
-impl TryFrom<SplunkConfig> for SplunkOptions {
-    type Error = ConfigError;
-    fn try_from(config: SplunkConfig) -> Result<Self, ConfigError> {
-        Self::new(config)
-    }
-}
+siem_http::adapter_options!(
+    SplunkOptions, SplunkConfig,
+    platform: PLATFORM,
+    // HEC tokens go in `Authorization: Splunk <token>`.
+    auth: siem_http::AuthHeader::new("authorization", "Splunk "),
+    plan: crate::encoder::plan,
+    check_response: crate::error::check_response,
+);
 
 impl SplunkOptions {
     /// Checks every value of `config` (and reads `ca_file`, if set).
@@ -179,15 +170,6 @@ impl SplunkOptions {
     /// The URL requests go to: the endpoint plus [`COLLECTOR_PATH`].
     pub fn url(&self) -> Url {
         self.endpoint.join(COLLECTOR_PATH)
-    }
-    /// The client settings.
-    pub fn http(&self) -> &HttpOptions {
-        &self.http
-    }
-    /// Changes the client settings (tests: a plain-HTTP loopback mock, a short timeout).
-    pub fn map_http(mut self, f: impl FnOnce(HttpOptions) -> HttpOptions) -> Self {
-        self.http = f(self.http);
-        self
     }
 }
 

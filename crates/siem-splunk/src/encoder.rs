@@ -103,20 +103,12 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &SplunkOptions) -> Encoded
     plan(events, options).cloning(events)
 }
 
-/// [`encode`] for a batch handed over: the requests take the events themselves.
-pub fn encode_owned(events: Vec<Arc<SecurityEvent>>, options: &SplunkOptions) -> Encoded {
-    plan(&events, options).moving(events)
-}
-
 /// Writes the bodies and decides which events each holds.
-fn plan(events: &[Arc<SecurityEvent>], options: &SplunkOptions) -> RequestPlan {
-    let limits = Limits {
-        max_body_bytes: options.max_body_bytes,
-        max_item_bytes: usize::MAX,
-        max_items: usize::MAX,
-        body_limit_name: "a Splunk HEC request body (max_body_bytes)",
-        item_limit_name: "",
-    };
+pub(crate) fn plan(events: &[Arc<SecurityEvent>], options: &SplunkOptions) -> RequestPlan {
+    let limits = Limits::body(
+        options.max_body_bytes,
+        "a Splunk HEC request body (max_body_bytes)",
+    );
     // A guess of the envelope size, so the buffer rarely grows: the event's own estimate
     // plus the envelope fields around it.
     let per_item =

@@ -50,6 +50,6 @@ pub mod error;
 pub mod sink;
 
 pub use config::{SplunkConfig, SplunkOptions};
-pub use encoder::{encode, encode_owned};
+pub use encoder::encode;
 pub use error::{BuildError, ConfigError};
 pub use sink::SplunkSink;

@@ -1,15 +1,10 @@
 //! The Splunk HEC sink: the shared [`HttpSink`] on [`SplunkOptions`] (one attempt per
 //! request, classified outcome).
 
-use std::sync::Arc;
-
-use siem_core::{Ack, DeliveryError, Encoded, SecurityEvent};
-use siem_http::{Adapter, AuthHeader, HttpOptions, HttpResponse, HttpSink};
-use url::Url;
+use siem_http::HttpSink;
 
 use crate::config::SplunkOptions;
 pub use crate::config::PLATFORM;
-use crate::{encoder, error};
 
 /// Sends security events to a Splunk HTTP Event Collector.
 ///
@@ -33,25 +28,3 @@ use crate::{encoder, error};
 /// # Ok(()) }
 /// ```
 pub type SplunkSink = HttpSink<SplunkOptions>;
-
-impl Adapter for SplunkOptions {
-    const PLATFORM: &'static str = PLATFORM;
-    /// HEC tokens go in `Authorization: Splunk <token>`.
-    const AUTH: AuthHeader = AuthHeader::new("authorization", "Splunk ");
-
-    fn url(&self) -> Url {
-        SplunkOptions::url(self)
-    }
-    fn http(&self) -> &HttpOptions {
-        SplunkOptions::http(self)
-    }
-    fn encode(&self, events: &[Arc<SecurityEvent>]) -> Encoded {
-        encoder::encode(events, self)
-    }
-    fn encode_owned(&self, events: Vec<Arc<SecurityEvent>>) -> Encoded {
-        encoder::encode_owned(events, self)
-    }
-    fn check_response(response: &HttpResponse) -> Result<Ack, DeliveryError> {
-        error::check_response(response)
-    }
-}

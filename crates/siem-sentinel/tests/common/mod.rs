@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use siem_core::{CredentialProvider, Endpoint, SecurityEvent};
 use siem_sentinel::token::Clock;
-use siem_sentinel::{SentinelOptions, SentinelSink};
+use siem_sentinel::{EntraOptions, SentinelConfig, SentinelOptions, SentinelSink};
 
 pub const DCR: &str = "dcr-00112233445566778899aabbccddeeff";
 pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -36,19 +36,45 @@ pub fn sample_events() -> Vec<Arc<SecurityEvent>> {
         .collect()
 }
 
-/// Options pointing at a plain-HTTP mock server on loopback.
-pub fn mock_options(uri: &str) -> siem_sentinel::SentinelOptionsBuilder {
-    SentinelOptions::builder(Endpoint::plain_http_loopback(uri).unwrap(), DCR)
-        .request_timeout(Duration::from_secs(5))
+pub const DCE: &str = "https://aisg-dce-x1y2.westeurope-1.ingest.monitor.azure.com";
+
+/// The defaults for [`DCE`] and [`DCR`].
+pub fn config() -> SentinelConfig {
+    SentinelConfig::new(Endpoint::parse(DCE).unwrap(), DCR)
+}
+
+/// The default options with `gzip` on or off.
+pub fn options(gzip: bool) -> SentinelOptions {
+    SentinelConfig { gzip, ..config() }.sink_options().unwrap()
+}
+
+/// Options pointing at a plain-HTTP mock server on loopback, changed by `f`.
+pub fn mock_options(uri: &str, f: impl FnOnce(&mut SentinelConfig)) -> SentinelOptions {
+    let mut config = SentinelConfig::new(Endpoint::plain_http_loopback(uri).unwrap(), DCR);
+    f(&mut config);
+    config.sink_options().unwrap().map_http(|h| {
+        h.allow_plain_http_loopback()
+            .request_timeout(Duration::from_secs(5))
+    })
+}
+
+/// Entra ID options for [`TENANT`] and [`CLIENT`] at the plain-HTTP authority `uri`.
+pub fn mock_entra(uri: &str) -> EntraOptions {
+    let config = SentinelConfig {
+        tenant_id: Some(TENANT.into()),
+        client_id: Some(CLIENT.into()),
+        authority_host: Some(Endpoint::plain_http_loopback(uri).unwrap()),
+        ..config()
+    };
+    let entra = config.entra_options().unwrap().unwrap();
+    entra.map_http(|h| {
+        h.allow_plain_http_loopback()
+            .request_timeout(Duration::from_secs(5))
+    })
 }
 
 pub fn mock_sink(uri: &str, credential: Arc<dyn CredentialProvider>) -> SentinelSink {
-    SentinelSink::new(
-        "sentinel-test",
-        mock_options(uri).build().unwrap(),
-        credential,
-    )
-    .unwrap()
+    SentinelSink::new("sentinel-test", mock_options(uri, |_| {}), credential).unwrap()
 }
 
 /// A clock that only moves when told.

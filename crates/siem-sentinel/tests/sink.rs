@@ -56,7 +56,7 @@ async fn sends_the_exact_request() {
     let request = &received[0];
     assert_eq!(request.url.query(), Some("api-version=2023-01-01"));
     assert_eq!(request.url.path(), ingestion_path());
-    let plain = encoder::encode(&events, false);
+    let plain = encoder::encode(&events, &options(false));
     assert_eq!(gunzip(&request.body), plain.requests[0].body.to_vec());
     let records: Vec<serde_json::Value> = serde_json::from_slice(&gunzip(&request.body)).unwrap();
     assert_eq!(records.len(), events.len());
@@ -71,7 +71,9 @@ async fn sends_the_exact_request() {
 async fn gzip_off_sends_plain_json_without_content_encoding() {
     let server = MockServer::start().await;
     let events = fixture_events();
-    let expected = encoder::encode(&events, false).requests[0].body.to_vec();
+    let expected = encoder::encode(&events, &options(false)).requests[0]
+        .body
+        .to_vec();
     Mock::given(method("POST"))
         .and(path(ingestion_path()))
         .and(body_bytes(expected))
@@ -79,7 +81,7 @@ async fn gzip_off_sends_plain_json_without_content_encoding() {
         .expect(1)
         .mount(&server)
         .await;
-    let options = mock_options(&server.uri()).gzip(false).build().unwrap();
+    let options = mock_options(&server.uri(), |c| c.gzip = false);
     let sink =
         siem_sentinel::SentinelSink::new("s", options, RecordingCredential::new("test-token-1"))
             .unwrap();
@@ -100,10 +102,7 @@ async fn other_stream_changes_the_path() {
         .expect(1)
         .mount(&server)
         .await;
-    let options = mock_options(&server.uri())
-        .stream("Custom-Other_CL")
-        .build()
-        .unwrap();
+    let options = mock_options(&server.uri(), |c| c.stream = "Custom-Other_CL".into());
     let sink =
         siem_sentinel::SentinelSink::new("s", options, RecordingCredential::new("test-token-1"))
             .unwrap();
@@ -251,10 +250,8 @@ async fn statuses_map_to_delivery_error_classes() {
 #[tokio::test]
 async fn a_hung_server_hits_the_request_timeout() {
     let server = answering(ResponseTemplate::new(204).set_delay(Duration::from_secs(30))).await;
-    let options = mock_options(&server.uri())
-        .request_timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
+    let options = mock_options(&server.uri(), |_| {})
+        .map_http(|h| h.request_timeout(Duration::from_millis(300)));
     let sink =
         siem_sentinel::SentinelSink::new("s", options, RecordingCredential::new("test-token-1"))
             .unwrap();
@@ -379,7 +376,11 @@ async fn a_batch_over_one_megabyte_goes_in_several_calls() {
     let mut total = 0;
     for request in &received {
         let body = gunzip(&request.body);
-        assert!(body.len() <= encoder::MAX_REQUEST_BYTES, "{}", body.len());
+        assert!(
+            body.len() <= siem_sentinel::config::MAX_BODY_BYTES,
+            "{}",
+            body.len()
+        );
         total += serde_json::from_slice::<Vec<serde_json::Value>>(&body)
             .unwrap()
             .len();
