@@ -14,6 +14,10 @@ use crate::encoder::ItemParts;
 
 /// The platform name, as sinks report it and errors name it.
 pub const PLATFORM: &str = "datadog";
+/// The `User-Agent` of every request.
+pub const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+/// Whether bodies are gzip-compressed unless configured (Datadog recommends it).
+pub const DEFAULT_GZIP: bool = siem_http::DEFAULT_GZIP;
 /// The Datadog site unless configured (US1). Others: `us3.datadoghq.com`,
 /// `us5.datadoghq.com`, `datadoghq.eu`, `ap1.datadoghq.com`, `ap2.datadoghq.com`,
 /// `uk1.datadoghq.com`, `ddog-gov.com`, `us2.ddog-gov.com`.
@@ -26,12 +30,8 @@ pub const MAX_BODY_BYTES: usize = 5_000_000;
 pub const MAX_ITEM_BYTES: usize = 1_000_000;
 /// The longest tag Datadog keeps.
 pub const MAX_TAG_CHARS: usize = 200;
-/// Whether bodies are gzip-compressed unless configured (Datadog recommends it).
-pub const DEFAULT_GZIP: bool = true;
 /// The intake path, appended to the site's intake host or the explicit endpoint.
 pub const INTAKE_PATH: &str = "/api/v2/logs";
-/// The `User-Agent` of every request.
-pub const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
 
 /// The settings of a Datadog sink: the platform fields of a `[[org.sink]]` table with
 /// `platform = "datadog"`. The fields the CLI and dispatcher own (`name`, `platform`,
@@ -51,66 +51,39 @@ pub const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PK
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct DatadogConfig {
     /// An explicit base URL (`https://` only: a proxy, a test intake); overrides `site`.
-    #[serde(default)]
     pub endpoint: Option<Endpoint>,
     /// The Datadog site, e.g. `datadoghq.eu`.
-    #[serde(default = "default_site")]
     pub site: String,
     /// The `env:` tag value, e.g. `production`.
-    #[serde(default)]
     pub env: Option<String>,
     /// The `hostname` of every item.
-    #[serde(default)]
     pub hostname: Option<String>,
     /// Extra tags (`key:value` or plain) added to every item's `ddtags`.
-    #[serde(default)]
     pub tags: Vec<String>,
     /// gzip request bodies.
-    #[serde(default = "default_gzip")]
     pub gzip: bool,
     /// The most items in one request (at most Datadog's [`MAX_ITEMS_PER_REQUEST`]).
-    #[serde(default = "default_max_items_per_request")]
     pub max_items_per_request: usize,
     /// The largest uncompressed body (at most Datadog's [`MAX_BODY_BYTES`]; lower e.g.
     /// behind a proxy).
-    #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
     /// The largest single item (at most Datadog's [`MAX_ITEM_BYTES`]).
-    #[serde(default = "default_max_item_bytes")]
     pub max_item_bytes: usize,
     /// A PEM file of extra root CAs (for a proxy behind an internal CA; read when the
     /// options are validated).
-    #[serde(default)]
     pub ca_file: Option<PathBuf>,
     /// Connect and request timeouts.
-    #[serde(default)]
     pub timeouts: TimeoutsConfig,
-}
-
-fn default_site() -> String {
-    DEFAULT_SITE.to_owned()
-}
-fn default_gzip() -> bool {
-    DEFAULT_GZIP
-}
-fn default_max_items_per_request() -> usize {
-    MAX_ITEMS_PER_REQUEST
-}
-fn default_max_body_bytes() -> usize {
-    MAX_BODY_BYTES
-}
-fn default_max_item_bytes() -> usize {
-    MAX_ITEM_BYTES
 }
 
 impl Default for DatadogConfig {
     fn default() -> Self {
         Self {
             endpoint: None,
-            site: default_site(),
+            site: DEFAULT_SITE.to_owned(),
             env: None,
             hostname: None,
             tags: Vec::new(),
@@ -178,12 +151,7 @@ impl DatadogOptions {
                 return Err(error(field, reason));
             }
         }
-        let http = siem_http::transport(
-            PLATFORM,
-            USER_AGENT,
-            config.ca_file.as_ref(),
-            config.timeouts,
-        )?;
+        let http = siem_http::transport(PLATFORM, USER_AGENT, &config.ca_file, config.timeouts)?;
         Ok(Self {
             parts: ItemParts::new(&config),
             config,

@@ -23,7 +23,7 @@
 use std::sync::Arc;
 
 use siem_core::{Encoded, SecurityEvent, Severity};
-use siem_http::{json, split, Framing, Limits, RequestPlan};
+use siem_http::{json, split, Framing, Layout, RequestPlan};
 
 use crate::config::{DatadogConfig, DatadogOptions};
 
@@ -135,27 +135,22 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> Encode
 
 /// Writes the bodies and decides which events each holds.
 pub(crate) fn plan(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> RequestPlan {
-    let limits = Limits {
-        max_body_bytes: options.max_body_bytes,
+    let parts = &options.parts;
+    let fixed = parts.item_prefix.len() + parts.tags_suffix.len() + parts.after_tags.len();
+    let body_limit = "a Datadog request body (max_body_bytes)";
+    let layout = Layout {
+        per_item: events.first().map_or(0, |e| e.estimated_size()) + fixed + 160,
         max_item_bytes: options.max_item_bytes,
         max_items: options.max_items_per_request,
-        body_limit_name: "a Datadog request body (max_body_bytes)",
         item_limit_name: "a Datadog log item (max_item_bytes)",
+        ..Layout::new(
+            Framing::ARRAY,
+            options.gzip,
+            options.max_body_bytes,
+            body_limit,
+        )
     };
-    let parts = &options.parts;
-    let per_item = events.first().map_or(0, |e| e.estimated_size())
-        + parts.item_prefix.len()
-        + parts.tags_suffix.len()
-        + parts.after_tags.len()
-        + 160;
-    split(
-        events,
-        options.gzip,
-        Framing::ARRAY,
-        &limits,
-        per_item,
-        |out, event| write_item(out, event, parts),
-    )
+    split(events, &layout, |out, event| write_item(out, event, parts))
 }
 
 /// Appends one log item.
@@ -190,8 +185,7 @@ fn write_item(out: &mut Vec<u8>, event: &SecurityEvent, parts: &ItemParts) {
     json::push_details(out, event.details(), b"{}");
     out.extend_from_slice(br#","event_id":""#);
     json::push_event_id(out, event.event_id());
-    out.extend_from_slice(br#"","org_id":"#);
-    org.string(out);
+    org.string_after(out, br#"","org_id":"#);
     out.push(b'}');
 }
 
@@ -217,6 +211,12 @@ impl<'a> Value<'a> {
         } else {
             json::push_str_contents_replacing(out, self.text, b',', b'_');
         }
+    }
+
+    /// `key` (the bytes before the value), then the value as a JSON string.
+    fn string_after(&self, out: &mut Vec<u8>, key: &[u8]) {
+        out.extend_from_slice(key);
+        self.string(out);
     }
 
     /// As a JSON string (a `,` is kept: only tags replace it).

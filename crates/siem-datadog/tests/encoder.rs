@@ -99,9 +99,7 @@ fn status_maps_from_severity() {
 
 #[test]
 fn item_fields_and_tags() {
-    let options = opts(|c| {
-        c.tags = ["team:sec", "pci"].map(String::from).to_vec();
-    });
+    let options = opts(|c| c.tags = ["team:sec", "pci"].map(String::from).to_vec());
     for event in fixture_events() {
         let item = single_item((*event).clone(), &options);
         let canonical: Value = serde_json::from_str(&event.to_json()).unwrap();
@@ -209,12 +207,7 @@ fn check_split(
 #[test]
 fn splits_at_1000_items_by_default() {
     let events: Vec<_> = fixture_events().into_iter().cycle().take(2_345).collect();
-    let encoded = encode(
-        &events,
-        &opts(|c| {
-            c.gzip = false;
-        }),
-    );
+    let encoded = encode(&events, &opts(|c| c.gzip = false));
     let counts: Vec<_> = encoded.requests.iter().map(|r| r.events.len()).collect();
     assert_eq!(counts, [1000, 1000, 345]);
     let sent = check_split(&encoded, MAX_ITEMS_PER_REQUEST, MAX_BODY_BYTES);
@@ -284,12 +277,7 @@ fn item_fitting_the_item_limit_but_not_the_body_limit_is_rejected() {
 fn gzip_body_decompresses_to_the_plain_body() {
     let events = fixture_events();
     let zipped = encode(&events, &opts(|_| {}));
-    let plain = encode(
-        &events,
-        &opts(|c| {
-            c.gzip = false;
-        }),
-    );
+    let plain = encode(&events, &opts(|c| c.gzip = false));
     assert!(zipped.requests[0].gzip && !plain.requests[0].gzip);
     assert_eq!(
         common::gunzip(&zipped.requests[0].body),

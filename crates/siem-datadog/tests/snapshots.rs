@@ -58,24 +58,9 @@ fn snapshot_option_variants_on_all_fixtures() {
                     .to_vec();
             }),
         ),
-        (
-            "site_eu",
-            opts(|c| {
-                c.site = "datadoghq.eu".into();
-            }),
-        ),
-        (
-            "site_us5",
-            opts(|c| {
-                c.site = "us5.datadoghq.com".into();
-            }),
-        ),
-        (
-            "site_gov",
-            opts(|c| {
-                c.site = "ddog-gov.com".into();
-            }),
-        ),
+        ("site_eu", opts(|c| c.site = "datadoghq.eu".into())),
+        ("site_us5", opts(|c| c.site = "us5.datadoghq.com".into())),
+        ("site_gov", opts(|c| c.site = "ddog-gov.com".into())),
         (
             "explicit_endpoint",
             opts(|c| {
@@ -83,48 +68,18 @@ fn snapshot_option_variants_on_all_fixtures() {
                     Some(Endpoint::parse("https://dd-proxy.internal:8443/datadog").unwrap());
             }),
         ),
-        (
-            "gzip_off",
-            opts(|c| {
-                c.gzip = false;
-            }),
-        ),
-        (
-            "split_at_2_items",
-            opts(|c| {
-                c.max_items_per_request = 2;
-            }),
-        ),
-        (
-            "split_at_1100_bytes",
-            opts(|c| {
-                c.max_body_bytes = 1100;
-            }),
-        ),
-        (
-            "everything_too_large",
-            opts(|c| {
-                c.max_item_bytes = 300;
-            }),
-        ),
+        ("gzip_off", opts(|c| c.gzip = false)),
+        ("split_at_2_items", opts(|c| c.max_items_per_request = 2)),
+        ("split_at_1100_bytes", opts(|c| c.max_body_bytes = 1100)),
+        ("everything_too_large", opts(|c| c.max_item_bytes = 300)),
     ];
-    for (name, b) in variants {
-        let options = b;
+    for (name, options) in variants {
         insta::assert_snapshot!(format!("variant_{name}"), snap(&options, &events));
     }
 }
 
 #[test]
 fn snapshot_identifiers_needing_json_escapes() {
-    let event = SecurityEvent::from_json(
-        r#"{"event_id":"00000000-0000-4000-8000-000000000001","event_type":"loop.detected",
-            "org_id":"org \"quoted\", inc","project_id":"proj\\back\\slash","request_id":"req/é/😀/<tag>",
-            "timestamp":"2026-06-08T20:18:10.007Z",
-            "details":{"iterations":3,"window_seconds":1,"action":"killed"}}"#,
-    )
-    .unwrap();
-    let options = opts(|c| {
-        c.gzip = false;
-    });
-    insta::assert_snapshot!(snap(&options, &[Arc::new(event)]));
+    let event = siem_core::testing::event_needing_escapes("org \"quoted\", inc");
+    insta::assert_snapshot!(snap(&opts(|c| c.gzip = false), &[event]));
 }

@@ -65,12 +65,21 @@ pub enum BuildError {
     },
 }
 
+/// Whether request bodies are gzip-compressed unless configured: on for every platform
+/// (all three accept `Content-Encoding: gzip`; Datadog recommends it).
+pub const DEFAULT_GZIP: bool = true;
+
+/// [`DEFAULT_GZIP`], for `#[serde(default = "siem_http::default_gzip")]`.
+pub const fn default_gzip() -> bool {
+    DEFAULT_GZIP
+}
+
 /// The client settings of a configuration's `ca_file` and `timeouts`, for `user_agent`
 /// (the CA file is read now); errors name the field.
 pub fn transport(
     platform: &'static str,
     user_agent: &str,
-    ca_file: Option<&PathBuf>,
+    ca_file: &Option<PathBuf>,
     timeouts: TimeoutsConfig,
 ) -> Result<HttpOptions, ConfigError> {
     let mut builder = TransportBuilder::new(user_agent).timeouts(timeouts);

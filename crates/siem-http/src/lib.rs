@@ -44,7 +44,9 @@ pub mod __private {
     pub use url::Url;
 }
 
-pub use adapter::{transport, Adapter, BuildError, ConfigError, HttpSink};
+pub use adapter::{
+    default_gzip, transport, Adapter, BuildError, ConfigError, HttpSink, DEFAULT_GZIP,
+};
 pub use client::{
     scrub_secret, secret_header, HttpClient, HttpError, HttpOptions, HttpResponse,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT,
@@ -53,7 +55,7 @@ pub use config::{InvalidTimeout, InvalidTransport, TimeoutsConfig, TransportBuil
 pub use http::header::{HeaderName, HeaderValue};
 pub use plan::RequestPlan;
 pub use send::{content_headers, AuthHeader, AuthenticatedPost};
-pub use split::{split, Framing, Limits};
+pub use split::{split, Framing, Layout};
 pub use status::{classify_status, parse_retry_after};
 
 use std::sync::Arc;

@@ -36,9 +36,16 @@ impl Framing {
     };
 }
 
-/// The limits of one request and how [`EncodeError::TooLarge`] names them.
+/// How a platform's bodies are laid out: framing, compression, the limits of one request
+/// and how [`EncodeError::TooLarge`] names them.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub struct Layout {
+    /// What goes around and between the items.
+    pub framing: Framing,
+    /// Whether bodies are gzip-compressed as they are closed.
+    pub gzip: bool,
+    /// A guess of one item's size, so buffers rarely grow.
+    pub per_item: usize,
     /// The largest uncompressed body, framing included.
     pub max_body_bytes: usize,
     /// The largest single item (`usize::MAX`: only the body limit).
@@ -51,34 +58,40 @@ pub struct Limits {
     pub item_limit_name: &'static str,
 }
 
-impl Limits {
-    /// Only a body limit, called `name` (no item or count limit).
-    pub const fn body(max_body_bytes: usize, name: &'static str) -> Self {
+impl Layout {
+    /// Items framed by `framing`, gzip-compressed when `gzip`, in bodies of at most
+    /// `max_body_bytes` (called `body_limit_name`); no item or count limit.
+    pub const fn new(
+        framing: Framing,
+        gzip: bool,
+        max_body_bytes: usize,
+        body_limit_name: &'static str,
+    ) -> Self {
         Self {
+            framing,
+            gzip,
+            per_item: 256,
             max_body_bytes,
             max_item_bytes: usize::MAX,
             max_items: usize::MAX,
-            body_limit_name: name,
-            item_limit_name: name,
+            body_limit_name,
+            item_limit_name: body_limit_name,
         }
     }
 }
 
-/// Writes `events` with `write` into bodies framed by `framing` within `limits`, and
-/// returns which events each body holds. `per_item` is a guess of one item's size, so
-/// buffers rarely grow. An item over `max_item_bytes`, or too large for a body on its
+/// Writes `events` with `write` into bodies laid out as `layout` says, and returns which
+/// events each body holds. An item over `max_item_bytes`, or too large for a body on its
 /// own, is rejected and the others still go; the size reported is the item's (for the
 /// item limit) or the body it alone would make (for the body limit).
 #[inline]
 pub fn split(
     events: &[Arc<SecurityEvent>],
-    gzip: bool,
-    framing: Framing,
-    limits: &Limits,
-    per_item: usize,
+    layout: &Layout,
     mut write: impl FnMut(&mut Vec<u8>, &SecurityEvent),
 ) -> RequestPlan {
-    let mut plan = RequestPlan::new(gzip);
+    let (framing, limits, per_item) = (layout.framing, layout, layout.per_item);
+    let mut plan = RequestPlan::new(layout.gzip);
     if events.is_empty() {
         return plan;
     }

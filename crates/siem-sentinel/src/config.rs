@@ -19,22 +19,28 @@ pub use crate::token::{EntraOptions, DEFAULT_AUTHORITY_HOST, DEFAULT_SCOPE};
 
 /// The platform name, as sinks report it and errors name it.
 pub const PLATFORM: &str = "sentinel";
+/// The `User-Agent` of every request: the crate name and version.
+pub const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
 /// The Logs Ingestion API version this crate speaks.
 pub const API_VERSION: &str = "2023-01-01";
 /// The stream declared by the shipped DCR template (`schema/dcr.json`).
 pub const DEFAULT_STREAM: &str = "Custom-AisgSecurityEvents";
+fn default_stream() -> String {
+    DEFAULT_STREAM.to_owned()
+}
 /// The custom table the shipped schema creates (`schema/table.json`).
 pub const DEFAULT_TABLE: &str = "AisgSecurityEvents_CL";
-/// Request bodies are gzip-compressed unless configured otherwise (the API accepts
-/// `Content-Encoding: gzip`).
-pub const DEFAULT_GZIP: bool = true;
+/// The longest stream name accepted, `Custom-` included.
+pub const MAX_STREAM_NAME_LEN: usize = 100;
 /// The largest uncompressed body of one call: the API's 1 MB limit, counted the way
 /// Microsoft's client counts it (the default, and the most accepted).
 pub const MAX_BODY_BYTES: usize = 1_000_000;
-/// The longest stream name accepted, `Custom-` included.
-pub const MAX_STREAM_NAME_LEN: usize = 100;
-/// The `User-Agent` of every request: the crate name and version.
-pub const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+fn default_max_body_bytes() -> usize {
+    MAX_BODY_BYTES
+}
+/// Request bodies are gzip-compressed unless configured otherwise (the API accepts
+/// `Content-Encoding: gzip`).
+pub const DEFAULT_GZIP: bool = siem_http::DEFAULT_GZIP;
 
 /// The settings of a Sentinel sink: the platform fields of a `[[org.sink]]` table with
 /// `platform = "sentinel"` (SPEC §7). The fields the CLI and dispatcher own (`name`,
@@ -69,7 +75,7 @@ pub struct SentinelConfig {
     #[serde(default = "default_stream")]
     pub stream: String,
     /// gzip request bodies.
-    #[serde(default = "default_gzip")]
+    #[serde(default = "siem_http::default_gzip")]
     pub gzip: bool,
     /// The largest uncompressed body of one call (at most [`MAX_BODY_BYTES`]).
     #[serde(default = "default_max_body_bytes")]
@@ -95,16 +101,6 @@ pub struct SentinelConfig {
     /// Connect and request timeouts, for the DCE and the token endpoint.
     #[serde(default)]
     pub timeouts: TimeoutsConfig,
-}
-
-fn default_stream() -> String {
-    DEFAULT_STREAM.to_owned()
-}
-fn default_gzip() -> bool {
-    DEFAULT_GZIP
-}
-fn default_max_body_bytes() -> usize {
-    MAX_BODY_BYTES
 }
 
 impl SentinelConfig {
@@ -154,7 +150,7 @@ impl SentinelConfig {
     }
 
     fn transport(&self) -> Result<HttpOptions, ConfigError> {
-        siem_http::transport(PLATFORM, USER_AGENT, self.ca_file.as_ref(), self.timeouts)
+        siem_http::transport(PLATFORM, USER_AGENT, &self.ca_file, self.timeouts)
     }
 }
 

@@ -33,7 +33,7 @@
 use std::sync::Arc;
 
 use siem_core::{Encoded, SecurityEvent, Severity};
-use siem_http::{json, split, Framing, Limits, RequestPlan};
+use siem_http::{json, split, Framing, Layout, RequestPlan};
 
 use crate::config::SentinelOptions;
 
@@ -116,18 +116,14 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &SentinelOptions) -> Encod
 
 /// Writes the bodies and decides which events each holds.
 pub(crate) fn plan(events: &[Arc<SecurityEvent>], options: &SentinelOptions) -> RequestPlan {
-    let limits = Limits::body(options.max_body_bytes, "a Logs Ingestion API call");
+    let name = "a Logs Ingestion API call";
     // Records are a little larger than the canonical JSON estimate on long column names
     // and a little smaller on defaults; 32 bytes of slack per record covers the keys.
-    let per_item = events.first().map_or(0, |e| e.estimated_size()) + 32;
-    split(
-        events,
-        options.gzip,
-        Framing::ARRAY,
-        &limits,
-        per_item,
-        write_record,
-    )
+    let layout = Layout {
+        per_item: events.first().map_or(0, |e| e.estimated_size()) + 32,
+        ..Layout::new(Framing::ARRAY, options.gzip, options.max_body_bytes, name)
+    };
+    split(events, &layout, write_record)
 }
 
 /// Appends `"name":`.

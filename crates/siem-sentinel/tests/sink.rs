@@ -3,13 +3,11 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use siem_core::testing::conformance;
-use siem_core::{DeliveryError, Secret, SiemSink, StaticCredential};
-use siem_http::testing::{assert_message_cut_short, assert_timed_out, send_first};
+use siem_core::{DeliveryError, SiemSink};
+use siem_http::testing::{check_transport, TestResponse};
 use siem_sentinel::config::USER_AGENT;
 use siem_sentinel::encoder;
 use wiremock::matchers::{body_bytes, header, method, path, query_param};
@@ -248,88 +246,17 @@ async fn statuses_map_to_delivery_error_classes() {
 }
 
 #[tokio::test]
-async fn a_hung_server_hits_the_request_timeout() {
-    let server = answering(ResponseTemplate::new(204).set_delay(Duration::from_secs(30))).await;
-    let options = mock_options(&server.uri(), |_| {})
-        .map_http(|h| h.request_timeout(Duration::from_millis(300)));
-    let sink =
-        siem_sentinel::SentinelSink::new("s", options, RecordingCredential::new("test-token-1"))
-            .unwrap();
-    assert_timed_out(&send_first(&sink, &fixture_events()).await);
-}
-
-#[tokio::test]
-async fn a_redirect_is_not_followed() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(ingestion_path()))
-        .respond_with(
-            ResponseTemplate::new(307)
-                .insert_header("location", format!("{}/elsewhere", server.uri())),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/elsewhere"))
-        .respond_with(ResponseTemplate::new(204))
-        .expect(0)
-        .mount(&server)
-        .await;
-    let sink = mock_sink(&server.uri(), RecordingCredential::new("test-token-1"));
-    let encoded = sink.encode(&fixture_events());
-    let err = sink.send(&encoded.requests[0]).await.unwrap_err();
-    assert!(matches!(err, DeliveryError::Permanent { .. }), "{err:?}");
-    assert_eq!(err.status(), Some(307));
-    assert_eq!(server.received_requests().await.unwrap().len(), 1);
-}
-
-#[tokio::test]
-async fn a_huge_error_body_is_not_kept_whole() {
-    let huge = "E".repeat(4 * 1024 * 1024);
-    let server = answering(ResponseTemplate::new(400).set_body_string(huge)).await;
-    let sink = mock_sink(&server.uri(), RecordingCredential::new("test-token-1"));
-    assert_message_cut_short(&send_first(&sink, &fixture_events()).await);
-}
-
-#[tokio::test]
-async fn credential_provider_failure_is_a_credentials_error_without_a_request() {
-    #[derive(Debug)]
-    struct Failing;
-    #[async_trait::async_trait]
-    impl siem_core::CredentialProvider for Failing {
-        async fn get(&self) -> Result<Secret, siem_core::CredentialError> {
-            Err(siem_core::CredentialError::new(
-                "aws:prod/sentinel#token",
-                siem_core::CredentialErrorKind::Throttled,
-                "",
-            ))
-        }
-        fn describe(&self) -> String {
-            "aws:prod/sentinel#token".to_owned()
-        }
-    }
-    let server = answering(ResponseTemplate::new(204)).await;
-    let sink = mock_sink(&server.uri(), Arc::new(Failing));
-    let encoded = sink.encode(&fixture_events());
-    let err = sink.send(&encoded.requests[0]).await.unwrap_err();
-    assert!(matches!(err, DeliveryError::Credentials(_)), "{err:?}");
-    assert!(err.is_retryable());
-    assert!(server.received_requests().await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn a_token_echoed_in_an_error_body_is_redacted() {
-    let body = azure_error(
-        "InvalidToken",
-        "token echo-token-55 is not valid for this DCR",
-    );
-    let server = answering(ResponseTemplate::new(401).set_body_string(body)).await;
-    let sink = mock_sink(&server.uri(), RecordingCredential::new("echo-token-55"));
-    let encoded = sink.encode(&fixture_events());
-    let err = sink.send(&encoded.requests[0]).await.unwrap_err();
-    assert!(matches!(err, DeliveryError::CredentialsRejected { .. }));
-    assert!(!format!("{err} {err:?}").contains("echo-token-55"), "{err}");
-    assert!(err.detail().unwrap().message.contains("[REDACTED]"));
+async fn timeouts_redirects_capped_errors_secrets_and_conformance() {
+    check_transport(TestResponse::new(204), &ingestion_path(), |setup| {
+        let config = siem_sentinel::SentinelConfig {
+            ca_file: Some(setup.ca_file),
+            ..siem_sentinel::SentinelConfig::new(setup.endpoint, DCR)
+        };
+        let options = config.sink_options().unwrap();
+        let options = options.map_http(|h| h.request_timeout(setup.request_timeout));
+        siem_sentinel::SentinelSink::new("sentinel-test", options, setup.credential).unwrap()
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -341,26 +268,6 @@ async fn a_token_with_forbidden_header_characters_is_permanent_and_not_echoed() 
     assert!(matches!(err, DeliveryError::Permanent { .. }));
     assert!(!format!("{err} {err:?}").contains("token-value"));
     assert!(server.received_requests().await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn passes_the_core_conformance_suite() {
-    let server = answering(ResponseTemplate::new(204)).await;
-    let secret = Secret::new("conformance-token-7781");
-    let sink = mock_sink(
-        &server.uri(),
-        Arc::new(StaticCredential::new(secret.clone())),
-    );
-    conformance::check_encoding(&sink).unwrap();
-    conformance::check_delivery(&sink, Some(&secret))
-        .await
-        .unwrap();
-    for request in server.received_requests().await.unwrap() {
-        assert_eq!(
-            request.headers.get("authorization").unwrap(),
-            "Bearer conformance-token-7781"
-        );
-    }
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use common::*;
 use siem_core::{CredentialErrorKind, CredentialProvider, DeliveryError, SiemSink};
-use siem_http::testing::{TestRequest, TestResponse, TlsTestServer};
+use siem_http::testing::{check_tls, TestRequest, TestResponse, TlsTestServer};
 use siem_sentinel::{encoder, EntraTokenSource, SentinelConfig, SentinelSink};
 
 fn write_ca(name: &str, pem: &str) -> PathBuf {
@@ -58,7 +58,20 @@ fn sink_and_tokens(
 }
 
 #[tokio::test]
-async fn delivers_over_tls_with_the_configured_ca() {
+async fn over_tls_with_the_configured_ca() {
+    check_tls(azure, |endpoint, ca_file| {
+        let config = SentinelConfig {
+            ca_file: Some(ca_file),
+            ..SentinelConfig::new(endpoint, DCR)
+        };
+        let token = RecordingCredential::new("static-token");
+        SentinelSink::new("sentinel-tls", config.sink_options().unwrap(), token).unwrap()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_token_source_and_the_sink_share_the_configured_ca() {
     let server = TlsTestServer::start(azure).await.unwrap();
     let ca = write_ca("trusted", server.ca_pem());
     let (sink, _) = sink_and_tokens(&server, Some(ca));

@@ -14,23 +14,32 @@ use crate::encoder::Envelope;
 
 /// The platform name, as sinks report it and errors name it.
 pub const PLATFORM: &str = "splunk";
-/// The `sourcetype` unless configured.
-pub const DEFAULT_SOURCETYPE: &str = "aisg:security";
-/// The envelope `source` unless configured.
-pub const DEFAULT_SOURCE: &str = "aisg";
+/// The `User-Agent` of every request.
+pub const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+/// The HEC event endpoint, appended to the configured base URL.
+pub const COLLECTOR_PATH: &str = "/services/collector/event";
+/// The largest `max_body_bytes` accepted (Splunk's own ceiling is 800 MB).
+pub const MAX_MAX_BODY_BYTES: usize = 800_000_000;
 /// The largest uncompressed request body unless configured: 1 MB, the historical HEC
 /// `max_content_length` default (newer Splunk versions allow more; raise it to match
 /// yours).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1_000_000;
-/// The largest `max_body_bytes` accepted (Splunk's own ceiling is 800 MB).
-pub const MAX_MAX_BODY_BYTES: usize = 800_000_000;
+fn default_max_body_bytes() -> usize {
+    DEFAULT_MAX_BODY_BYTES
+}
+/// The `sourcetype` unless configured.
+pub const DEFAULT_SOURCETYPE: &str = "aisg:security";
+fn default_sourcetype() -> String {
+    DEFAULT_SOURCETYPE.to_owned()
+}
+/// The envelope `source` unless configured.
+pub const DEFAULT_SOURCE: &str = "aisg";
+fn default_source() -> String {
+    DEFAULT_SOURCE.to_owned()
+}
 /// Whether bodies are gzip-compressed unless configured (HEC accepts
 /// `Content-Encoding: gzip`).
-pub const DEFAULT_GZIP: bool = true;
-/// The HEC event endpoint, appended to the configured base URL.
-pub const COLLECTOR_PATH: &str = "/services/collector/event";
-/// The `User-Agent` of every request.
-pub const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+pub const DEFAULT_GZIP: bool = siem_http::DEFAULT_GZIP;
 
 /// The settings of a Splunk sink: the platform fields of a `[[org.sink]]` table with
 /// `platform = "splunk"`. The fields the CLI and dispatcher own (`name`, `platform`,
@@ -70,7 +79,7 @@ pub struct SplunkConfig {
     #[serde(default = "default_source")]
     pub source: String,
     /// gzip request bodies.
-    #[serde(default = "default_gzip")]
+    #[serde(default = "siem_http::default_gzip")]
     pub gzip: bool,
     /// The largest uncompressed body of one request.
     #[serde(default = "default_max_body_bytes")]
@@ -82,19 +91,6 @@ pub struct SplunkConfig {
     /// Connect and request timeouts.
     #[serde(default)]
     pub timeouts: TimeoutsConfig,
-}
-
-fn default_sourcetype() -> String {
-    DEFAULT_SOURCETYPE.to_owned()
-}
-fn default_source() -> String {
-    DEFAULT_SOURCE.to_owned()
-}
-fn default_gzip() -> bool {
-    DEFAULT_GZIP
-}
-fn default_max_body_bytes() -> usize {
-    DEFAULT_MAX_BODY_BYTES
 }
 
 impl SplunkConfig {
@@ -154,12 +150,7 @@ impl SplunkOptions {
                 ),
             ));
         }
-        let http = siem_http::transport(
-            PLATFORM,
-            USER_AGENT,
-            config.ca_file.as_ref(),
-            config.timeouts,
-        )?;
+        let http = siem_http::transport(PLATFORM, USER_AGENT, &config.ca_file, config.timeouts)?;
         Ok(Self {
             envelope: Envelope::new(&config),
             config,

@@ -22,7 +22,7 @@
 use std::sync::Arc;
 
 use siem_core::{Encoded, SecurityEvent, Severity};
-use siem_http::{json, split, Framing, Limits, RequestPlan};
+use siem_http::{json, split, Framing, Layout, RequestPlan};
 
 use crate::config::{SplunkConfig, SplunkOptions};
 
@@ -105,22 +105,22 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &SplunkOptions) -> Encoded
 
 /// Writes the bodies and decides which events each holds.
 pub(crate) fn plan(events: &[Arc<SecurityEvent>], options: &SplunkOptions) -> RequestPlan {
-    let limits = Limits::body(
-        options.max_body_bytes,
-        "a Splunk HEC request body (max_body_bytes)",
-    );
+    let name = "a Splunk HEC request body (max_body_bytes)";
     // A guess of the envelope size, so the buffer rarely grows: the event's own estimate
     // plus the envelope fields around it.
-    let per_item =
-        events.first().map_or(0, |e| e.estimated_size()) + options.envelope.meta.len() + 64;
-    split(
-        events,
-        options.gzip,
-        Framing::CONCATENATED,
-        &limits,
-        per_item,
-        |out, event| write_envelope(out, event, &options.envelope),
-    )
+    let guess = events.first().map_or(0, |e| e.estimated_size());
+    let layout = Layout {
+        per_item: guess + options.envelope.meta.len() + 64,
+        ..Layout::new(
+            Framing::CONCATENATED,
+            options.gzip,
+            options.max_body_bytes,
+            name,
+        )
+    };
+    split(events, &layout, |out, event| {
+        write_envelope(out, event, &options.envelope)
+    })
 }
 
 /// Appends one envelope and its newline.

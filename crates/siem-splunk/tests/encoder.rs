@@ -49,9 +49,7 @@ fn platform_example_pii_blocked_is_reproduced_field_for_field() {
 
 #[test]
 fn time_is_epoch_seconds_with_three_decimals() {
-    let options = opts(|c| {
-        c.gzip = false;
-    });
+    let options = opts(|c| c.gzip = false);
     for (ts, expected) in [
         ("2026-06-08T20:16:02.250Z", "1780949762.250"),
         ("2026-06-08T20:15:30Z", "1780949730.000"),
@@ -223,12 +221,7 @@ fn bodies_are_split_at_the_limit_in_order_and_oversized_events_rejected() {
     assert!(sent.iter().zip(&expected).all(|(a, b)| Arc::ptr_eq(a, b)));
 
     // The split bodies are exactly the one-request body cut at envelope boundaries.
-    let whole = encode(
-        &expected,
-        &opts(|c| {
-            c.gzip = false;
-        }),
-    );
+    let whole = encode(&expected, &opts(|c| c.gzip = false));
     assert_eq!(whole.requests.len(), 1);
     let joined: Vec<u8> = encoded
         .requests
@@ -242,12 +235,7 @@ fn bodies_are_split_at_the_limit_in_order_and_oversized_events_rejected() {
 fn gzip_body_decompresses_to_the_plain_body() {
     let events = fixture_events();
     let zipped = encode(&events, &opts(|_| {}));
-    let plain = encode(
-        &events,
-        &opts(|c| {
-            c.gzip = false;
-        }),
-    );
+    let plain = encode(&events, &opts(|c| c.gzip = false));
     assert!(zipped.requests[0].gzip && !plain.requests[0].gzip);
     assert_eq!(
         common::gunzip(&zipped.requests[0].body),

@@ -44,12 +44,7 @@ fn snapshot_option_variants_on_all_fixtures() {
     let events = fixture_events();
     let variants = [
         ("no_index_gzip_default", opts(|_| {})),
-        (
-            "index_main",
-            opts(|c| {
-                c.index = Some("main".into());
-            }),
-        ),
+        ("index_main", opts(|c| c.index = Some("main".into()))),
         (
             "custom_sourcetype_source_host",
             opts(|c| {
@@ -58,12 +53,7 @@ fn snapshot_option_variants_on_all_fixtures() {
                 c.host = Some("gw-1.example".into());
             }),
         ),
-        (
-            "gzip_off",
-            opts(|c| {
-                c.gzip = false;
-            }),
-        ),
+        ("gzip_off", opts(|c| c.gzip = false)),
         // Small enough that the batch splits into several bodies.
         (
             "split_at_1200_bytes",
@@ -73,30 +63,15 @@ fn snapshot_option_variants_on_all_fixtures() {
             }),
         ),
         // Smaller than any envelope: everything is rejected, named by event id.
-        (
-            "everything_too_large",
-            opts(|c| {
-                c.max_body_bytes = 300;
-            }),
-        ),
+        ("everything_too_large", opts(|c| c.max_body_bytes = 300)),
     ];
-    for (name, b) in variants {
-        let options = b;
+    for (name, options) in variants {
         insta::assert_snapshot!(format!("variant_{name}"), snap(&options, &events));
     }
 }
 
 #[test]
 fn snapshot_identifiers_needing_json_escapes() {
-    let event = SecurityEvent::from_json(
-        r#"{"event_id":"00000000-0000-4000-8000-000000000001","event_type":"loop.detected",
-            "org_id":"org \"quoted\"","project_id":"proj\\back\\slash","request_id":"req/é/😀/<tag>",
-            "timestamp":"2026-06-08T20:18:10.007Z",
-            "details":{"iterations":3,"window_seconds":1,"action":"killed"}}"#,
-    )
-    .unwrap();
-    let options = opts(|c| {
-        c.gzip = false;
-    });
-    insta::assert_snapshot!(snap(&options, &[Arc::new(event)]));
+    let event = siem_core::testing::event_needing_escapes("org \"quoted\"");
+    insta::assert_snapshot!(snap(&opts(|c| c.gzip = false), &[event]));
 }

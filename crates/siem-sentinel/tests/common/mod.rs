@@ -2,10 +2,9 @@
 //! `siem_core::testing` and `siem_http::testing`).
 #![allow(dead_code, unused_imports)]
 
-pub use siem_core::testing::{load_event, RecordingCredential};
+pub use siem_core::testing::{fixture_events, load_event, RecordingCredential};
 pub use siem_http::testing::gunzip;
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,16 +17,6 @@ pub const DCR: &str = "dcr-00112233445566778899aabbccddeeff";
 pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 pub const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
 pub const CLIENT_SECRET: &str = "cl1ent-s3cret~value";
-
-/// The fixture events directory of the workspace.
-pub fn fixtures_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events")
-}
-
-/// Every fixture event, sorted by file name.
-pub fn fixture_events() -> Vec<Arc<SecurityEvent>> {
-    siem_core::testing::fixture_events_in(&fixtures_dir())
-}
 
 pub fn sample_events() -> Vec<Arc<SecurityEvent>> {
     siem_core::testing::sample_events()
