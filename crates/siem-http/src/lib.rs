@@ -18,9 +18,8 @@
 //!   and errors every adapter shares (an adapter implements [`Adapter`] on its options).
 //! - [`classify_status`] and [`parse_retry_after`]: HTTP answers to
 //!   [`DeliveryError`](siem_core::DeliveryError) classes.
-//! - [`json`]: a JSON string writer for hand-built bodies; [`TimeoutsConfig`]: the
-//!   `timeouts` table every sink's configuration shares; [`TransportBuilder`]: the CA and
-//!   timeout half of every sink's options builder.
+//! - [`TimeoutsConfig`], the `timeouts` table every sink's configuration shares, and
+//!   [`TransportBuilder`], the CA and timeout settings built into [`HttpOptions`].
 //! - `testing` (feature `testing`, tests only): a throwaway CA and an HTTPS test server on
 //!   127.0.0.1, and a plain-HTTP loopback escape hatch for wiremock.
 #![warn(missing_docs)]
@@ -29,7 +28,6 @@ mod adapter;
 mod client;
 mod config;
 mod gzip;
-pub mod json;
 mod plan;
 mod send;
 mod split;

@@ -32,8 +32,9 @@
 
 use std::sync::Arc;
 
+use siem_core::json;
 use siem_core::{Encoded, SecurityEvent, Severity};
-use siem_http::{json, split, Framing, Layout, RequestPlan};
+use siem_http::{split, Framing, Layout, RequestPlan};
 
 use crate::config::SentinelOptions;
 
@@ -176,6 +177,6 @@ fn write_record(out: &mut Vec<u8>, event: &SecurityEvent) {
     json::push_str(out, event.source().as_str());
     out.push(b',');
     key(out, column::DETAILS);
-    json::push_details(out, event.details(), b"null");
+    event.details().write_json(out, b"null");
     out.push(b'}');
 }

@@ -17,12 +17,13 @@
 //!
 //! The encoder writes JSON by hand into one buffer per request: the envelope fields that
 //! are the same for every event are escaped once when the options are built, identifiers
-//! are escaped by [`siem_http::json`], and only `details` goes through `serde_json`.
+//! are escaped by [`siem_core::json`], and only `details` goes through `serde_json`.
 
 use std::sync::Arc;
 
+use siem_core::json;
 use siem_core::{Encoded, SecurityEvent, Severity};
-use siem_http::{json, split, Framing, Layout, RequestPlan};
+use siem_http::{split, Framing, Layout, RequestPlan};
 
 use crate::config::{SplunkConfig, SplunkOptions};
 
@@ -140,7 +141,7 @@ fn write_envelope(out: &mut Vec<u8>, event: &SecurityEvent, envelope: &Envelope)
     out.extend_from_slice(br#","timestamp":""#);
     event.timestamp().write_rfc3339_bytes(out);
     out.extend_from_slice(br#"","details":"#);
-    json::push_details(out, event.details(), b"{}");
+    event.details().write_json(out, b"{}");
     out.extend_from_slice(br#","event_id":""#);
     json::push_event_id(out, event.event_id());
     out.extend_from_slice(br#"","org_id":"#);

@@ -22,6 +22,8 @@ mod memory;
 mod support;
 
 pub mod conformance;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 
 pub use memory::{server_busy, MemorySink, Step};
 pub use support::{
