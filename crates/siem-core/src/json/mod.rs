@@ -1,8 +1,8 @@
 //! The event's JSON, read and written by hand on the hot paths, in one place: the reader
-//! ([`read`], behind [`SecurityEvent::from_json`](crate::SecurityEvent::from_json)), the
+//! (`read.rs`, behind [`SecurityEvent::from_json`](crate::SecurityEvent::from_json)), the
 //! writer every encoder builds its bodies with (this module's functions, and
 //! [`Details::write_json`](crate::Details::write_json) beside the details types), and the
-//! eight-bytes-at-a-time scans both share ([`scan`]).
+//! eight-bytes-at-a-time scans both share (`scan.rs`).
 
 pub(crate) mod read;
 pub(crate) mod scan;

@@ -1,5 +1,5 @@
-//! Byte scans eight bytes at a time, shared by the reader ([`super::read`]) and the writer
-//! ([`super::write`]), and by identifier checks.
+//! Byte scans eight bytes at a time, shared by the reader (`read.rs`) and the writer
+//! (`write.rs`), and by identifier checks.
 //!
 //! An event's strings are short (ids, labels, keys), where a SIMD search's set-up costs
 //! more than the scan itself and a byte loop with an early exit is several instructions
