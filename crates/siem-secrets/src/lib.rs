@@ -39,8 +39,8 @@ mod value;
 #[cfg(feature = "aws")]
 pub use aws::{AwsSecret, AwsSecretsManager};
 pub use cache::{
-    CacheOptions, CachedCredential, Clock, ManualClock, TokioClock, DEFAULT_FAILURE_BACKOFF,
-    DEFAULT_MAX_STALENESS, DEFAULT_TTL,
+    refresh_margin, CacheOptions, CachedCredential, Clock, ExpiringProvider, ManualClock,
+    TokioClock, DEFAULT_FAILURE_BACKOFF, DEFAULT_MAX_STALENESS, DEFAULT_TTL, MAX_REFRESH_MARGIN,
 };
 pub use env::EnvCredential;
 pub use reference::{SecretRef, EXPECTED_FORMS};

@@ -7,14 +7,14 @@
 //! `expires_in` (seconds).
 //!
 //! # Caching
+//! The workspace's one credential cache, `siem_secrets::CachedCredential` (with its one
+//! `Clock`), holds the tokens; this module only asks Entra ID for them:
 //! - A token is reused until its *refresh time*: `expires_in` minus a margin of 10 % of
 //!   its lifetime, at most [`MAX_REFRESH_MARGIN`] (5 minutes). A usual one-hour token is
-//!   thus refreshed after 55 minutes; the lifetime is counted from when the request was
-//!   sent, so network time only makes us earlier.
-//! - Exactly one token request is in flight however many callers ask at once: callers that
-//!   find no fresh token queue on an async mutex, and whoever gets it first fetches; the
-//!   others then take that token — or that failure, so a failing endpoint is asked once per
-//!   wave of callers, not once per caller.
+//!   thus refreshed after 55 minutes.
+//! - Exactly one token request is in flight however many callers ask at once; they all
+//!   take that token — or that failure, so a failing endpoint is asked once per wave of
+//!   callers, and not again before [`FAILED_REFRESH_BACKOFF`].
 //! - If a refresh fails while the cached token has not yet expired, the old token is still
 //!   served and the next refresh is tried after [`FAILED_REFRESH_BACKOFF`].
 //! - [`invalidate`](CredentialProvider::invalidate) drops the cached token only if it is the
@@ -29,8 +29,8 @@
 //! its secret was rejected, so a rotated secret is fetched from the store next time.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -40,6 +40,8 @@ use siem_core::{CredentialError, CredentialErrorKind, CredentialProvider, Secret
 use siem_http::{
     BuildError, ConfigError, HeaderName, HeaderValue, HttpClient, HttpOptions, HttpResponse,
 };
+pub use siem_secrets::{refresh_margin, MAX_REFRESH_MARGIN};
+use siem_secrets::{CacheOptions, CachedCredential, Clock, ExpiringProvider, TokioClock};
 use url::Url;
 
 use crate::config::{error, shown};
@@ -50,8 +52,6 @@ pub const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
 /// The OAuth scope of the Logs Ingestion API in the Azure public cloud.
 pub const DEFAULT_SCOPE: &str = "https://monitor.azure.com/.default";
 
-/// The largest safety margin before expiry at which a token is refreshed.
-pub const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 /// After a failed refresh with a still-valid token in hand, how long to use that token
 /// before trying again.
 pub const FAILED_REFRESH_BACKOFF: Duration = Duration::from_secs(10);
@@ -194,59 +194,6 @@ fn check_tenant_id(value: &str) -> Result<(), ConfigError> {
     ))
 }
 
-/// The refresh margin for a token valid for `lifetime`: 10 % of it, at most
-/// [`MAX_REFRESH_MARGIN`].
-///
-/// ```
-/// use std::time::Duration;
-/// use siem_sentinel::token::refresh_margin;
-/// assert_eq!(refresh_margin(Duration::from_secs(3600)), Duration::from_secs(300));
-/// assert_eq!(refresh_margin(Duration::from_secs(600)), Duration::from_secs(60));
-/// ```
-pub fn refresh_margin(lifetime: Duration) -> Duration {
-    (lifetime / 10).min(MAX_REFRESH_MARGIN)
-}
-
-/// A monotonic clock, injectable so that expiry can be tested without waiting.
-pub trait Clock: Send + Sync + fmt::Debug {
-    /// The current instant.
-    fn now(&self) -> Instant;
-}
-
-/// [`Instant::now`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
-
-struct CachedToken {
-    token: Secret,
-    refresh_at: Instant,
-    expires_at: Instant,
-}
-
-#[derive(Default)]
-struct Cache {
-    token: Option<CachedToken>,
-    /// Counts finished fetches, so a queued caller can tell one finished while it waited.
-    generation: u64,
-    /// The outcome of the last fetch when it failed.
-    last_failure: Option<CredentialError>,
-}
-
-impl Cache {
-    fn fresh(&self, now: Instant) -> Option<Secret> {
-        self.token
-            .as_ref()
-            .filter(|t| now < t.refresh_at)
-            .map(|t| t.token.clone())
-    }
-}
-
 /// Gets Logs Ingestion API tokens from Entra ID with the client-credentials flow and
 /// caches them (see the [module docs](self)).
 ///
@@ -270,20 +217,24 @@ impl Cache {
 /// assert!(!format!("{source:?}").contains("s3cr3t"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[derive(Debug)]
 pub struct EntraTokenSource {
+    fetch: Arc<EntraFetch>,
+    cache: CachedCredential,
+}
+
+/// The token request itself, cached by [`EntraTokenSource`].
+struct EntraFetch {
     options: EntraOptions,
     identity: String,
     token_url: Url,
     http: HttpClient,
     client_secret: Arc<dyn CredentialProvider>,
-    clock: Arc<dyn Clock>,
-    cache: Mutex<Cache>,
-    in_flight: tokio::sync::Mutex<()>,
 }
 
-impl fmt::Debug for EntraTokenSource {
+impl fmt::Debug for EntraFetch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EntraTokenSource")
+        f.debug_struct("EntraFetch")
             .field("identity", &self.identity)
             .field("token_url", &self.token_url.as_str())
             .field("scope", &self.options.scope())
@@ -329,41 +280,49 @@ impl EntraTokenSource {
             component: format!("token source {identity}"),
             source,
         })?;
-        Ok(Self {
+        let fetch = Arc::new(EntraFetch {
             token_url: options.token_url(),
             identity,
             options,
             http,
             client_secret,
-            clock: Arc::new(SystemClock),
-            cache: Mutex::new(Cache::default()),
-            in_flight: tokio::sync::Mutex::new(()),
+        });
+        Ok(Self {
+            cache: Self::cache(&fetch, Arc::new(TokioClock)),
+            fetch,
         })
     }
 
-    /// Uses another clock for expiry (tests).
+    /// The one credential cache of the workspace (`siem_secrets::CachedCredential`) on the
+    /// token request: tokens refreshed [`refresh_margin`] before they expire, one request
+    /// in flight, a failed refresh retried after [`FAILED_REFRESH_BACKOFF`].
+    fn cache(fetch: &Arc<EntraFetch>, clock: Arc<dyn Clock>) -> CachedCredential {
+        let options = CacheOptions::default().with_failure_backoff(FAILED_REFRESH_BACKOFF);
+        CachedCredential::expiring(fetch.clone(), options, clock)
+    }
+
+    /// Uses another clock for expiry (tests), e.g. `siem_secrets::ManualClock`.
     #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
+    pub fn with_clock(self, clock: impl Clock + 'static) -> Self {
+        Self {
+            cache: Self::cache(&self.fetch, Arc::new(clock)),
+            fetch: self.fetch,
+        }
     }
 
     /// The options.
     pub fn options(&self) -> &EntraOptions {
-        &self.options
+        &self.fetch.options
     }
+}
 
-    fn cache(&self) -> MutexGuard<'_, Cache> {
-        // Nothing panics while holding the lock; recover the state anyway.
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
+impl EntraFetch {
     fn error(&self, kind: CredentialErrorKind, detail: impl Into<String>) -> CredentialError {
         CredentialError::new(self.identity.clone(), kind, detail)
     }
 
     /// Asks Entra ID for a token, once.
-    async fn fetch(&self) -> Result<CachedToken, CredentialError> {
+    async fn request(&self) -> Result<(Secret, Option<Duration>), CredentialError> {
         let secret = self.client_secret.get().await.map_err(|e| {
             let detail = if e.detail.is_empty() {
                 format!("reading the client secret ({}): {}", e.reference, e.kind)
@@ -391,7 +350,6 @@ impl EntraTokenSource {
                 HeaderValue::from_static("application/json"),
             ),
         ];
-        let sent_at = self.clock.now();
         let response = self
             .http
             .post(&self.token_url, &headers, Bytes::from(form))
@@ -406,7 +364,7 @@ impl EntraTokenSource {
                 )
             })?;
         if (200..300).contains(&response.status) {
-            return self.read_token(&response, sent_at);
+            return self.read_token(&response);
         }
         let answer: ErrorAnswer = serde_json::from_slice(&response.body).unwrap_or_default();
         if matches!(response.status, 400 | 401) && answer.error.as_deref() == Some("invalid_client")
@@ -425,8 +383,7 @@ impl EntraTokenSource {
     fn read_token(
         &self,
         response: &HttpResponse,
-        sent_at: Instant,
-    ) -> Result<CachedToken, CredentialError> {
+    ) -> Result<(Secret, Option<Duration>), CredentialError> {
         let malformed = |why: &str| {
             self.error(
                 CredentialErrorKind::Malformed,
@@ -449,11 +406,7 @@ impl EntraTokenSource {
         };
         let lifetime = Duration::from_secs(seconds).min(MAX_TOKEN_LIFETIME);
         tracing::debug!(identity = %self.identity, expires_in = seconds, "fetched an Entra ID token");
-        Ok(CachedToken {
-            token: Secret::new(token),
-            refresh_at: sent_at + lifetime - refresh_margin(lifetime),
-            expires_at: sent_at + lifetime,
-        })
+        Ok((Secret::new(token), Some(lifetime)))
     }
 }
 
@@ -501,73 +454,26 @@ fn error_detail(response: &HttpResponse, answer: &ErrorAnswer, secret: &Secret) 
 }
 
 #[async_trait]
+impl ExpiringProvider for EntraFetch {
+    async fn fetch(&self) -> Result<(Secret, Option<Duration>), CredentialError> {
+        self.request().await
+    }
+    fn describe(&self) -> String {
+        self.identity.clone()
+    }
+}
+
+#[async_trait]
 impl CredentialProvider for EntraTokenSource {
     async fn get(&self) -> Result<Secret, CredentialError> {
-        let seen = {
-            let cache = self.cache();
-            if let Some(token) = cache.fresh(self.clock.now()) {
-                return Ok(token);
-            }
-            cache.generation
-        };
-        let _in_flight = self.in_flight.lock().await;
-        {
-            let cache = self.cache();
-            if let Some(token) = cache.fresh(self.clock.now()) {
-                return Ok(token);
-            }
-            if cache.generation != seen {
-                if let Some(failure) = &cache.last_failure {
-                    // A fetch finished while we queued, and failed: share its answer.
-                    return Err(failure.clone());
-                }
-            }
-        }
-        let result = self.fetch().await;
-        let now = self.clock.now();
-        let mut cache = self.cache();
-        cache.generation = cache.generation.wrapping_add(1);
-        match result {
-            Ok(fetched) => {
-                let token = fetched.token.clone();
-                cache.token = Some(fetched);
-                cache.last_failure = None;
-                Ok(token)
-            }
-            Err(e) => {
-                cache.last_failure = Some(e.clone());
-                match &mut cache.token {
-                    Some(old) if now < old.expires_at => {
-                        old.refresh_at = (now + FAILED_REFRESH_BACKOFF).min(old.expires_at);
-                        tracing::warn!(
-                            identity = %self.identity,
-                            error = %e,
-                            "Entra ID token refresh failed; using the current token until it expires"
-                        );
-                        Ok(old.token.clone())
-                    }
-                    _ => {
-                        cache.token = None;
-                        Err(e)
-                    }
-                }
-            }
-        }
+        self.cache.get().await
     }
 
     fn invalidate(&self, rejected: &Secret) {
-        let mut cache = self.cache();
-        if cache
-            .token
-            .as_ref()
-            .is_some_and(|t| t.token.same_value(rejected))
-        {
-            cache.token = None;
-            tracing::debug!(identity = %self.identity, "dropped an Entra ID token the SIEM rejected");
-        }
+        self.cache.invalidate(rejected);
     }
 
     fn describe(&self) -> String {
-        self.identity.clone()
+        self.fetch.identity.clone()
     }
 }

@@ -175,7 +175,8 @@ async fn fifty_concurrent_callers_on_a_cold_cache_make_one_request() {
 async fn concurrent_callers_share_one_failure() {
     let server =
         failing_server(ResponseTemplate::new(503).set_delay(Duration::from_millis(200))).await;
-    let source = Arc::new(source(&server));
+    let clock = ManualClock::new();
+    let source = Arc::new(source(&server).with_clock(clock.clone()));
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let source = source.clone();
@@ -189,7 +190,10 @@ async fn concurrent_callers_share_one_failure() {
         );
     }
     assert_eq!(requests(&server).await, 1);
-    // A later call tries again.
+    // Within the back-off the failure is remembered; a later call tries again.
+    assert!(source.get().await.is_err());
+    assert_eq!(requests(&server).await, 1);
+    clock.advance(siem_sentinel::token::FAILED_REFRESH_BACKOFF);
     assert!(source.get().await.is_err());
     assert_eq!(requests(&server).await, 2);
 }

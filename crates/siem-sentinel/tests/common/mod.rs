@@ -4,13 +4,12 @@
 
 pub use siem_core::testing::{fixture_events, load_event, RecordingCredential};
 pub use siem_http::testing::gunzip;
+pub use siem_secrets::ManualClock;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use siem_core::{CredentialProvider, Endpoint, SecurityEvent};
-use siem_sentinel::token::Clock;
 use siem_sentinel::{EntraOptions, SentinelConfig, SentinelOptions, SentinelSink};
 
 pub const DCR: &str = "dcr-00112233445566778899aabbccddeeff";
@@ -64,31 +63,4 @@ pub fn mock_entra(uri: &str) -> EntraOptions {
 
 pub fn mock_sink(uri: &str, credential: Arc<dyn CredentialProvider>) -> SentinelSink {
     SentinelSink::new("sentinel-test", mock_options(uri, |_| {}), credential).unwrap()
-}
-
-/// A clock that only moves when told.
-#[derive(Debug)]
-pub struct ManualClock {
-    base: Instant,
-    offset_ms: AtomicU64,
-}
-
-impl ManualClock {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self {
-            base: Instant::now(),
-            offset_ms: AtomicU64::new(0),
-        })
-    }
-
-    pub fn advance(&self, by: Duration) {
-        self.offset_ms
-            .fetch_add(by.as_millis() as u64, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Instant {
-        self.base + Duration::from_millis(self.offset_ms.load(Ordering::SeqCst))
-    }
 }
