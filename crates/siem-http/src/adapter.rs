@@ -41,6 +41,15 @@ impl ConfigError {
     }
 }
 
+/// Shows at most 80 characters of a rejected value, quoted, for option errors.
+pub fn shown(value: &str) -> String {
+    let mut s: String = value.chars().take(80).collect();
+    if value.chars().count() > 80 {
+        s.push('…');
+    }
+    format!("{s:?}")
+}
+
 /// A sink (or token source) that could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

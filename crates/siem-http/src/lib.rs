@@ -43,7 +43,7 @@ pub mod __private {
 }
 
 pub use adapter::{
-    default_gzip, transport, Adapter, BuildError, ConfigError, HttpSink, DEFAULT_GZIP,
+    default_gzip, shown, transport, Adapter, BuildError, ConfigError, HttpSink, DEFAULT_GZIP,
 };
 pub use client::{
     scrub_secret, secret_header, HttpClient, HttpError, HttpOptions, HttpResponse,

@@ -12,10 +12,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use siem_core::Endpoint;
-use siem_http::{ConfigError, HttpOptions, TimeoutsConfig};
+use siem_http::{shown, ConfigError, HttpOptions, TimeoutsConfig};
 use url::Url;
 
-pub use crate::token::{EntraOptions, DEFAULT_AUTHORITY_HOST, DEFAULT_SCOPE};
+pub use siem_secrets::entra::{EntraOptions, DEFAULT_AUTHORITY_HOST, DEFAULT_SCOPE};
 
 /// The platform name, as sinks report it and errors name it.
 pub const PLATFORM: &str = "sentinel";
@@ -130,14 +130,8 @@ impl SentinelConfig {
         match (&self.tenant_id, &self.client_id) {
             (Some(tenant), Some(client)) => {
                 let http = self.transport()?;
-                EntraOptions::new(
-                    tenant,
-                    client,
-                    self.authority_host.clone(),
-                    &self.scope,
-                    http,
-                )
-                .map(Some)
+                let authority = self.authority_host.clone();
+                EntraOptions::new(PLATFORM, tenant, client, authority, &self.scope, http).map(Some)
             }
             (None, None) if self.authority_host.is_some() => {
                 Err(error("authority_host", only_with))
@@ -200,17 +194,8 @@ impl SentinelOptions {
     }
 }
 
-pub(crate) fn error(field: &'static str, reason: impl std::fmt::Display) -> ConfigError {
+fn error(field: &'static str, reason: impl std::fmt::Display) -> ConfigError {
     ConfigError::new(PLATFORM, field, reason)
-}
-
-/// Shows at most 80 characters of a rejected value.
-pub(crate) fn shown(value: &str) -> String {
-    let mut s: String = value.chars().take(80).collect();
-    if value.chars().count() > 80 {
-        s.push('…');
-    }
-    format!("{s:?}")
 }
 
 fn check_dcr_immutable_id(value: &str) -> Result<(), ConfigError> {

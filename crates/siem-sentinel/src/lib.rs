@@ -13,8 +13,8 @@
 //!   1,000,000 bytes, with the table's columns ([`encoder::COLUMNS`]) and Sentinel's
 //!   severity words.
 //! - [`sink`]: [`SentinelSink`], the shared `siem_http::HttpSink`.
-//! - [`token`]: [`EntraTokenSource`], an Entra ID client-credentials token provider with a
-//!   single-flight cache.
+//! - [`EntraTokenSource`] (re-exported from `siem_secrets::entra`, as [`token`]): an Entra
+//!   ID client-credentials token provider on the workspace's one credential cache.
 //! - [`error`]: the mapping of API answers to delivery error classes.
 //!
 //! The table schema and a DCR template matching the encoder ship in `schema/`.
@@ -48,10 +48,10 @@ pub mod config;
 pub mod encoder;
 pub mod error;
 pub mod sink;
-pub mod token;
 
 pub use config::{SentinelConfig, SentinelOptions};
 pub use encoder::encode;
 pub use error::{BuildError, ConfigError};
+/// The Entra ID token source (in `siem-secrets`, on the workspace's one credential cache).
+pub use siem_secrets::entra::{self as token, EntraOptions, EntraTokenSource};
 pub use sink::SentinelSink;
-pub use token::{EntraOptions, EntraTokenSource};

@@ -294,3 +294,51 @@ async fn a_batch_over_one_megabyte_goes_in_several_calls() {
     }
     assert_eq!(total, 4000);
 }
+
+/// The sink with the Entra ID token source: a 401 from the Logs Ingestion API drops the
+/// token, and the next send (the dispatcher's one retry) fetches and uses a fresh one.
+#[tokio::test]
+async fn sink_with_entra_refreshes_after_a_401() {
+    let tokens = MockServer::start().await;
+    for n in 1..=2 {
+        let token = serde_json::json!({"expires_in": 3599, "access_token": format!("tok-{n}")});
+        Mock::given(method("POST"))
+            .and(path(format!("/{TENANT}/oauth2/v2.0/token")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(token))
+            .up_to_n_times(1)
+            .mount(&tokens)
+            .await;
+    }
+    let dce = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(ingestion_path()))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_string(azure_error("InvalidToken", "token expired")),
+        )
+        .mount(&dce)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(ingestion_path()))
+        .and(header("authorization", "Bearer tok-2"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&dce)
+        .await;
+    let source = siem_sentinel::EntraTokenSource::new(
+        mock_entra(&tokens.uri()),
+        RecordingCredential::new(CLIENT_SECRET),
+    )
+    .unwrap();
+    let sink = mock_sink(&dce.uri(), std::sync::Arc::new(source));
+    let encoded = sink.encode(&fixture_events());
+    let err = sink.send(&encoded.requests[0]).await.unwrap_err();
+    assert!(
+        matches!(err, DeliveryError::CredentialsRejected { .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.detail().unwrap().code.as_deref(), Some("InvalidToken"));
+    assert_eq!(sink.send(&encoded.requests[0]).await.unwrap().status, 204);
+    assert_eq!(tokens.received_requests().await.unwrap().len(), 2);
+    assert!(!format!("{sink:?}").contains("tok-"));
+}

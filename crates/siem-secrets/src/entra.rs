@@ -37,14 +37,12 @@ use bytes::Bytes;
 use serde::Deserialize;
 use siem_core::Endpoint;
 use siem_core::{CredentialError, CredentialErrorKind, CredentialProvider, Secret};
-use siem_http::{
-    BuildError, ConfigError, HeaderName, HeaderValue, HttpClient, HttpOptions, HttpResponse,
-};
-pub use siem_secrets::{refresh_margin, MAX_REFRESH_MARGIN};
-use siem_secrets::{CacheOptions, CachedCredential, Clock, ExpiringProvider, TokioClock};
+use siem_http::{shown, ConfigError as OptionError};
+use siem_http::{BuildError, HeaderName, HeaderValue, HttpClient, HttpOptions, HttpResponse};
 use url::Url;
 
-use crate::config::{error, shown};
+pub use crate::cache::{refresh_margin, MAX_REFRESH_MARGIN};
+use crate::cache::{CacheOptions, CachedCredential, Clock, ExpiringProvider, TokioClock};
 
 /// The Entra ID authority of the Azure public cloud. Sovereign clouds use their own
 /// (e.g. `https://login.microsoftonline.us`, `https://login.chinacloudapi.cn`).
@@ -62,20 +60,15 @@ pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 const MAX_DETAIL_CHARS: usize = 512;
 
 /// The validated settings of an [`EntraTokenSource`], from a
-/// [`SentinelConfig`](crate::SentinelConfig) with `tenant_id` and `client_id` (see
-/// [`entra_options`](crate::SentinelConfig::entra_options)).
+/// Sentinel's configuration with `tenant_id` and `client_id` (see
+/// `siem_sentinel::SentinelConfig::entra_options`).
 ///
 /// ```
-/// use siem_sentinel::SentinelConfig;
-/// let config = SentinelConfig {
-///     tenant_id: Some("contoso.onmicrosoft.com".into()),
-///     client_id: Some("11111111-2222-3333-4444-555555555555".into()),
-///     ..SentinelConfig::new(
-///         "https://dce.example.ingest.monitor.azure.com".parse()?,
-///         "dcr-00112233445566778899aabbccddeeff",
-///     )
-/// };
-/// let options = config.entra_options()?.expect("tenant and client are set");
+/// use siem_secrets::entra::EntraOptions;
+/// let client = "11111111-2222-3333-4444-555555555555";
+/// let http = siem_http::HttpOptions::new("doc/1");
+/// let options =
+///     EntraOptions::new("sentinel", "contoso.onmicrosoft.com", client, None, &None, http)?;
 /// assert_eq!(
 ///     options.token_url().as_str(),
 ///     "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
@@ -93,32 +86,37 @@ pub struct EntraOptions {
 }
 
 impl EntraOptions {
-    pub(crate) fn new(
+    /// Checks the identity (errors name the `platform`'s fields) and holds it with the
+    /// client settings `http`; `authority_host` and `scope` default to the Azure public
+    /// cloud's.
+    pub fn new(
+        platform: &'static str,
         tenant_id: &str,
         client_id: &str,
         authority_host: Option<Endpoint>,
         scope: &Option<String>,
         http: HttpOptions,
-    ) -> Result<Self, ConfigError> {
-        check_tenant_id(tenant_id)?;
+    ) -> Result<Self, OptionError> {
+        let error = |field, reason: &dyn fmt::Display| OptionError::new(platform, field, reason);
+        check_tenant_id(tenant_id).map_err(|reason| error("tenant_id", &reason))?;
         if !is_guid(client_id) {
             let reason = "is not an application (client) id GUID";
             return Err(error(
                 "client_id",
-                format_args!("{} {reason}", shown(client_id)),
+                &format!("{} {reason}", shown(client_id)),
             ));
         }
         let scope = scope.as_deref().unwrap_or(DEFAULT_SCOPE);
         if scope.is_empty() || scope.len() > 256 || !scope.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(error(
                 "scope",
-                format_args!("{} is not an OAuth scope", shown(scope)),
+                &format!("{} is not an OAuth scope", shown(scope)),
             ));
         }
         let authority_host = match authority_host {
             Some(endpoint) => endpoint,
             None => {
-                Endpoint::parse(DEFAULT_AUTHORITY_HOST).map_err(|e| error("authority_host", e))?
+                Endpoint::parse(DEFAULT_AUTHORITY_HOST).map_err(|e| error("authority_host", &e))?
             }
         };
         Ok(Self {
@@ -176,7 +174,7 @@ fn is_guid(value: &str) -> bool {
 }
 
 /// A GUID or a verified domain such as `contoso.onmicrosoft.com`.
-fn check_tenant_id(value: &str) -> Result<(), ConfigError> {
+fn check_tenant_id(value: &str) -> Result<(), String> {
     let ok = !value.is_empty()
         && value.len() <= 253
         && value
@@ -188,10 +186,7 @@ fn check_tenant_id(value: &str) -> Result<(), ConfigError> {
         return Ok(());
     }
     let reason = "is neither a tenant GUID nor a domain name";
-    Err(error(
-        "tenant_id",
-        format_args!("{} {reason}", shown(value)),
-    ))
+    Err(format!("{} {reason}", shown(value)))
 }
 
 /// Gets Logs Ingestion API tokens from Entra ID with the client-credentials flow and
@@ -200,17 +195,12 @@ fn check_tenant_id(value: &str) -> Result<(), ConfigError> {
 /// ```
 /// use std::sync::Arc;
 /// use siem_core::{CredentialProvider, Secret, StaticCredential};
-/// use siem_sentinel::{EntraTokenSource, SentinelConfig};
+/// use siem_secrets::entra::{EntraOptions, EntraTokenSource};
 ///
-/// let config = SentinelConfig {
-///     tenant_id: Some("contoso.onmicrosoft.com".into()),
-///     client_id: Some("11111111-2222-3333-4444-555555555555".into()),
-///     ..SentinelConfig::new(
-///         "https://dce.example.ingest.monitor.azure.com".parse()?,
-///         "dcr-00112233445566778899aabbccddeeff",
-///     )
-/// };
-/// let options = config.entra_options()?.expect("tenant and client are set");
+/// let client = "11111111-2222-3333-4444-555555555555";
+/// let http = siem_http::HttpOptions::new("doc/1");
+/// let options =
+///     EntraOptions::new("sentinel", "contoso.onmicrosoft.com", client, None, &None, http)?;
 /// let secret = Arc::new(StaticCredential::with_label(Secret::new("s3cr3t"), "env:AZ_SECRET"));
 /// let source = EntraTokenSource::new(options, secret)?;
 /// assert_eq!(source.describe(), "entra:contoso.onmicrosoft.com/11111111-2222-3333-4444-555555555555");
