@@ -31,12 +31,14 @@ fn credential(value: &str) -> Arc<dyn CredentialProvider> {
 }
 
 fn splunk_sink(emulators: &Emulators, timeout: Duration) -> Arc<dyn SiemSink> {
-    let options = siem_splunk::SplunkOptions::builder(emulators.splunk.endpoint())
-        .index("main")
-        .ca_file(emulators.ca_file())
-        .request_timeout(timeout)
-        .build()
-        .unwrap();
+    let options = siem_splunk::SplunkConfig {
+        index: Some("main".into()),
+        ca_file: Some(emulators.ca_file().into()),
+        ..siem_splunk::SplunkConfig::new(emulators.splunk.endpoint())
+    }
+    .sink_options()
+    .unwrap()
+    .map_http(|h| h.request_timeout(timeout));
     Arc::new(
         siem_splunk::SplunkSink::new("splunk", options, credential(emulators.splunk.token()))
             .unwrap(),
@@ -44,13 +46,15 @@ fn splunk_sink(emulators: &Emulators, timeout: Duration) -> Arc<dyn SiemSink> {
 }
 
 fn datadog_sink(emulators: &Emulators) -> Arc<dyn SiemSink> {
-    let options = siem_datadog::DatadogOptions::builder()
-        .endpoint(emulators.datadog.endpoint())
-        .env("e2e")
-        .hostname("aisg-e2e")
-        .ca_file(emulators.ca_file())
-        .build()
-        .unwrap();
+    let options = siem_datadog::DatadogConfig {
+        endpoint: Some(emulators.datadog.endpoint()),
+        env: Some("e2e".into()),
+        hostname: Some("aisg-e2e".into()),
+        ca_file: Some(emulators.ca_file().into()),
+        ..Default::default()
+    }
+    .sink_options()
+    .unwrap();
     Arc::new(
         siem_datadog::DatadogSink::new("datadog", options, credential(emulators.datadog.api_key()))
             .unwrap(),
@@ -59,18 +63,17 @@ fn datadog_sink(emulators: &Emulators) -> Arc<dyn SiemSink> {
 
 fn sentinel_sink(emulators: &Emulators) -> Arc<dyn SiemSink> {
     let sentinel = &emulators.sentinel;
-    let options =
-        siem_sentinel::SentinelOptions::builder(sentinel.endpoint(), sentinel.dcr_immutable_id())
-            .stream(sentinel.stream())
-            .ca_file(emulators.ca_file())
-            .build()
-            .unwrap();
     let entra = sentinel.entra().config();
-    let entra_options = siem_sentinel::EntraOptions::builder(&entra.tenant_id, &entra.client_id)
-        .authority_host(sentinel.authority_host())
-        .ca_file(emulators.ca_file())
-        .build()
-        .unwrap();
+    let config = siem_sentinel::SentinelConfig {
+        stream: sentinel.stream().into(),
+        tenant_id: Some(entra.tenant_id.clone()),
+        client_id: Some(entra.client_id.clone()),
+        authority_host: Some(sentinel.authority_host()),
+        ca_file: Some(emulators.ca_file().into()),
+        ..siem_sentinel::SentinelConfig::new(sentinel.endpoint(), sentinel.dcr_immutable_id())
+    };
+    let options = config.sink_options().unwrap();
+    let entra_options = config.entra_options().unwrap().unwrap();
     let tokens =
         siem_sentinel::EntraTokenSource::new(entra_options, credential(&entra.client_secret))
             .unwrap();

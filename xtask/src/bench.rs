@@ -20,11 +20,71 @@ use std::time::{Duration, Instant};
 
 use procs::{Emulator, ForwardRun, Input, SinkSettings};
 
-const USAGE: &str = "usage: cargo xtask bench [--events N] [--runs N] [--quick] \
-[--platforms splunk,datadog,sentinel] [--gzip on,off] [--max-events N] [--linger-ms MS] \
-[--steady-rate EPS] [--steady-seconds S] [--outage-after-secs S] [--outage-secs S] \
-[--outage-tail-secs S] [--outage-max-attempts N] [--skip-throughput] [--skip-disk] \
-[--skip-hung] [--skip-steady] [--skip-outage] [--no-build] | cargo xtask bench --criterion";
+/// `cargo xtask bench`: the arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct BenchArgs {
+    /// Run the crates' criterion benches (parsing, encoders, emit) instead.
+    #[arg(long)]
+    criterion: bool,
+    /// A short run: 100,000 events, one run, short steady and outage phases.
+    #[arg(long)]
+    quick: bool,
+    /// Events per throughput run (default 1,000,000; 100,000 with --quick).
+    #[arg(long, value_parser = num::<u64>)]
+    events: Option<u64>,
+    /// Runs per throughput setting (default 3; 1 with --quick).
+    #[arg(long, value_parser = num::<usize>)]
+    runs: Option<usize>,
+    /// The platforms to measure.
+    #[arg(long, value_delimiter = ',', default_value = "splunk,datadog,sentinel",
+          value_parser = ["splunk", "datadog", "sentinel"])]
+    platforms: Vec<String>,
+    /// The gzip settings to measure.
+    #[arg(long, value_delimiter = ',', default_value = "off,on", value_parser = ["on", "off"])]
+    gzip: Vec<String>,
+    /// The sinks' batch size.
+    #[arg(long, default_value_t = 1000, value_parser = num::<usize>)]
+    max_events: usize,
+    /// The sinks' linger time.
+    #[arg(long, default_value_t = 500, value_parser = num::<u64>)]
+    linger_ms: u64,
+    /// Events per second of the steady-rate run.
+    #[arg(long, default_value_t = 20_000, value_parser = num::<u64>)]
+    steady_rate: u64,
+    /// Length of the steady-rate run (default 30; 5 with --quick).
+    #[arg(long)]
+    steady_seconds: Option<f64>,
+    /// When the emulator's outage starts (default 10; 2 with --quick).
+    #[arg(long)]
+    outage_after_secs: Option<f64>,
+    /// How long the outage lasts (default 30; 5 with --quick).
+    #[arg(long)]
+    outage_secs: Option<f64>,
+    /// How long the outage run goes on after it (default 20; 5 with --quick).
+    #[arg(long)]
+    outage_tail_secs: Option<f64>,
+    /// The sinks' attempts in the outage run.
+    #[arg(long)]
+    outage_max_attempts: Option<u32>,
+    /// Leave out the throughput runs.
+    #[arg(long)]
+    skip_throughput: bool,
+    /// Leave out the memory-vs-disk buffer runs.
+    #[arg(long)]
+    skip_disk: bool,
+    /// Leave out the hung-neighbour runs.
+    #[arg(long)]
+    skip_hung: bool,
+    /// Leave out the steady-rate run.
+    #[arg(long)]
+    skip_steady: bool,
+    /// Leave out the outage run.
+    #[arg(long)]
+    skip_outage: bool,
+    /// Use the siem binary as last built.
+    #[arg(long)]
+    no_build: bool,
+}
 
 #[derive(Debug, Clone)]
 struct Options {
@@ -49,102 +109,49 @@ struct Options {
 }
 
 impl Options {
-    fn parse(args: &[&str]) -> Result<Self, String> {
-        let quick = args.contains(&"--quick");
-        let mut o = Options {
-            events: if quick { 100_000 } else { 1_000_000 },
-            runs: if quick { 1 } else { 3 },
-            platforms: vec!["splunk".into(), "datadog".into(), "sentinel".into()],
-            gzip: vec![false, true],
-            max_events: 1000,
-            linger_ms: 500,
-            steady_rate: 20_000,
-            steady_seconds: if quick { 5.0 } else { 30.0 },
-            outage_after: if quick { 2.0 } else { 10.0 },
-            outage_secs: if quick { 5.0 } else { 30.0 },
-            outage_tail: if quick { 5.0 } else { 20.0 },
-            outage_max_attempts: None,
-            throughput: true,
-            disk: true,
-            hung: true,
-            steady: true,
-            outage: true,
-            build: true,
+    fn new(a: BenchArgs) -> Result<Self, String> {
+        let q = a.quick;
+        let quick = |short: f64, full: f64| if q { short } else { full };
+        let o = Options {
+            events: a.events.unwrap_or(if q { 100_000 } else { 1_000_000 }),
+            runs: a.runs.unwrap_or(if q { 1 } else { 3 }),
+            gzip: a.gzip.iter().map(|g| g == "on").collect(),
+            platforms: a.platforms,
+            max_events: a.max_events,
+            linger_ms: a.linger_ms,
+            steady_rate: a.steady_rate,
+            steady_seconds: a.steady_seconds.unwrap_or(quick(5.0, 30.0)),
+            outage_after: a.outage_after_secs.unwrap_or(quick(2.0, 10.0)),
+            outage_secs: a.outage_secs.unwrap_or(quick(5.0, 30.0)),
+            outage_tail: a.outage_tail_secs.unwrap_or(quick(5.0, 20.0)),
+            outage_max_attempts: a.outage_max_attempts,
+            throughput: !a.skip_throughput,
+            disk: !a.skip_disk,
+            hung: !a.skip_hung,
+            steady: !a.skip_steady,
+            outage: !a.skip_outage,
+            build: !a.no_build,
         };
-        let mut it = args.iter().copied();
-        while let Some(flag) = it.next() {
-            let mut value = || {
-                it.next()
-                    .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
-            };
-            let bad = |v: &str| format!("{flag}: bad value {v:?}\n{USAGE}");
-            match flag {
-                "--quick" => {}
-                "--events" => o.events = num(value()?).ok_or_else(|| bad("events"))?,
-                "--runs" => o.runs = num(value()?).ok_or_else(|| bad("runs"))?,
-                "--max-events" => o.max_events = num(value()?).ok_or_else(|| bad("max-events"))?,
-                "--linger-ms" => o.linger_ms = num(value()?).ok_or_else(|| bad("linger-ms"))?,
-                "--steady-rate" => o.steady_rate = num(value()?).ok_or_else(|| bad("rate"))?,
-                "--steady-seconds" => o.steady_seconds = num(value()?).ok_or_else(|| bad("s"))?,
-                "--outage-after-secs" => o.outage_after = num(value()?).ok_or_else(|| bad("s"))?,
-                "--outage-secs" => o.outage_secs = num(value()?).ok_or_else(|| bad("s"))?,
-                "--outage-tail-secs" => o.outage_tail = num(value()?).ok_or_else(|| bad("s"))?,
-                "--outage-max-attempts" => {
-                    o.outage_max_attempts = Some(num(value()?).ok_or_else(|| bad("n"))?);
-                }
-                "--platforms" => {
-                    let v = value()?;
-                    o.platforms = v.split(',').map(str::to_owned).collect();
-                    if o.platforms
-                        .iter()
-                        .any(|p| !["splunk", "datadog", "sentinel"].contains(&p.as_str()))
-                    {
-                        return Err(bad(v));
-                    }
-                }
-                "--gzip" => {
-                    let v = value()?;
-                    o.gzip = v
-                        .split(',')
-                        .map(|g| match g {
-                            "on" => Ok(true),
-                            "off" => Ok(false),
-                            _ => Err(bad(v)),
-                        })
-                        .collect::<Result<_, _>>()?;
-                }
-                "--skip-throughput" => o.throughput = false,
-                "--skip-disk" => o.disk = false,
-                "--skip-hung" => o.hung = false,
-                "--skip-steady" => o.steady = false,
-                "--skip-outage" => o.outage = false,
-                "--no-build" => o.build = false,
-                _ => return Err(format!("unknown option {flag}\n{USAGE}")),
-            }
-        }
         if o.events == 0 || o.runs == 0 || o.steady_rate == 0 {
-            return Err(format!(
-                "--events, --runs and --steady-rate must be positive\n{USAGE}"
-            ));
+            return Err("--events, --runs and --steady-rate must be positive".to_owned());
         }
         Ok(o)
     }
 }
 
-fn num<T: std::str::FromStr>(s: &str) -> Option<T> {
-    s.replace('_', "").parse().ok()
+/// A number, `_` separators allowed (`1_000_000`).
+fn num<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    s.replace('_', "")
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))
 }
 
 /// The entry point of `cargo xtask bench …`.
-pub fn run(args: &[&str]) -> Result<(), String> {
-    if args.contains(&"--help") || args.contains(&"-h") {
-        println!("{USAGE}");
-        return Ok(());
-    }
-    if args == ["--criterion"] {
+pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
+    if args.criterion {
         return criterion::run();
     }
-    let options = Options::parse(args)?;
+    let options = Options::new(args)?;
     let root = crate::root();
     let out = root.join("bench-out");
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;

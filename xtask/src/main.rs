@@ -3,9 +3,9 @@
 //! - `cargo xtask ci [--no-test]`: everything CI checks — rustfmt, clippy with warnings
 //!   denied on all targets, the test suite, rustdoc with warnings denied, and pending
 //!   snapshots.
-//! - `cargo xtask snapshot [--accept | --check]`: runs the snapshot tests, lists every
-//!   pending snapshot with its diff; `--accept` accepts them, `--check` fails if any is
-//!   pending. Needs no `cargo-insta`.
+//! - `cargo xtask snapshot [--accept | --check]`: `cargo insta` on the snapshot tests
+//!   (review, or `--accept`); `--check` fails when a snapshot differs (plain `cargo test`
+//!   with `INSTA_UPDATE=no`, so CI needs no `cargo-insta`).
 //! - `cargo xtask bench [--quick] [--events N] [--runs N] …`: end-to-end speed and memory
 //!   of the release `siem forward` against `siem emulate` (throughput per platform and
 //!   gzip setting, a steady-rate latency run, an outage run); `cargo xtask bench
@@ -18,20 +18,39 @@ mod snapshot;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str =
-    "usage: cargo xtask <ci [--no-test] | snapshot [--accept | --check] | bench [--help]>";
+use clap::Parser;
+
+/// Project automation.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask")]
+enum Xtask {
+    /// Everything CI checks: rustfmt, clippy (warnings denied), the tests, rustdoc
+    /// (warnings denied), snapshots.
+    Ci {
+        /// Leave out `cargo test --workspace`.
+        #[arg(long)]
+        no_test: bool,
+    },
+    /// Payload snapshots, through `cargo insta`.
+    Snapshot {
+        /// Accept every pending snapshot.
+        #[arg(long, conflicts_with = "check")]
+        accept: bool,
+        /// Fail if a snapshot differs (no `cargo-insta` needed).
+        #[arg(long)]
+        check: bool,
+    },
+    /// End-to-end speed and memory of `siem forward` (see `BENCHMARKS.md`).
+    Bench(bench::BenchArgs),
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let result = match args.as_slice() {
-        ["ci"] => ci(true),
-        ["ci", "--no-test"] => ci(false),
-        ["snapshot"] => snapshot::run(snapshot::Mode::Review),
-        ["snapshot", "--accept"] => snapshot::run(snapshot::Mode::Accept),
-        ["snapshot", "--check"] => snapshot::run(snapshot::Mode::Check),
-        ["bench", rest @ ..] => bench::run(rest),
-        _ => Err(USAGE.to_owned()),
+    let result = match Xtask::parse() {
+        Xtask::Ci { no_test } => ci(!no_test),
+        Xtask::Snapshot { accept: true, .. } => snapshot::run(snapshot::Mode::Accept),
+        Xtask::Snapshot { check: true, .. } => snapshot::run(snapshot::Mode::Check),
+        Xtask::Snapshot { .. } => snapshot::run(snapshot::Mode::Review),
+        Xtask::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -46,6 +46,9 @@ pub async fn run(
     } else {
         Recording::default()
     };
+    // Caught from before the emulator is announced, so that a stop right after the
+    // announcement still ends with the counters (and the CA file removed).
+    let mut signals = crate::signals::Signals::install();
     // A CA file we chose is ours to remove at exit; one the caller named is theirs.
     let own_ca_file = ca_file.is_none();
     let ca_file = ca_file.unwrap_or_else(|| {
@@ -116,7 +119,7 @@ pub async fn run(
             eprintln!("siem emulate: outage off");
         })
     });
-    crate::signals::Signals::install().next().await;
+    signals.next().await;
     if let Some(task) = outage_task {
         task.abort();
     }

@@ -433,6 +433,113 @@ impl Serialize for Details {
     }
 }
 
+impl Details {
+    /// Appends the details object, byte for byte what `serde_json` writes for it (the
+    /// property tests check every encoder against serde's view). The gateway's types are
+    /// written directly (serde's generic path was a tenth of encoding), each struct
+    /// destructured in full, so a new field does not compile until it is written here;
+    /// custom details go through `serde_json`. Serializing custom details into a `Vec`
+    /// cannot fail; should that ever change, the partial output is replaced by `fallback`
+    /// (e.g. `{}` or `null`) so the body stays valid JSON rather than the event being
+    /// dropped.
+    pub fn write_json(&self, out: &mut Vec<u8>, fallback: &[u8]) {
+        use crate::json::{push_f64, push_labels, push_u64, push_word_field};
+        match self {
+            Details::PiiBlocked(PiiBlocked {
+                entities_found,
+                action: Blocked,
+                model,
+            }) => {
+                out.extend_from_slice(b"{\"entities_found\":");
+                push_labels(out, entities_found);
+                push_word_field(out, b",\"action\":", Blocked::WORD);
+                push_word_field(out, b",\"model\":", model.as_str());
+            }
+            Details::InjectionBlocked(InjectionBlocked {
+                action: Blocked,
+                model,
+                detector,
+                confidence,
+            }) => {
+                push_word_field(out, b"{\"action\":", Blocked::WORD);
+                push_word_field(out, b",\"model\":", model.as_str());
+                if let Some(detector) = detector {
+                    push_word_field(out, b",\"detector\":", detector.as_str());
+                }
+                if let Some(confidence) = confidence {
+                    out.extend_from_slice(b",\"confidence\":");
+                    push_f64(out, confidence.get());
+                }
+            }
+            Details::PiiRedacted(PiiRedacted {
+                entities_found,
+                redaction_count,
+                action: Redacted,
+                model,
+            }) => {
+                out.extend_from_slice(b"{\"entities_found\":");
+                push_labels(out, entities_found);
+                out.extend_from_slice(b",\"redaction_count\":");
+                push_u64(out, u64::from(*redaction_count));
+                push_word_field(out, b",\"action\":", Redacted::WORD);
+                push_word_field(out, b",\"model\":", model.as_str());
+            }
+            Details::BudgetExhausted(BudgetExhausted {
+                scope,
+                limit_usd,
+                spent_usd,
+                period,
+            }) => {
+                let scope = match scope {
+                    BudgetScope::Project => "project",
+                    BudgetScope::User => "user",
+                };
+                push_word_field(out, b"{\"scope\":", scope);
+                out.extend_from_slice(b",\"limit_usd\":");
+                push_f64(out, limit_usd.get());
+                out.extend_from_slice(b",\"spent_usd\":");
+                push_f64(out, spent_usd.get());
+                push_word_field(out, b",\"period\":", period.as_str());
+            }
+            Details::LoopDetected(LoopDetected {
+                iterations,
+                window_seconds,
+                estimated_cost_per_hour_usd,
+                action: Killed,
+                model,
+            }) => {
+                out.extend_from_slice(b"{\"iterations\":");
+                push_u64(out, *iterations);
+                out.extend_from_slice(b",\"window_seconds\":");
+                push_u64(out, *window_seconds);
+                if let Some(cost) = estimated_cost_per_hour_usd {
+                    out.extend_from_slice(b",\"estimated_cost_per_hour_usd\":");
+                    push_f64(out, cost.get());
+                }
+                push_word_field(out, b",\"action\":", Killed::WORD);
+                if let Some(model) = model {
+                    push_word_field(out, b",\"model\":", model.as_str());
+                }
+            }
+            Details::SiemTest(SiemTest {
+                message: TestMessage,
+            }) => push_word_field(out, b"{\"message\":", TestMessage::WORD),
+            Details::Custom(CustomDetails {
+                event_type: _,
+                fields,
+            }) => {
+                let start = out.len();
+                if serde_json::to_writer(&mut *out, fields).is_err() {
+                    out.truncate(start);
+                    out.extend_from_slice(fallback);
+                }
+                return;
+            }
+        }
+        out.push(b'}');
+    }
+}
+
 macro_rules! into_details {
     ($($ty:ident),*) => {$(
         impl From<$ty> for Details {

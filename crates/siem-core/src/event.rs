@@ -15,8 +15,6 @@ use crate::ident::{interned, Ident, IdentError};
 use crate::severity::Severity;
 use crate::timestamp::Timestamp;
 
-mod fast;
-
 /// The `source` of events unless configured otherwise.
 pub const DEFAULT_SOURCE: &str = "aisg";
 
@@ -296,7 +294,7 @@ impl SecurityEvent {
         // does. The hand-written reader takes events in their usual shape; serde without
         // path tracking takes any other valid input; path tracking (a quarter of a parse)
         // only runs to explain a failure.
-        if let Some(event) = fast::parse(json) {
+        if let Some(event) = crate::json::read::read_event(json) {
             return Ok(event);
         }
         if let Some(event) = serde_json::from_str::<WireEvent<&RawValue>>(json)
@@ -365,24 +363,24 @@ impl EventParseError {
 /// The event as it arrives on the wire, before the details are typed.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WireEvent<D> {
+pub(crate) struct WireEvent<D> {
     #[serde(default)]
-    event_id: Option<EventId>,
-    event_type: EventType,
+    pub(crate) event_id: Option<EventId>,
+    pub(crate) event_type: EventType,
     #[serde(deserialize_with = "interned::ident")]
-    org_id: Ident,
+    pub(crate) org_id: Ident,
     #[serde(deserialize_with = "interned::ident")]
-    project_id: Ident,
+    pub(crate) project_id: Ident,
     #[serde(default)]
-    request_id: Option<Ident>,
+    pub(crate) request_id: Option<Ident>,
     #[serde(default)]
-    severity: Option<Severity>,
+    pub(crate) severity: Option<Severity>,
     #[serde(default, deserialize_with = "interned::option")]
-    source: Option<Ident>,
+    pub(crate) source: Option<Ident>,
     #[serde(default)]
-    timestamp: Option<Timestamp>,
+    pub(crate) timestamp: Option<Timestamp>,
     /// Borrowed from the input on the fast path, owned through `Deserialize`.
-    details: D,
+    pub(crate) details: D,
 }
 
 impl<D: std::ops::Deref<Target = RawValue>> WireEvent<D> {
@@ -420,7 +418,7 @@ impl<D: std::ops::Deref<Target = RawValue>> WireEvent<D> {
 }
 
 impl<D> WireEvent<D> {
-    fn finish(self, details: Details) -> SecurityEvent {
+    pub(crate) fn finish(self, details: Details) -> SecurityEvent {
         SecurityEvent {
             event_id: self.event_id.unwrap_or_else(EventId::new_random),
             severity: self
@@ -443,7 +441,7 @@ fn default_source() -> Ident {
     Ident::known_valid(DEFAULT_SOURCE)
 }
 
-struct DetailsSeed<'a>(&'a EventType);
+pub(crate) struct DetailsSeed<'a>(pub(crate) &'a EventType);
 
 impl<'de> DeserializeSeed<'de> for DetailsSeed<'_> {
     type Value = Details;

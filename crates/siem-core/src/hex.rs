@@ -5,7 +5,7 @@
 //! (through `uuid`, or a table lookup per digit into a `u128`) they cost two to three
 //! hundred instructions an event; a word at a time, under a hundred.
 
-use crate::scan::{word_at, HIGHS, ONES};
+use crate::json::scan::{word_at, HIGHS, ONES};
 
 const LOW_NIBBLES: u64 = 0x0f0f_0f0f_0f0f_0f0f;
 

@@ -106,7 +106,7 @@ pub(crate) fn validate(value: &str) -> Result<(), IdentError> {
         return Err(IdentError::Empty);
     }
     // Fast path for the common case: short ASCII identifiers.
-    if value.len() <= MAX_IDENT_CHARS && crate::scan::is_printable_ascii(value.as_bytes()) {
+    if value.len() <= MAX_IDENT_CHARS && crate::json::scan::is_printable_ascii(value.as_bytes()) {
         return Ok(());
     }
     let mut chars = 0;
@@ -176,7 +176,7 @@ pub(crate) fn intern(value: &str) -> Result<Ident, IdentError> {
     let recent = RECENT
         .try_with(|recent| recent[slot].get())
         .unwrap_or_default();
-    if crate::scan::same_bytes(recent.as_bytes(), value.as_bytes()) {
+    if crate::json::scan::same_bytes(recent.as_bytes(), value.as_bytes()) {
         return Ok(Ident(SmolStr::new_static(recent)));
     }
     intern_slowly(value, slot)

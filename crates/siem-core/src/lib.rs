@@ -28,7 +28,7 @@ mod event_type;
 mod filter;
 mod hex;
 mod ident;
-mod scan;
+pub mod json;
 mod secret;
 mod severity;
 pub mod sink;

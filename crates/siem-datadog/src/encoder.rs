@@ -13,18 +13,20 @@
 //! has one; a `,` inside a tag value is written as `_` so it cannot split the tag list.
 //! Datadog reads the item's `timestamp` as the log date. Bodies are split at
 //! 1000 items and 5 MB uncompressed (or the lower limits configured); an item over 1 MB
-//! is rejected with [`EncodeError::TooLarge`] and the others still go.
+//! is rejected with [`EncodeError::TooLarge`](siem_core::EncodeError::TooLarge) and the
+//! others still go (the splitting is [`siem_http::split`]).
 //!
 //! The encoder writes JSON by hand into one buffer per request: the parts that are the
 //! same for every item are escaped once when the options are built, identifiers are
-//! escaped by [`siem_http::json`], and only `details` goes through `serde_json`.
+//! escaped by [`siem_core::json`], and only `details` goes through `serde_json`.
 
 use std::sync::Arc;
 
-use siem_core::{EncodeError, Encoded, SecurityEvent, Severity};
-use siem_http::{json, RequestPlan};
+use siem_core::json;
+use siem_core::{Encoded, SecurityEvent, Severity};
+use siem_http::{split, Framing, Layout, RequestPlan};
 
-use crate::config::DatadogOptions;
+use crate::config::{DatadogConfig, DatadogOptions};
 
 /// Datadog's log `status` for our severities, per SPEC §4: critical → `emergency`,
 /// high → `alert`, medium → `warn`, low → `notice`, info → `info`.
@@ -60,14 +62,65 @@ fn severity_field(severity: Severity) -> &'static [u8] {
     }
 }
 
+/// The `ddsource` of every log item.
+pub const DDSOURCE: &str = "aisg";
+
+/// The parts of an item that are the same for every event, JSON-escaped once when the
+/// options are validated.
+#[derive(Debug, Clone)]
+pub(crate) struct ItemParts {
+    /// `{"ddsource":"aisg","ddtags":"env:<env>,service:`.
+    item_prefix: Vec<u8>,
+    /// `,tag1,tag2` (escaped string contents), after the per-event tags.
+    tags_suffix: Vec<u8>,
+    /// `","hostname":"<host>","message":` (or without hostname).
+    after_tags: Vec<u8>,
+}
+
+impl ItemParts {
+    pub(crate) fn new(config: &DatadogConfig) -> Self {
+        let mut item_prefix = br#"{"ddsource":"#.to_vec();
+        json::push_str(&mut item_prefix, DDSOURCE);
+        item_prefix.extend_from_slice(br#","ddtags":""#);
+        if let Some(env) = &config.env {
+            item_prefix.extend_from_slice(b"env:");
+            json::push_str_contents(&mut item_prefix, env);
+            item_prefix.push(b',');
+        }
+        item_prefix.extend_from_slice(b"service:");
+        let mut tags_suffix = Vec::new();
+        for tag in &config.tags {
+            tags_suffix.push(b',');
+            json::push_str_contents(&mut tags_suffix, tag);
+        }
+        let mut after_tags = b"\"".to_vec();
+        if let Some(hostname) = &config.hostname {
+            after_tags.extend_from_slice(br#","hostname":"#);
+            json::push_str(&mut after_tags, hostname);
+        }
+        after_tags.extend_from_slice(br#","message":"#);
+        Self {
+            item_prefix,
+            tags_suffix,
+            after_tags,
+        }
+    }
+}
+
 /// Encodes `events` into Logs API v2 bodies within the item count, body size and item
-/// size limits of `options`, gzipped when `options.gzip()`. Every event ends up in
+/// size limits of `options`, gzipped when `options.gzip`. Every event ends up in
 /// exactly one request (in input order) or in `rejected`.
 ///
 /// ```
 /// use std::sync::Arc;
 /// use siem_core::SecurityEvent;
-/// let options = siem_datadog::DatadogOptions::builder().env("production").gzip(false).build()?;
+/// use siem_datadog::DatadogConfig;
+/// let options = DatadogConfig {
+///     env: Some("production".into()),
+///     gzip: false,
+///     ..Default::default()
+/// }
+/// .sink_options()?;
 /// let event = SecurityEvent::from_json(r#"{"event_type":"budget.exhausted","org_id":"org_acme",
 ///     "project_id":"proj_abc123","timestamp":"2026-06-08T20:15:30Z","details":{"scope":"project",
 ///     "limit_usd":500.0,"spent_usd":500.37,"period":"monthly"}}"#)?;
@@ -81,100 +134,41 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> Encode
     plan(events, options).cloning(events)
 }
 
-/// [`encode`] for a batch handed over: the requests take the events themselves.
-pub fn encode_owned(events: Vec<Arc<SecurityEvent>>, options: &DatadogOptions) -> Encoded {
-    plan(&events, options).moving(events)
-}
-
 /// Writes the bodies and decides which events each holds.
-fn plan(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> RequestPlan {
-    let mut plan = RequestPlan::new(options.gzip());
-    let Some(first) = events.first() else {
-        return plan;
+pub(crate) fn plan(events: &[Arc<SecurityEvent>], options: &DatadogOptions) -> RequestPlan {
+    let parts = &options.parts;
+    let fixed = parts.item_prefix.len() + parts.tags_suffix.len() + parts.after_tags.len();
+    let body_limit = "a Datadog request body (max_body_bytes)";
+    let layout = Layout {
+        per_item: events.first().map_or(0, |e| e.estimated_size()) + fixed + 160,
+        max_item_bytes: options.max_item_bytes,
+        max_items: options.max_items_per_request,
+        item_limit_name: "a Datadog log item (max_item_bytes)",
+        ..Layout::new(
+            Framing::ARRAY,
+            options.gzip,
+            options.max_body_bytes,
+            body_limit,
+        )
     };
-    let max_body = options.max_body_bytes();
-    let max_item = options.max_item_bytes();
-    let max_items = options.max_items_per_request();
-    let per_item = first.estimated_size()
-        + options.item_prefix.len()
-        + options.tags_suffix.len()
-        + options.after_tags.len()
-        + 160;
-    let capacity = |remaining: usize| {
-        remaining
-            .min(max_items)
-            .saturating_mul(per_item)
-            .min(max_body)
-            + per_item
-    };
-    let mut body: Vec<u8> = Vec::with_capacity(capacity(events.len()));
-    body.push(b'[');
-    // Items in the body being written.
-    let mut items = 0;
-    for (i, event) in events.iter().enumerate() {
-        let start = body.len();
-        if items > 0 {
-            body.push(b',');
-        }
-        let item_start = body.len();
-        write_item(&mut body, event, options);
-        let len = body.len() - item_start;
-        // An item must fit the item limit, and alone in a body (`[item]`) the body limit.
-        let limit = if len > max_item {
-            Some((max_item, "a Datadog log item (max_item_bytes)"))
-        } else if len + 2 > max_body {
-            Some((max_body, "a Datadog request body (max_body_bytes)"))
-        } else {
-            None
-        };
-        if let Some((limit, what)) = limit {
-            body.truncate(start);
-            plan.reject(
-                i,
-                EncodeError::TooLarge {
-                    event_id: event.event_id().to_string(),
-                    size: len,
-                    limit,
-                    what,
-                },
-            );
-            continue;
-        }
-        if items == max_items || body.len() + 1 > max_body {
-            // The item starts the next body; the one so far (not empty, since the item
-            // alone fits) is closed and goes as one request.
-            let mut next = Vec::with_capacity(capacity(events.len() - i));
-            next.push(b'[');
-            next.extend_from_slice(&body[item_start..]);
-            body.truncate(start);
-            body.push(b']');
-            plan.close_body(i, std::mem::replace(&mut body, next));
-            items = 0;
-        }
-        items += 1;
-    }
-    if items > 0 {
-        body.push(b']');
-        plan.close_body(events.len(), body);
-    }
-    plan
+    split(events, &layout, |out, event| write_item(out, event, parts))
 }
 
 /// Appends one log item.
-fn write_item(out: &mut Vec<u8>, event: &SecurityEvent, options: &DatadogOptions) {
+fn write_item(out: &mut Vec<u8>, event: &SecurityEvent, parts: &ItemParts) {
     // The item repeats its type, project and org (tags, message, service, fields): each is
     // scanned once, and written as it is when nothing needs escaping or replacing.
     let event_type = Value::of(event.event_type().as_str());
     let project = Value::of(event.project_id().as_str());
     let org = Value::of(event.org_id().as_str());
-    out.extend_from_slice(&options.item_prefix);
+    out.extend_from_slice(&parts.item_prefix);
     project.tag(out);
     out.extend_from_slice(b",event_type:");
     event_type.tag(out);
     out.extend_from_slice(b",org:");
     org.tag(out);
-    out.extend_from_slice(&options.tags_suffix);
-    out.extend_from_slice(&options.after_tags);
+    out.extend_from_slice(&parts.tags_suffix);
+    out.extend_from_slice(&parts.after_tags);
     event_type.string(out);
     out.extend_from_slice(br#","service":"#);
     project.string(out);
@@ -189,11 +183,10 @@ fn write_item(out: &mut Vec<u8>, event: &SecurityEvent, options: &DatadogOptions
     out.extend_from_slice(severity_field(event.severity()));
     event.timestamp().write_rfc3339_bytes(out);
     out.extend_from_slice(br#"","details":"#);
-    json::push_details(out, event.details(), b"{}");
+    event.details().write_json(out, b"{}");
     out.extend_from_slice(br#","event_id":""#);
     json::push_event_id(out, event.event_id());
-    out.extend_from_slice(br#"","org_id":"#);
-    org.string(out);
+    org.string_after(out, br#"","org_id":"#);
     out.push(b'}');
 }
 
@@ -219,6 +212,12 @@ impl<'a> Value<'a> {
         } else {
             json::push_str_contents_replacing(out, self.text, b',', b'_');
         }
+    }
+
+    /// `key` (the bytes before the value), then the value as a JSON string.
+    fn string_after(&self, out: &mut Vec<u8>, key: &[u8]) {
+        out.extend_from_slice(key);
+        self.string(out);
     }
 
     /// As a JSON string (a `,` is kept: only tags replace it).

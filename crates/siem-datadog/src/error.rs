@@ -1,4 +1,5 @@
-//! Datadog answers to delivery outcomes, and the sink's build error.
+//! Datadog answers to delivery outcomes. (The build and option errors are
+//! [`siem_http::BuildError`] and [`siem_http::ConfigError`], the same for every adapter.)
 //!
 //! Success is HTTP 202 (Accepted). Errors carry `{"errors":[…]}`, whose entries are either
 //! strings (`{"errors":["Forbidden"]}`) or objects with `status`, `title`, `detail` and
@@ -10,25 +11,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 use siem_core::{Ack, DeliveryError, ErrorDetail};
-use siem_http::{classify_status, HttpError, HttpResponse};
-
-/// A Datadog sink that could not be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// The sink name is empty.
-    #[error("a Datadog sink needs a non-empty name")]
-    EmptyName,
-    /// The HTTP client could not be built (e.g. the extra CA is not valid PEM).
-    #[error("datadog sink {name}: {source}")]
-    Http {
-        /// The sink's name.
-        name: String,
-        /// Why.
-        #[source]
-        source: HttpError,
-    },
-}
+use siem_http::{classify_status, HttpResponse};
+pub use siem_http::{BuildError, ConfigError};
 
 /// The status Datadog answers on success.
 pub const ACCEPTED: u16 = 202;

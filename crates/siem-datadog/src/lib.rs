@@ -19,20 +19,23 @@
 //! item's `timestamp` as the log date.
 //!
 //! The crate has the same shape as `siem-splunk` and `siem-sentinel`: [`config`]
-//! (options and their TOML form), [`encoder`] (pure), [`sink`] (one attempt per request)
-//! and [`error`] (Datadog answers to delivery errors). Retry, batching and credential
+//! (settings only, each option declared once in a serde struct), [`encoder`] (every byte
+//! on the wire, pure), [`sink`] (the shared `siem_http::HttpSink`) and [`error`] (Datadog
+//! answers to delivery errors). Retry, batching and credential
 //! refresh belong to `siem-dispatch`.
 //!
 //! ```
 //! use std::sync::Arc;
 //! use siem_core::SecurityEvent;
-//! use siem_datadog::{encode, DatadogOptions};
+//! use siem_datadog::{encode, DatadogConfig};
 //!
-//! let options = DatadogOptions::builder()
-//!     .env("production")
-//!     .hostname("aisg-proxy")
-//!     .gzip(false)
-//!     .build()?;
+//! let options = DatadogConfig {
+//!     env: Some("production".into()),
+//!     hostname: Some("aisg-proxy".into()),
+//!     gzip: false,
+//!     ..Default::default()
+//! }
+//! .sink_options()?;
 //! let event = SecurityEvent::from_json(r#"{"event_type":"dlp.injection_blocked","org_id":"org_acme",
 //!   "project_id":"proj_bot","request_id":"req_1","timestamp":"2026-06-08T20:16:02.250Z",
 //!   "details":{"action":"blocked","model":"claude-sonnet-4.5"}}"#)?;
@@ -49,7 +52,7 @@ pub mod encoder;
 pub mod error;
 pub mod sink;
 
-pub use config::{ConfigError, DatadogConfig, DatadogOptions, DatadogOptionsBuilder};
-pub use encoder::{encode, encode_owned};
-pub use error::BuildError;
+pub use config::{DatadogConfig, DatadogOptions};
+pub use encoder::encode;
+pub use error::{BuildError, ConfigError};
 pub use sink::DatadogSink;

@@ -9,14 +9,22 @@ use serde_json::Value;
 use siem_core::details::{Blocked, PiiBlocked};
 use siem_core::{EncodeError, Ident, SecurityEvent, Severity, Timestamp};
 use siem_datadog::config::{MAX_BODY_BYTES, MAX_ITEMS_PER_REQUEST};
-use siem_datadog::{encode, DatadogOptions, DatadogOptionsBuilder};
+use siem_datadog::{encode, DatadogConfig, DatadogOptions};
 
 use common::{assert_json_contains, fixture_event, fixture_events, fixtures, plain_body};
 
-fn production() -> DatadogOptionsBuilder {
-    DatadogOptions::builder()
-        .env("production")
-        .hostname("aisg-proxy")
+fn production() -> DatadogConfig {
+    DatadogConfig {
+        env: Some("production".into()),
+        hostname: Some("aisg-proxy".into()),
+        ..Default::default()
+    }
+}
+
+fn opts(f: impl FnOnce(&mut DatadogConfig)) -> DatadogOptions {
+    let mut c = production();
+    f(&mut c);
+    c.sink_options().unwrap()
 }
 
 fn items(request: &siem_core::EncodedRequest) -> Vec<Value> {
@@ -50,7 +58,7 @@ fn platform_example_budget_exhausted_is_reproduced_field_for_field() {
             .unwrap(),
     )
     .unwrap();
-    let options = production().build().unwrap();
+    let options = opts(|_| {});
     let encoded = encode(&[fixture_event("budget.exhausted")], &options);
     let actual = items(&encoded.requests[0]);
     let expected = example.as_array().unwrap();
@@ -72,7 +80,7 @@ fn platform_example_budget_exhausted_is_reproduced_field_for_field() {
 
 #[test]
 fn status_maps_from_severity() {
-    let options = production().build().unwrap();
+    let options = opts(|_| {});
     for (severity, status) in [
         (Severity::Critical, "emergency"),
         (Severity::High, "alert"),
@@ -91,7 +99,7 @@ fn status_maps_from_severity() {
 
 #[test]
 fn item_fields_and_tags() {
-    let options = production().tags(["team:sec", "pci"]).build().unwrap();
+    let options = opts(|c| c.tags = ["team:sec", "pci"].map(String::from).to_vec());
     for event in fixture_events() {
         let item = single_item((*event).clone(), &options);
         let canonical: Value = serde_json::from_str(&event.to_json()).unwrap();
@@ -127,7 +135,7 @@ fn item_fields_and_tags() {
     assert!(budget.get("request_id").is_none());
     let bare = single_item(
         (*fixture_event("budget.exhausted")).clone(),
-        &DatadogOptions::builder().build().unwrap(),
+        &DatadogConfig::default().sink_options().unwrap(),
     );
     assert!(bare.get("hostname").is_none());
     assert!(tags(&bare)[0].starts_with("service:"));
@@ -148,7 +156,7 @@ fn identifiers_are_escaped_and_commas_kept_out_of_tags() {
     .request_id(nasty)
     .build()
     .unwrap();
-    let item = single_item(event, &production().build().unwrap());
+    let item = single_item(event, &opts(|_| {}));
     assert_eq!(item["request_id"], nasty);
     assert_eq!(item["org_id"], "org, \"quoted\"");
     assert_eq!(item["service"], "proj\\x");
@@ -199,7 +207,7 @@ fn check_split(
 #[test]
 fn splits_at_1000_items_by_default() {
     let events: Vec<_> = fixture_events().into_iter().cycle().take(2_345).collect();
-    let encoded = encode(&events, &production().gzip(false).build().unwrap());
+    let encoded = encode(&events, &opts(|c| c.gzip = false));
     let counts: Vec<_> = encoded.requests.iter().map(|r| r.events.len()).collect();
     assert_eq!(counts, [1000, 1000, 345]);
     let sent = check_split(&encoded, MAX_ITEMS_PER_REQUEST, MAX_BODY_BYTES);
@@ -216,12 +224,11 @@ fn splits_at_the_body_limit_and_rejects_oversized_items() {
         }
     }
     let (max_body, max_item) = (2_500, 2_000);
-    let options = production()
-        .max_body_bytes(max_body)
-        .max_item_bytes(max_item)
-        .gzip(false)
-        .build()
-        .unwrap();
+    let options = opts(|c| {
+        c.max_body_bytes = max_body;
+        c.max_item_bytes = max_item;
+        c.gzip = false;
+    });
     let encoded = encode(&events, &options);
     assert_eq!(encoded.rejected.len(), 2);
     for r in &encoded.rejected {
@@ -253,11 +260,10 @@ fn splits_at_the_body_limit_and_rejects_oversized_items() {
 
 #[test]
 fn item_fitting_the_item_limit_but_not_the_body_limit_is_rejected() {
-    let options = production()
-        .max_body_bytes(400)
-        .gzip(false)
-        .build()
-        .unwrap();
+    let options = opts(|c| {
+        c.max_body_bytes = 400;
+        c.gzip = false;
+    });
     let encoded = encode(&fixture_events(), &options);
     assert!(encoded.requests.is_empty());
     assert_eq!(encoded.rejected.len(), 5);
@@ -270,8 +276,8 @@ fn item_fitting_the_item_limit_but_not_the_body_limit_is_rejected() {
 #[test]
 fn gzip_body_decompresses_to_the_plain_body() {
     let events = fixture_events();
-    let zipped = encode(&events, &production().build().unwrap());
-    let plain = encode(&events, &production().gzip(false).build().unwrap());
+    let zipped = encode(&events, &opts(|_| {}));
+    let plain = encode(&events, &opts(|c| c.gzip = false));
     assert!(zipped.requests[0].gzip && !plain.requests[0].gzip);
     assert_eq!(
         common::gunzip(&zipped.requests[0].body),
@@ -281,6 +287,6 @@ fn gzip_body_decompresses_to_the_plain_body() {
 
 #[test]
 fn empty_batch_gives_nothing() {
-    let encoded = encode(&[], &production().build().unwrap());
+    let encoded = encode(&[], &opts(|_| {}));
     assert!(encoded.requests.is_empty() && encoded.rejected.is_empty());
 }

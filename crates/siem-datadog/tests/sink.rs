@@ -7,31 +7,36 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use siem_core::testing::conformance;
-use siem_core::{CredentialProvider, DeliveryError, Endpoint, Secret, SiemSink};
+use siem_core::{CredentialProvider, Endpoint, SiemSink};
 use siem_datadog::config::USER_AGENT;
-use siem_datadog::{encode, DatadogOptions, DatadogSink};
-use siem_http::testing::{
-    assert_message_cut_short, assert_secret_absent, assert_timed_out, outcome_class, send_first,
-    OutcomeClass,
-};
-use siem_http::HttpOptions;
+use siem_datadog::{encode, DatadogConfig, DatadogOptions, DatadogSink};
+use siem_http::testing::{check_transport, outcome_class, OutcomeClass, TestResponse};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use common::{fixture_events, gunzip, FailingCredential, RecordingCredential};
+use common::{fixture_events, gunzip, RecordingCredential};
 
 const API_KEY: &str = "dd-api-key-7f3c9a1e-secret";
 
+/// Options for the mock at `mock` (plain HTTP on loopback), changed by `f`.
+fn mock_options(mock: &MockServer, f: impl FnOnce(&mut DatadogConfig)) -> DatadogOptions {
+    let mut config = DatadogConfig {
+        endpoint: Some(Endpoint::plain_http_loopback(&mock.uri()).unwrap()),
+        ..Default::default()
+    };
+    f(&mut config);
+    config.sink_options().unwrap().map_http(|h| {
+        h.allow_plain_http_loopback()
+            .request_timeout(Duration::from_secs(5))
+    })
+}
+
 fn options(mock: &MockServer, gzip: bool) -> DatadogOptions {
-    DatadogOptions::builder()
-        .endpoint(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
-        .env("production")
-        .hostname("aisg-proxy")
-        .gzip(gzip)
-        .http_options(HttpOptions::new("ignored").allow_plain_http_loopback())
-        .request_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
+    mock_options(mock, |c| {
+        c.env = Some("production".into());
+        c.hostname = Some("aisg-proxy".into());
+        c.gzip = gzip;
+    })
 }
 
 fn sink(mock: &MockServer, credential: Arc<dyn CredentialProvider>) -> DatadogSink {
@@ -243,104 +248,29 @@ async fn every_status_class_and_datadog_error_body_is_mapped() {
 }
 
 #[tokio::test]
-async fn hung_server_times_out_as_retryable() {
-    let mock = MockServer::start().await;
-    intake_answers(&mock, accepted().set_delay(Duration::from_secs(30))).await;
-    let options = DatadogOptions::builder()
-        .endpoint(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
-        .http_options(HttpOptions::new("x").allow_plain_http_loopback())
-        .request_timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
-    let sink = DatadogSink::new("d", options, RecordingCredential::new(API_KEY)).unwrap();
-    assert_timed_out(&send_first(&sink, &fixture_events()).await);
-}
-
-#[tokio::test]
-async fn redirect_is_not_followed() {
-    let mock = MockServer::start().await;
-    let elsewhere = format!("{}/elsewhere", mock.uri());
-    intake_answers(
-        &mock,
-        ResponseTemplate::new(302).insert_header("Location", elsewhere.as_str()),
-    )
+async fn timeouts_redirects_capped_errors_secrets_and_conformance() {
+    check_transport(TestResponse::json(202, "{}"), "/api/v2/logs", |setup| {
+        let config = DatadogConfig {
+            endpoint: Some(setup.endpoint),
+            ca_file: Some(setup.ca_file),
+            ..Default::default()
+        };
+        let options = config.sink_options().unwrap();
+        let options = options.map_http(|h| h.request_timeout(setup.request_timeout));
+        DatadogSink::new("datadog-test", options, setup.credential).unwrap()
+    })
     .await;
-    let sink = sink(&mock, RecordingCredential::new(API_KEY));
-    let result = send_first(&sink, &fixture_events()).await;
-    assert!(
-        matches!(&result, Err(DeliveryError::Permanent { detail }) if detail.status == Some(302)),
-        "{result:?}"
-    );
-    let received = mock.received_requests().await.unwrap();
-    assert_eq!(received.len(), 1);
-    assert_eq!(received[0].url.path(), "/api/v2/logs");
 }
 
 #[tokio::test]
-async fn huge_error_body_is_cut_short() {
-    let mock = MockServer::start().await;
-    intake_answers(
-        &mock,
-        ResponseTemplate::new(500).set_body_string("E".repeat(4 * 1024 * 1024)),
-    )
-    .await;
-    let sink = sink(&mock, RecordingCredential::new(API_KEY));
-    assert_message_cut_short(&send_first(&sink, &fixture_events()).await);
-}
-
-#[tokio::test]
-async fn credential_provider_failure_sends_nothing() {
+async fn passes_the_core_conformance_suite_when_batches_split() {
     let mock = MockServer::start().await;
     intake_answers(&mock, accepted()).await;
-    let sink = sink(&mock, Arc::new(FailingCredential));
-    let err = send_first(&sink, &fixture_events()).await.unwrap_err();
-    assert!(matches!(err, DeliveryError::Credentials(_)), "{err:?}");
-    assert!(mock.received_requests().await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn secret_never_appears_in_debug_or_error_text() {
-    let mock = MockServer::start().await;
-    // An intake (or proxy) that echoes the key back in its error text.
-    intake_answers(
-        &mock,
-        ResponseTemplate::new(403)
-            .set_body_string(format!(r#"{{"errors":["API key {API_KEY} is invalid"]}}"#)),
-    )
-    .await;
-    let sink = sink(&mock, RecordingCredential::new(API_KEY));
-    let report = sink.deliver(&fixture_events()).await;
-    let err = report.error.clone().unwrap();
-    assert_secret_absent(
-        API_KEY,
-        [
-            format!("{sink:?}"),
-            format!("{sink:#?}"),
-            err.to_string(),
-            format!("{err:?}"),
-            format!("{report:?}"),
-        ],
-    );
-    assert!(err.to_string().contains("[REDACTED]"));
-}
-
-#[tokio::test]
-async fn passes_the_core_conformance_suite() {
-    let mock = MockServer::start().await;
-    intake_answers(&mock, accepted()).await;
-    let sink = sink(&mock, RecordingCredential::new(API_KEY));
-    conformance::check_encoding(&sink).unwrap();
-    conformance::check_delivery(&sink, Some(&Secret::new(API_KEY)))
-        .await
-        .unwrap();
-    // And with small limits, so that batches split by count and by size.
-    let small = DatadogOptions::builder()
-        .endpoint(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
-        .max_items_per_request(4)
-        .max_body_bytes(1_500)
-        .http_options(HttpOptions::new("x").allow_plain_http_loopback())
-        .build()
-        .unwrap();
+    // Small limits, so that batches split by count and by size.
+    let small = mock_options(&mock, |c| {
+        c.max_items_per_request = 4;
+        c.max_body_bytes = 1_500;
+    });
     let sink = DatadogSink::new("small", small, RecordingCredential::new(API_KEY)).unwrap();
     conformance::check_encoding(&sink).unwrap();
     conformance::check_delivery(&sink, None).await.unwrap();
@@ -348,12 +278,15 @@ async fn passes_the_core_conformance_suite() {
 
 #[test]
 fn build_errors_name_the_problem() {
-    let options = DatadogOptions::builder().ca_pem("not pem").build().unwrap();
+    let options = DatadogConfig::default()
+        .sink_options()
+        .unwrap()
+        .map_http(|h| h.extra_root_ca_pem("not pem"));
     let err =
         DatadogSink::new("bad-ca", options.clone(), RecordingCredential::new(API_KEY)).unwrap_err();
     assert!(err.to_string().contains("bad-ca"), "{err}");
     assert!(matches!(
         DatadogSink::new("", options, RecordingCredential::new(API_KEY)),
-        Err(siem_datadog::BuildError::EmptyName)
+        Err(siem_datadog::BuildError::EmptyName { .. })
     ));
 }

@@ -13,25 +13,38 @@
 //!   request clones of its events or (for a batch handed over) the events themselves.
 //! - [`AuthenticatedPost`] and [`AuthHeader`]: the send path every sink shares (credential,
 //!   auth header, content headers, one POST, classification, invalidation and scrubbing).
+//! - [`split`]: the one splitter of every encoder (framing, body/item/count limits,
+//!   rejections); [`HttpSink`], [`Adapter`], [`ConfigError`], [`BuildError`]: the sink
+//!   and errors every adapter shares (an adapter implements [`Adapter`] on its options).
 //! - [`classify_status`] and [`parse_retry_after`]: HTTP answers to
 //!   [`DeliveryError`](siem_core::DeliveryError) classes.
-//! - [`json`]: a JSON string writer for hand-built bodies; [`TimeoutsConfig`]: the
-//!   `timeouts` table every sink's configuration shares; [`TransportBuilder`]: the CA and
-//!   timeout half of every sink's options builder.
+//! - [`TimeoutsConfig`], the `timeouts` table every sink's configuration shares, and
+//!   [`TransportBuilder`], the CA and timeout settings built into [`HttpOptions`].
 //! - `testing` (feature `testing`, tests only): a throwaway CA and an HTTPS test server on
 //!   127.0.0.1, and a plain-HTTP loopback escape hatch for wiremock.
 #![warn(missing_docs)]
 
+mod adapter;
 mod client;
 mod config;
 mod gzip;
-pub mod json;
 mod plan;
 mod send;
+mod split;
 mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+/// What [`adapter_options!`] names, so an adapter needs no extra dependency for it.
+#[doc(hidden)]
+pub mod __private {
+    pub use siem_core::{Ack, DeliveryError, SecurityEvent};
+    pub use url::Url;
+}
+
+pub use adapter::{
+    default_gzip, shown, transport, Adapter, BuildError, ConfigError, HttpSink, DEFAULT_GZIP,
+};
 pub use client::{
     scrub_secret, secret_header, HttpClient, HttpError, HttpOptions, HttpResponse,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT,
@@ -40,6 +53,7 @@ pub use config::{InvalidTimeout, InvalidTransport, TimeoutsConfig, TransportBuil
 pub use http::header::{HeaderName, HeaderValue};
 pub use plan::RequestPlan;
 pub use send::{content_headers, AuthHeader, AuthenticatedPost};
+pub use split::{split, Framing, Layout};
 pub use status::{classify_status, parse_retry_after};
 
 use std::sync::Arc;

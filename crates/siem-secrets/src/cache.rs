@@ -114,6 +114,49 @@ impl Clock for ManualClock {
     }
 }
 
+/// The largest safety margin before expiry at which a value with a lifetime (see
+/// [`ExpiringProvider`]) is refreshed.
+pub const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// The refresh margin for a value valid for `lifetime`: 10 % of it, at most
+/// [`MAX_REFRESH_MARGIN`]. A one-hour token is refreshed after 55 minutes.
+///
+/// ```
+/// use std::time::Duration;
+/// use siem_secrets::refresh_margin;
+/// assert_eq!(refresh_margin(Duration::from_secs(3600)), Duration::from_secs(300));
+/// assert_eq!(refresh_margin(Duration::from_secs(600)), Duration::from_secs(60));
+/// ```
+pub fn refresh_margin(lifetime: Duration) -> Duration {
+    (lifetime / 10).min(MAX_REFRESH_MARGIN)
+}
+
+/// A source of values that may say how long they are valid (an OAuth token's
+/// `expires_in`). A value with a lifetime is fresh until [`refresh_margin`] before it
+/// expires and is never served past its expiry; one without follows the cache's
+/// [`CacheOptions::ttl`] and [`CacheOptions::max_staleness`].
+#[async_trait]
+pub trait ExpiringProvider: Send + Sync + fmt::Debug + 'static {
+    /// Fetches a value and, when known, how long it is valid from now.
+    async fn fetch(&self) -> Result<(Secret, Option<Duration>), CredentialError>;
+    /// How errors and logs name the source.
+    fn describe(&self) -> String;
+}
+
+/// Any [`CredentialProvider`] as a source without lifetimes.
+#[derive(Debug)]
+struct Plain(Arc<dyn CredentialProvider>);
+
+#[async_trait]
+impl ExpiringProvider for Plain {
+    async fn fetch(&self) -> Result<(Secret, Option<Duration>), CredentialError> {
+        self.0.get().await.map(|secret| (secret, None))
+    }
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+}
+
 type SharedFetch = Shared<BoxFuture<'static, Result<Secret, CredentialError>>>;
 
 /// A [`CredentialProvider`] that caches another one.
@@ -148,7 +191,7 @@ pub struct CachedCredential {
 }
 
 struct Inner {
-    provider: Arc<dyn CredentialProvider>,
+    provider: Arc<dyn ExpiringProvider>,
     reference: String,
     options: CacheOptions,
     clock: Arc<dyn Clock>,
@@ -166,6 +209,8 @@ struct State {
 struct Entry {
     secret: Secret,
     fetched_at: Instant,
+    /// How long the source said the value is valid, if it did.
+    lifetime: Option<Duration>,
     /// A SIEM refused this value: refetch on the next `get`, never serve it stale.
     rejected: bool,
     /// Set when a refetch after a rejection returned the same value; further rejections
@@ -179,14 +224,20 @@ fn deadline(start: Instant, after: Duration) -> Option<Instant> {
 
 impl Entry {
     fn is_fresh(&self, now: Instant, options: &CacheOptions) -> bool {
-        !self.rejected && deadline(self.fetched_at, options.ttl).is_none_or(|end| now < end)
+        let fresh_for = match self.lifetime {
+            Some(lifetime) => lifetime - refresh_margin(lifetime),
+            None => options.ttl,
+        };
+        !self.rejected && deadline(self.fetched_at, fresh_for).is_none_or(|end| now < end)
     }
 
     fn is_servable_stale(&self, now: Instant, options: &CacheOptions) -> bool {
-        let limit = options
-            .ttl
-            .checked_add(options.max_staleness)
-            .unwrap_or(Duration::MAX);
+        let limit = self.lifetime.unwrap_or_else(|| {
+            options
+                .ttl
+                .checked_add(options.max_staleness)
+                .unwrap_or(Duration::MAX)
+        });
         !self.rejected && deadline(self.fetched_at, limit).is_none_or(|end| now < end)
     }
 }
@@ -215,6 +266,16 @@ impl CachedCredential {
     /// Caches `provider` with `options` and an explicit clock.
     pub fn with_clock(
         provider: Arc<dyn CredentialProvider>,
+        options: CacheOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self::expiring(Arc::new(Plain(provider)), options, clock)
+    }
+
+    /// Caches a source whose values may carry their own lifetime (see
+    /// [`ExpiringProvider`]), with `options` and `clock`.
+    pub fn expiring(
+        provider: Arc<dyn ExpiringProvider>,
         options: CacheOptions,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -252,24 +313,24 @@ impl Inner {
         let provider = Arc::clone(&self.provider);
         let cache = Arc::downgrade(self);
         async move {
-            let result = provider.get().await;
+            let result = provider.fetch().await;
             if let Some(cache) = cache.upgrade() {
                 cache.record(&result);
             }
-            result
+            result.map(|(secret, _)| secret)
         }
         .boxed()
         .shared()
     }
 
     /// Stores the outcome of a fetch.
-    fn record(&self, result: &Result<Secret, CredentialError>) {
+    fn record(&self, result: &Result<(Secret, Option<Duration>), CredentialError>) {
         let now = self.clock.now();
         let mut state = self.lock();
         state.inflight = None;
         state.fetches += 1;
         match result {
-            Ok(secret) => {
+            Ok((secret, lifetime)) => {
                 let reconfirmed_at = match &state.entry {
                     Some(old) if old.rejected && old.secret.same_value(secret) => Some(now),
                     _ => None,
@@ -277,6 +338,7 @@ impl Inner {
                 state.entry = Some(Entry {
                     secret: secret.clone(),
                     fetched_at: now,
+                    lifetime: *lifetime,
                     rejected: false,
                     reconfirmed_at,
                 });

@@ -7,6 +7,9 @@
 //! fetch per secret, stale values served with a warning while the store fails, early
 //! invalidation when a SIEM rejects a credential), and a [`SecretResolver`] that turns the
 //! configuration's [`SecretRef`]s into shared providers and prefetches them at start-up.
+//! Feature `entra` (default): [`entra::EntraTokenSource`], the Entra ID client-credentials
+//! token source Sentinel uses, on the same cache (tokens carry their own lifetime, see
+//! [`ExpiringProvider`]).
 //!
 //! Errors are [`CredentialError`](siem_core::CredentialError)s that name the reference
 //! (`env:VAR`, `aws:name#key`), never the value; every type's `Debug` redacts values.
@@ -31,6 +34,8 @@
 #[cfg(feature = "aws")]
 mod aws;
 mod cache;
+#[cfg(feature = "entra")]
+pub mod entra;
 mod env;
 mod reference;
 mod resolver;
@@ -39,8 +44,8 @@ mod value;
 #[cfg(feature = "aws")]
 pub use aws::{AwsSecret, AwsSecretsManager};
 pub use cache::{
-    CacheOptions, CachedCredential, Clock, ManualClock, TokioClock, DEFAULT_FAILURE_BACKOFF,
-    DEFAULT_MAX_STALENESS, DEFAULT_TTL,
+    refresh_margin, CacheOptions, CachedCredential, Clock, ExpiringProvider, ManualClock,
+    TokioClock, DEFAULT_FAILURE_BACKOFF, DEFAULT_MAX_STALENESS, DEFAULT_TTL, MAX_REFRESH_MARGIN,
 };
 pub use env::EnvCredential;
 pub use reference::{SecretRef, EXPECTED_FORMS};

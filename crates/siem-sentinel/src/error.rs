@@ -1,5 +1,6 @@
-//! Errors: building a sink or token source, and mapping Logs Ingestion API answers to
-//! [`DeliveryError`] classes.
+//! Logs Ingestion API answers to [`DeliveryError`] classes. (The build and option errors
+//! are [`siem_http::BuildError`] and [`siem_http::ConfigError`], the same for every
+//! adapter.)
 //!
 //! | answer | class |
 //! | --- | --- |
@@ -15,31 +16,11 @@
 
 use serde::Deserialize;
 use siem_core::{Ack, DeliveryError};
-use siem_http::{HttpError, HttpResponse};
-
-use crate::config::ConfigError;
+use siem_http::HttpResponse;
+pub use siem_http::{BuildError, ConfigError};
 
 /// How much of a platform message is kept.
 const MAX_MESSAGE_CHARS: usize = 512;
-
-/// A sink or token source that could not be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// An option is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The HTTP client could not be set up (e.g. the CA file is unreadable or holds no
-    /// certificate).
-    #[error("{component}: {source}")]
-    Http {
-        /// What was being built, e.g. `sentinel sink "sentinel-prod"`.
-        component: String,
-        /// Why.
-        #[source]
-        source: HttpError,
-    },
-}
 
 #[derive(Deserialize)]
 struct AzureErrorBody {
@@ -77,7 +58,7 @@ pub fn parse_error_body(body: &[u8]) -> Option<(Option<String>, String)> {
 
 /// Classifies a Logs Ingestion API answer. Any 2xx is success: the API documents 204, and
 /// a proxy or a future API version answering 200/202 has still accepted the data.
-pub fn classify_response(response: &HttpResponse) -> Result<Ack, DeliveryError> {
+pub fn check_response(response: &HttpResponse) -> Result<Ack, DeliveryError> {
     if (200..300).contains(&response.status) {
         return Ok(Ack {
             status: response.status,
@@ -107,7 +88,7 @@ mod tests {
             r#"{"error":{"code":"InvalidStream","message":"Stream Custom-X is not declared"}}"#,
             None,
         );
-        let e = classify_response(&r).unwrap_err();
+        let e = check_response(&r).unwrap_err();
         let d = e.detail().unwrap();
         assert!(matches!(e, DeliveryError::Permanent { .. }));
         assert_eq!(d.status, Some(400));
@@ -117,10 +98,10 @@ mod tests {
 
     #[test]
     fn other_bodies_are_kept_as_text() {
-        let e = classify_response(&response(502, " <html>bad gateway</html> ", None)).unwrap_err();
+        let e = check_response(&response(502, " <html>bad gateway</html> ", None)).unwrap_err();
         assert_eq!(e.detail().unwrap().code, None);
         assert_eq!(e.detail().unwrap().message, "<html>bad gateway</html>");
-        let e = classify_response(&response(400, r#"{"error":"flat"}"#, None)).unwrap_err();
+        let e = check_response(&response(400, r#"{"error":"flat"}"#, None)).unwrap_err();
         assert_eq!(e.detail().unwrap().message, r#"{"error":"flat"}"#);
     }
 
@@ -128,7 +109,7 @@ mod tests {
     fn long_messages_are_shortened() {
         let long = "x".repeat(5000);
         let body = format!(r#"{{"error":{{"code":"C","message":"{long}"}}}}"#);
-        let e = classify_response(&response(400, &body, None)).unwrap_err();
+        let e = check_response(&response(400, &body, None)).unwrap_err();
         assert_eq!(
             e.detail().unwrap().message.chars().count(),
             MAX_MESSAGE_CHARS + 1
@@ -139,9 +120,7 @@ mod tests {
     fn every_2xx_is_success() {
         for status in [200, 202, 204] {
             assert_eq!(
-                classify_response(&response(status, "", None))
-                    .unwrap()
-                    .status,
+                check_response(&response(status, "", None)).unwrap().status,
                 status
             );
         }
@@ -149,7 +128,7 @@ mod tests {
 
     #[test]
     fn retry_after_is_carried() {
-        let e = classify_response(&response(429, "", Some(7))).unwrap_err();
+        let e = check_response(&response(429, "", Some(7))).unwrap_err();
         assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
         assert!(e.is_retryable());
     }

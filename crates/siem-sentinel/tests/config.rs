@@ -1,18 +1,32 @@
-//! Option validation and the TOML form: every default is the documented constant, every
-//! identifier that ends up in a URL is checked, and errors name the field.
+//! The settings: every default is the documented constant, every identifier that ends up
+//! in a URL is checked, errors name the field, and the TOML and JSON forms.
+
+mod common;
 
 use std::path::Path;
 use std::time::Duration;
 
 use siem_core::Endpoint;
-use siem_http::MAX_TIMEOUT;
+use siem_http::TimeoutsConfig;
 use siem_sentinel::config::*;
+use siem_sentinel::SentinelConfig;
 
-const DCR: &str = "dcr-00112233445566778899aabbccddeeff";
-const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
+use common::{CLIENT, DCR};
 
 fn dce() -> Endpoint {
     Endpoint::parse("https://dce.example.ingest.monitor.azure.com").unwrap()
+}
+
+fn config() -> SentinelConfig {
+    SentinelConfig::new(dce(), DCR)
+}
+
+fn entra(tenant: &str, client: &str) -> SentinelConfig {
+    SentinelConfig {
+        tenant_id: Some(tenant.into()),
+        client_id: Some(client.into()),
+        ..config()
+    }
 }
 
 #[test]
@@ -22,12 +36,14 @@ fn default_authority_parses() {
 
 #[test]
 fn defaults_are_the_documented_constants() {
-    let o = SentinelOptions::builder(dce(), DCR).build().unwrap();
-    assert_eq!(o.stream(), DEFAULT_STREAM);
-    assert_eq!(o.gzip(), DEFAULT_GZIP);
-    assert_eq!(o.connect_timeout(), DEFAULT_CONNECT_TIMEOUT);
-    assert_eq!(o.request_timeout(), DEFAULT_REQUEST_TIMEOUT);
-    assert_eq!(o.ca_file(), None);
+    let o = config().sink_options().unwrap();
+    assert_eq!(o.stream, DEFAULT_STREAM);
+    assert_eq!(o.gzip, DEFAULT_GZIP);
+    assert_eq!(o.max_body_bytes, MAX_BODY_BYTES);
+    assert_eq!(o.http().connect_timeout, siem_http::DEFAULT_CONNECT_TIMEOUT);
+    assert_eq!(o.http().request_timeout, siem_http::DEFAULT_REQUEST_TIMEOUT);
+    assert_eq!(o.ca_file, None);
+    assert_eq!(o.http().user_agent, USER_AGENT);
     assert_eq!(
         USER_AGENT,
         format!("siem-sentinel/{}", env!("CARGO_PKG_VERSION"))
@@ -46,14 +62,11 @@ fn dcr_immutable_id_shape() {
         "00112233445566778899aabbccddeeff",
         "dcr-0011/../../x",
     ] {
-        let e = SentinelOptions::builder(dce(), bad).build().unwrap_err();
+        let e = SentinelConfig::new(dce(), bad).sink_options().unwrap_err();
         assert_eq!(e.field, "dcr_immutable_id", "{bad}");
     }
-    assert!(
-        SentinelOptions::builder(dce(), "dcr-00112233445566778899AABBCCDDEEFF")
-            .build()
-            .is_ok()
-    );
+    let upper = SentinelConfig::new(dce(), "dcr-00112233445566778899AABBCCDDEEFF");
+    assert!(upper.sink_options().is_ok());
 }
 
 #[test]
@@ -68,51 +81,54 @@ fn stream_shape() {
         "Microsoft-Syslog",
         &format!("Custom-{}", "a".repeat(MAX_STREAM_NAME_LEN)),
     ] {
-        let e = SentinelOptions::builder(dce(), DCR)
-            .stream(bad)
-            .build()
-            .unwrap_err();
-        assert_eq!(e.field, "stream", "{bad}");
+        let c = SentinelConfig {
+            stream: bad.into(),
+            ..config()
+        };
+        assert_eq!(c.sink_options().unwrap_err().field, "stream", "{bad}");
     }
-    let o = SentinelOptions::builder(dce(), DCR)
-        .stream("Custom-My_Table2")
-        .build()
-        .unwrap();
-    assert!(o
-        .ingestion_url()
+    let c = SentinelConfig {
+        stream: "Custom-My_Table2".into(),
+        ..config()
+    };
+    assert!(c
+        .sink_options()
+        .unwrap()
+        .url()
         .as_str()
         .ends_with("/streams/Custom-My_Table2?api-version=2023-01-01"));
 }
 
 #[test]
-fn zero_timeouts_are_rejected() {
-    let e = SentinelOptions::builder(dce(), DCR)
-        .request_timeout(Duration::ZERO)
-        .build()
-        .unwrap_err();
-    assert_eq!(e.field, "timeouts.request_ms");
-    let e = SentinelOptions::builder(dce(), DCR)
-        .connect_timeout(MAX_TIMEOUT + Duration::from_millis(1))
-        .build()
-        .unwrap_err();
-    assert_eq!(e.field, "timeouts.connect_ms");
-    let e = EntraOptions::builder("t", CLIENT)
-        .connect_timeout(Duration::ZERO)
-        .build()
-        .unwrap_err();
-    assert_eq!(e.field, "timeouts.connect_ms");
+fn out_of_range_values_are_rejected() {
+    for (timeouts, field) in [
+        (TimeoutsConfig::new(None, Some(0)), "timeouts"),
+        (TimeoutsConfig::new(Some(600_001), None), "timeouts"),
+    ] {
+        let c = SentinelConfig {
+            timeouts,
+            ..entra("t", CLIENT)
+        };
+        assert_eq!(c.sink_options().unwrap_err().field, field);
+        assert_eq!(c.entra_options().unwrap_err().field, field);
+    }
+    for max in [0, MAX_BODY_BYTES + 1] {
+        let c = SentinelConfig {
+            max_body_bytes: max,
+            ..config()
+        };
+        assert_eq!(c.sink_options().unwrap_err().field, "max_body_bytes");
+    }
 }
 
 #[test]
 fn ingestion_url_keeps_a_base_path() {
-    let o = SentinelOptions::builder(
+    let c = SentinelConfig::new(
         Endpoint::parse("https://proxy.example/azure/").unwrap(),
         DCR,
-    )
-    .build()
-    .unwrap();
+    );
     assert_eq!(
-        o.ingestion_url().as_str(),
+        c.sink_options().unwrap().url().as_str(),
         format!(
             "https://proxy.example/azure/dataCollectionRules/{DCR}/streams/\
              Custom-AisgSecurityEvents?api-version=2023-01-01"
@@ -123,7 +139,7 @@ fn ingestion_url_keeps_a_base_path() {
 #[test]
 fn entra_ids_are_checked() {
     for bad in ["", "a/b", "../x", ".x", "a..b", "tenant?x", "t%2f"] {
-        let e = EntraOptions::builder(bad, CLIENT).build().unwrap_err();
+        let e = entra(bad, CLIENT).entra_options().unwrap_err();
         assert_eq!(e.field, "tenant_id", "{bad}");
     }
     for bad in [
@@ -132,19 +148,20 @@ fn entra_ids_are_checked() {
         "11111111-2222-3333-4444-55555555555",
         "11111111222233334444555555555555",
     ] {
-        let e = EntraOptions::builder("tenant", bad).build().unwrap_err();
+        let e = entra("tenant", bad).entra_options().unwrap_err();
         assert_eq!(e.field, "client_id", "{bad}");
     }
-    let e = EntraOptions::builder("tenant", CLIENT)
-        .scope("has space")
-        .build()
-        .unwrap_err();
-    assert_eq!(e.field, "scope");
-    let o = EntraOptions::builder("72f988bf-86f1-41af-91ab-2d7cd011db47", CLIENT)
-        .authority_host(Endpoint::parse("https://login.microsoftonline.us").unwrap())
-        .scope("https://monitor.azure.us/.default")
-        .build()
-        .unwrap();
+    let c = SentinelConfig {
+        scope: Some("has space".into()),
+        ..entra("tenant", CLIENT)
+    };
+    assert_eq!(c.entra_options().unwrap_err().field, "scope");
+    let c = SentinelConfig {
+        authority_host: Some(Endpoint::parse("https://login.microsoftonline.us").unwrap()),
+        scope: Some("https://monitor.azure.us/.default".into()),
+        ..entra("72f988bf-86f1-41af-91ab-2d7cd011db47", CLIENT)
+    };
+    let o = c.entra_options().unwrap().unwrap();
     assert_eq!(
         o.token_url().as_str(),
         "https://login.microsoftonline.us/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token"
@@ -171,20 +188,24 @@ fn toml_config_with_entra() {
         "#
     ))
     .unwrap();
+    assert_eq!(config.endpoint, dce());
+    assert_eq!(config.stream, "Custom-Other");
+    assert!(!config.gzip);
+    assert_eq!(config.ca_file.as_deref(), Some(Path::new("/etc/ca.pem")));
+    let config = SentinelConfig {
+        ca_file: None,
+        ..config
+    };
     let o = config.sink_options().unwrap();
-    assert_eq!(o.endpoint(), &dce());
-    assert_eq!(o.stream(), "Custom-Other");
-    assert!(!o.gzip());
-    assert_eq!(o.ca_file(), Some(Path::new("/etc/ca.pem")));
-    assert_eq!(o.connect_timeout(), Duration::from_millis(1500));
-    assert_eq!(o.request_timeout(), Duration::from_millis(9000));
+    assert_eq!(o.http().connect_timeout, Duration::from_millis(1500));
+    assert_eq!(o.http().request_timeout, Duration::from_millis(9000));
     let e = config.entra_options().unwrap().unwrap();
     assert_eq!(
         e.token_url().as_str(),
         "https://login.example/contoso.onmicrosoft.com/oauth2/v2.0/token"
     );
     assert_eq!(e.scope(), DEFAULT_SCOPE);
-    assert_eq!(e.request_timeout(), Duration::from_millis(9000));
+    assert_eq!(e.http().request_timeout, Duration::from_millis(9000));
 }
 
 #[test]
@@ -194,15 +215,20 @@ fn toml_config_minimal_and_errors() {
     ))
     .unwrap();
     let o = config.sink_options().unwrap();
-    assert_eq!(o.stream(), DEFAULT_STREAM);
-    assert!(o.gzip());
-    assert_eq!(config.entra_options().unwrap(), None);
+    assert_eq!(o.stream, DEFAULT_STREAM);
+    assert!(o.gzip);
+    assert!(config.entra_options().unwrap().is_none());
 
     let only_tenant: SentinelConfig = toml::from_str(&format!(
         "dce = \"https://dce.example\"\ndcr_immutable_id = \"{DCR}\"\ntenant_id = \"t\"\n"
     ))
     .unwrap();
     assert_eq!(only_tenant.entra_options().unwrap_err().field, "client_id");
+    let only_scope = SentinelConfig {
+        scope: Some("x".into()),
+        ..config.clone()
+    };
+    assert_eq!(only_scope.entra_options().unwrap_err().field, "scope");
 
     let http = toml::from_str::<SentinelConfig>(&format!(
         "dce = \"http://dce.example\"\ndcr_immutable_id = \"{DCR}\"\n"
@@ -220,19 +246,15 @@ fn toml_config_minimal_and_errors() {
     ))
     .unwrap_err();
     assert!(unknown.to_string().contains("dcr_id"), "{unknown}");
-    let zero: SentinelConfig = toml::from_str(&format!(
-        "dce = \"https://a.example\"\ndcr_immutable_id = \"{DCR}\"\ntimeouts = {{ request_ms = 0 }}\n"
+}
+
+#[test]
+fn settings_are_data_json_round_trip() {
+    let c: SentinelConfig = serde_json::from_str(&format!(
+        r#"{{"endpoint":"https://dce.example","dcr_immutable_id":"{DCR}","tenant_id":"t"}}"#
     ))
     .unwrap();
-    assert_eq!(
-        zero.sink_options().unwrap_err().field,
-        "timeouts.request_ms"
-    );
-
-    let bad_dcr: SentinelConfig =
-        toml::from_str("dce = \"https://a.example\"\ndcr_immutable_id = \"dcr-1\"\n").unwrap();
-    assert_eq!(
-        bad_dcr.sink_options().unwrap_err().field,
-        "dcr_immutable_id"
-    );
+    let back: SentinelConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+    assert_eq!(back, c);
+    assert_eq!(c.stream, DEFAULT_STREAM);
 }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use common::*;
 use siem_core::{CredentialErrorKind, CredentialProvider, DeliveryError, SiemSink};
-use siem_http::testing::{TestRequest, TestResponse, TlsTestServer};
-use siem_sentinel::{encoder, EntraOptions, EntraTokenSource, SentinelOptions, SentinelSink};
+use siem_http::testing::{check_tls, TestRequest, TestResponse, TlsTestServer};
+use siem_sentinel::{encoder, EntraTokenSource, SentinelConfig, SentinelSink};
 
 fn write_ca(name: &str, pem: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
@@ -43,25 +43,35 @@ fn sink_and_tokens(
     server: &TlsTestServer,
     ca_file: Option<PathBuf>,
 ) -> (SentinelSink, Arc<EntraTokenSource>) {
-    let mut entra = EntraOptions::builder(TENANT, CLIENT).authority_host(server.endpoint());
-    let mut options = SentinelOptions::builder(server.endpoint(), DCR);
-    if let Some(path) = ca_file {
-        entra = entra.ca_file(&path);
-        options = options.ca_file(path);
-    }
-    let tokens = Arc::new(
-        EntraTokenSource::new(
-            entra.build().unwrap(),
-            RecordingCredential::new(CLIENT_SECRET),
-        )
-        .unwrap(),
-    );
-    let sink = SentinelSink::new("tls", options.build().unwrap(), tokens.clone()).unwrap();
+    let config = SentinelConfig {
+        tenant_id: Some(TENANT.into()),
+        client_id: Some(CLIENT.into()),
+        authority_host: Some(server.endpoint()),
+        ca_file,
+        ..SentinelConfig::new(server.endpoint(), DCR)
+    };
+    let entra = config.entra_options().unwrap().unwrap();
+    let tokens =
+        Arc::new(EntraTokenSource::new(entra, RecordingCredential::new(CLIENT_SECRET)).unwrap());
+    let sink = SentinelSink::new("tls", config.sink_options().unwrap(), tokens.clone()).unwrap();
     (sink, tokens)
 }
 
 #[tokio::test]
-async fn delivers_over_tls_with_the_configured_ca() {
+async fn over_tls_with_the_configured_ca() {
+    check_tls(azure, |endpoint, ca_file| {
+        let config = SentinelConfig {
+            ca_file: Some(ca_file),
+            ..SentinelConfig::new(endpoint, DCR)
+        };
+        let token = RecordingCredential::new("static-token");
+        SentinelSink::new("sentinel-tls", config.sink_options().unwrap(), token).unwrap()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_token_source_and_the_sink_share_the_configured_ca() {
     let server = TlsTestServer::start(azure).await.unwrap();
     let ca = write_ca("trusted", server.ca_pem());
     let (sink, _) = sink_and_tokens(&server, Some(ca));
@@ -83,7 +93,9 @@ async fn delivers_over_tls_with_the_configured_ca() {
     assert_eq!(call.header("content-encoding"), Some("gzip"));
     assert_eq!(
         call.decoded_body().unwrap(),
-        encoder::encode(&events, false).requests[0].body.to_vec()
+        encoder::encode(&events, &options(false)).requests[0]
+            .body
+            .to_vec()
     );
 }
 
@@ -97,8 +109,8 @@ async fn without_the_ca_the_certificate_is_refused() {
 
     let static_sink = SentinelSink::new(
         "tls-static",
-        SentinelOptions::builder(server.endpoint(), DCR)
-            .build()
+        SentinelConfig::new(server.endpoint(), DCR)
+            .sink_options()
             .unwrap(),
         RecordingCredential::new("static-token"),
     )
@@ -132,28 +144,19 @@ async fn a_certificate_from_another_ca_is_refused_even_with_a_ca_file() {
 }
 
 #[test]
-fn an_unreadable_ca_file_fails_the_build_naming_the_file() {
-    let options = SentinelOptions::builder(
-        siem_core::Endpoint::parse("https://dce.example").unwrap(),
-        DCR,
-    )
-    .ca_file("/nonexistent/ca.pem")
-    .build()
-    .unwrap();
-    let err =
-        SentinelSink::new("s", options, RecordingCredential::new("test-token-1")).unwrap_err();
-    let text = err.to_string();
-    assert!(
-        text.contains("/nonexistent/ca.pem") && text.contains("\"s\""),
-        "{text}"
-    );
+fn an_unreadable_ca_file_fails_the_options_naming_the_file() {
+    let with_ca = |path: PathBuf| SentinelConfig {
+        ca_file: Some(path),
+        ..config()
+    };
+    let err = with_ca("/nonexistent/ca.pem".into())
+        .sink_options()
+        .unwrap_err();
+    assert_eq!(err.field, "ca_file");
+    assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
     let bad = write_ca("garbage", "not a certificate");
-    let options = SentinelOptions::builder(
-        siem_core::Endpoint::parse("https://dce.example").unwrap(),
-        DCR,
-    )
-    .ca_file(bad)
-    .build()
-    .unwrap();
-    assert!(SentinelSink::new("s", options, RecordingCredential::new("test-token-1")).is_err());
+    let built = with_ca(bad).sink_options().map(|options| {
+        SentinelSink::new("s", options, RecordingCredential::new("test-token-1")).is_ok()
+    });
+    assert!(!matches!(built, Ok(true)), "{built:?}");
 }

@@ -11,20 +11,21 @@
 //! ```
 //!
 //! `host` and `index` appear only when configured, `request_id` only when the event has
-//! one. Bodies are split so that none exceeds the configured maximum (uncompressed); an
-//! event whose envelope alone is larger is rejected with [`EncodeError::TooLarge`] and the
-//! others still go.
+//! one. Bodies are split ([`siem_http::split`]) so that none exceeds the configured maximum
+//! (uncompressed); an event whose envelope alone is larger is rejected with
+//! [`EncodeError::TooLarge`](siem_core::EncodeError::TooLarge) and the others still go.
 //!
 //! The encoder writes JSON by hand into one buffer per request: the envelope fields that
 //! are the same for every event are escaped once when the options are built, identifiers
-//! are escaped by [`siem_http::json`], and only `details` goes through `serde_json`.
+//! are escaped by [`siem_core::json`], and only `details` goes through `serde_json`.
 
 use std::sync::Arc;
 
-use siem_core::{EncodeError, Encoded, SecurityEvent, Severity};
-use siem_http::{json, RequestPlan};
+use siem_core::json;
+use siem_core::{Encoded, SecurityEvent, Severity};
+use siem_http::{split, Framing, Layout, RequestPlan};
 
-use crate::config::SplunkOptions;
+use crate::config::{SplunkConfig, SplunkOptions};
 
 /// Splunk's alert severity scale (1 debug … 6 fatal) for our severities, per SPEC §4:
 /// info → 2, low → 3, medium → 4, high → 5, critical → 6.
@@ -50,17 +51,47 @@ fn severity_fields(severity: Severity) -> &'static [u8] {
     }
 }
 
-/// Encodes `events` into HEC request bodies within `options.max_body_bytes()`, gzipped
-/// when `options.gzip()`. Every event ends up in exactly one request (in input order) or
+/// The envelope fields that are the same for every event, JSON-escaped once when the
+/// options are validated: `,"host":…,"source":…,"sourcetype":…,"index":…,"event":{"event_type":`.
+#[derive(Debug, Clone)]
+pub(crate) struct Envelope {
+    meta: Vec<u8>,
+}
+
+impl Envelope {
+    pub(crate) fn new(config: &SplunkConfig) -> Self {
+        let mut out = Vec::with_capacity(128);
+        if let Some(host) = &config.host {
+            out.extend_from_slice(br#","host":"#);
+            json::push_str(&mut out, host);
+        }
+        out.extend_from_slice(br#","source":"#);
+        json::push_str(&mut out, &config.source);
+        out.extend_from_slice(br#","sourcetype":"#);
+        json::push_str(&mut out, &config.sourcetype);
+        if let Some(index) = &config.index {
+            out.extend_from_slice(br#","index":"#);
+            json::push_str(&mut out, index);
+        }
+        out.extend_from_slice(br#","event":{"event_type":"#);
+        Self { meta: out }
+    }
+}
+
+/// Encodes `events` into HEC request bodies within `options.max_body_bytes`, gzipped
+/// when `options.gzip`. Every event ends up in exactly one request (in input order) or
 /// in `rejected`.
 ///
 /// ```
 /// use std::sync::Arc;
 /// use siem_core::SecurityEvent;
-/// let options = siem_splunk::SplunkOptions::builder("https://hec.example:8088".parse()?)
-///     .index("main")
-///     .gzip(false)
-///     .build()?;
+/// use siem_splunk::SplunkConfig;
+/// let options = SplunkConfig {
+///     index: Some("main".into()),
+///     gzip: false,
+///     ..SplunkConfig::new("https://hec.example:8088".parse()?)
+/// }
+/// .sink_options()?;
 /// let event = SecurityEvent::from_json(r#"{"event_type":"budget.exhausted","org_id":"o",
 ///     "project_id":"p","timestamp":"2026-06-08T20:15:30.250Z","details":{"scope":"project",
 ///     "limit_usd":5.0,"spent_usd":5.5,"period":"monthly"}}"#)?;
@@ -73,60 +104,31 @@ pub fn encode(events: &[Arc<SecurityEvent>], options: &SplunkOptions) -> Encoded
     plan(events, options).cloning(events)
 }
 
-/// [`encode`] for a batch handed over: the requests take the events themselves.
-pub fn encode_owned(events: Vec<Arc<SecurityEvent>>, options: &SplunkOptions) -> Encoded {
-    plan(&events, options).moving(events)
-}
-
 /// Writes the bodies and decides which events each holds.
-fn plan(events: &[Arc<SecurityEvent>], options: &SplunkOptions) -> RequestPlan {
-    let mut plan = RequestPlan::new(options.gzip());
-    let Some(first) = events.first() else {
-        return plan;
-    };
-    let max = options.max_body_bytes();
+pub(crate) fn plan(events: &[Arc<SecurityEvent>], options: &SplunkOptions) -> RequestPlan {
+    let name = "a Splunk HEC request body (max_body_bytes)";
     // A guess of the envelope size, so the buffer rarely grows: the event's own estimate
     // plus the envelope fields around it.
-    let per_event = first.estimated_size() + options.envelope_meta.len() + 64;
-    let capacity = |remaining: usize| remaining.saturating_mul(per_event).min(max) + per_event;
-    let mut body: Vec<u8> = Vec::with_capacity(capacity(events.len()));
-    for (i, event) in events.iter().enumerate() {
-        let start = body.len();
-        write_envelope(&mut body, event, options);
-        let len = body.len() - start;
-        if len > max {
-            body.truncate(start);
-            plan.reject(
-                i,
-                EncodeError::TooLarge {
-                    event_id: event.event_id().to_string(),
-                    size: len,
-                    limit: max,
-                    what: "a Splunk HEC request body (max_body_bytes)",
-                },
-            );
-            continue;
-        }
-        if body.len() > max {
-            // This envelope does not fit; the body so far (not empty, since the envelope
-            // alone fits) goes as one request and the envelope starts the next.
-            let mut next = Vec::with_capacity(capacity(events.len() - i));
-            next.extend_from_slice(&body[start..]);
-            body.truncate(start);
-            plan.close_body(i, std::mem::replace(&mut body, next));
-        }
-    }
-    if !body.is_empty() {
-        plan.close_body(events.len(), body);
-    }
-    plan
+    let guess = events.first().map_or(0, |e| e.estimated_size());
+    let layout = Layout {
+        per_item: guess + options.envelope.meta.len() + 64,
+        ..Layout::new(
+            Framing::CONCATENATED,
+            options.gzip,
+            options.max_body_bytes,
+            name,
+        )
+    };
+    split(events, &layout, |out, event| {
+        write_envelope(out, event, &options.envelope)
+    })
 }
 
 /// Appends one envelope and its newline.
-fn write_envelope(out: &mut Vec<u8>, event: &SecurityEvent, options: &SplunkOptions) {
+fn write_envelope(out: &mut Vec<u8>, event: &SecurityEvent, envelope: &Envelope) {
     out.extend_from_slice(br#"{"time":"#);
     json::push_epoch_seconds_millis(out, event.timestamp().unix_millis());
-    out.extend_from_slice(&options.envelope_meta);
+    out.extend_from_slice(&envelope.meta);
     json::push_str(out, event.event_type().as_str());
     out.extend_from_slice(br#","project_id":"#);
     json::push_str(out, event.project_id().as_str());
@@ -139,7 +141,7 @@ fn write_envelope(out: &mut Vec<u8>, event: &SecurityEvent, options: &SplunkOpti
     out.extend_from_slice(br#","timestamp":""#);
     event.timestamp().write_rfc3339_bytes(out);
     out.extend_from_slice(br#"","details":"#);
-    json::push_details(out, event.details(), b"{}");
+    event.details().write_json(out, b"{}");
     out.extend_from_slice(br#","event_id":""#);
     json::push_event_id(out, event.event_id());
     out.extend_from_slice(br#"","org_id":"#);

@@ -1,4 +1,5 @@
-//! HEC answers to delivery outcomes, and the sink's build error.
+//! HEC answers to delivery outcomes. (The build and option errors are
+//! [`siem_http::BuildError`] and [`siem_http::ConfigError`], the same for every adapter.)
 //!
 //! HEC answers with a JSON body `{"text":"…","code":N}` (plus `invalid-event-number` for
 //! some format errors). Success is HTTP 200 with code 0; any other answer is an error
@@ -9,25 +10,8 @@
 
 use serde::Deserialize;
 use siem_core::{Ack, DeliveryError, ErrorDetail};
-use siem_http::{classify_status, HttpError, HttpResponse};
-
-/// A Splunk sink that could not be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// The sink name is empty.
-    #[error("a Splunk sink needs a non-empty name")]
-    EmptyName,
-    /// The HTTP client could not be built (e.g. the extra CA is not valid PEM).
-    #[error("splunk sink {name}: {source}")]
-    Http {
-        /// The sink's name.
-        name: String,
-        /// Why.
-        #[source]
-        source: HttpError,
-    },
-}
+use siem_http::{classify_status, HttpResponse};
+pub use siem_http::{BuildError, ConfigError};
 
 /// HEC's reply body.
 #[derive(Debug, Deserialize)]

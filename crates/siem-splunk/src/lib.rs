@@ -17,19 +17,22 @@
 //! 1–6 scale in `severity_id` (info 2, low 3, medium 4, high 5, critical 6).
 //!
 //! The crate has the same shape as `siem-datadog` and `siem-sentinel`:
-//! [`config`] (options and their TOML form), [`encoder`] (pure), [`sink`] (one attempt
-//! per request) and [`error`] (HEC answers to delivery errors). Retry, batching and
+//! [`config`] (settings only, each option declared once in a serde struct), [`encoder`]
+//! (every byte on the wire, pure), [`sink`] (the shared `siem_http::HttpSink`) and
+//! [`error`] (HEC answers to delivery errors). Retry, batching and
 //! credential refresh belong to `siem-dispatch`.
 //!
 //! ```
 //! use std::sync::Arc;
 //! use siem_core::SecurityEvent;
-//! use siem_splunk::{encode, SplunkOptions};
+//! use siem_splunk::{encode, SplunkConfig};
 //!
-//! let options = SplunkOptions::builder("https://splunk.example.com:8088".parse()?)
-//!     .index("main")
-//!     .gzip(false)
-//!     .build()?;
+//! let options = SplunkConfig {
+//!     index: Some("main".into()),
+//!     gzip: false,
+//!     ..SplunkConfig::new("https://splunk.example.com:8088".parse()?)
+//! }
+//! .sink_options()?;
 //! let event = SecurityEvent::from_json(r#"{"event_type":"dlp.pii_blocked","org_id":"org_acme",
 //!   "project_id":"proj_abc123","request_id":"req_xyz789","timestamp":"2026-06-08T20:15:30Z",
 //!   "details":{"entities_found":["SSN"],"action":"blocked","model":"gpt-4.1"}}"#)?;
@@ -46,7 +49,7 @@ pub mod encoder;
 pub mod error;
 pub mod sink;
 
-pub use config::{ConfigError, SplunkConfig, SplunkOptions, SplunkOptionsBuilder};
-pub use encoder::{encode, encode_owned};
-pub use error::BuildError;
+pub use config::{SplunkConfig, SplunkOptions};
+pub use encoder::encode;
+pub use error::{BuildError, ConfigError};
 pub use sink::SplunkSink;

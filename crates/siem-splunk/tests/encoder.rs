@@ -8,12 +8,14 @@ use std::sync::Arc;
 use serde_json::Value;
 use siem_core::details::{Blocked, PiiBlocked};
 use siem_core::{EncodeError, Endpoint, Ident, SecurityEvent, Severity, Timestamp};
-use siem_splunk::{encode, SplunkOptions, SplunkOptionsBuilder};
+use siem_splunk::{encode, SplunkConfig, SplunkOptions};
 
 use common::{assert_json_contains, fixture_event, fixture_events, fixtures, plain_body};
 
-fn builder() -> SplunkOptionsBuilder {
-    SplunkOptions::builder(Endpoint::parse("https://splunk.example.com:8088").unwrap())
+fn opts(f: impl FnOnce(&mut SplunkConfig)) -> SplunkOptions {
+    let mut c = SplunkConfig::new(Endpoint::parse("https://splunk.example.com:8088").unwrap());
+    f(&mut c);
+    c.sink_options().unwrap()
 }
 
 fn envelopes(body: &str) -> Vec<Value> {
@@ -36,11 +38,10 @@ fn platform_example_pii_blocked_is_reproduced_field_for_field() {
         &std::fs::read_to_string(fixtures().join("platforms/splunk_pii_blocked.json")).unwrap(),
     )
     .unwrap();
-    let options = builder()
-        .sourcetype("aisg:security")
-        .index("main")
-        .build()
-        .unwrap();
+    let options = opts(|c| {
+        c.sourcetype = "aisg:security".into();
+        c.index = Some("main".into());
+    });
     let encoded = encode(&[fixture_event("dlp.pii_blocked")], &options);
     let actual = envelopes(&plain_body(&encoded.requests[0])).remove(0);
     assert_json_contains(&example, &actual, "");
@@ -48,7 +49,7 @@ fn platform_example_pii_blocked_is_reproduced_field_for_field() {
 
 #[test]
 fn time_is_epoch_seconds_with_three_decimals() {
-    let options = builder().gzip(false).build().unwrap();
+    let options = opts(|c| c.gzip = false);
     for (ts, expected) in [
         ("2026-06-08T20:16:02.250Z", "1780949762.250"),
         ("2026-06-08T20:15:30Z", "1780949730.000"),
@@ -71,7 +72,7 @@ fn time_is_epoch_seconds_with_three_decimals() {
 
 #[test]
 fn severity_maps_to_word_and_splunk_scale() {
-    let options = builder().build().unwrap();
+    let options = opts(|_| {});
     for (severity, id) in [
         (Severity::Info, 2),
         (Severity::Low, 3),
@@ -90,7 +91,7 @@ fn severity_maps_to_word_and_splunk_scale() {
 
 #[test]
 fn event_fields_round_trip_and_request_id_is_omitted_when_absent() {
-    let options = builder().build().unwrap();
+    let options = opts(|_| {});
     for event in fixture_events() {
         let envelope = single_envelope((*event).clone(), &options);
         let inner = &envelope["event"];
@@ -135,7 +136,10 @@ fn identifiers_with_quotes_backslashes_and_unicode_are_escaped() {
     .request_id(nasty)
     .build()
     .unwrap();
-    let options = builder().host("h\"1").index("main").build().unwrap();
+    let options = opts(|c| {
+        c.host = Some("h\"1".into());
+        c.index = Some("main".into());
+    });
     let envelope = single_envelope(event, &options);
     assert_eq!(envelope["event"]["request_id"], nasty);
     assert_eq!(envelope["event"]["org_id"], "org\\");
@@ -174,7 +178,10 @@ fn bodies_are_split_at_the_limit_in_order_and_oversized_events_rejected() {
         }
     }
     let max = 2_000;
-    let options = builder().max_body_bytes(max).gzip(false).build().unwrap();
+    let options = opts(|c| {
+        c.max_body_bytes = max;
+        c.gzip = false;
+    });
     let encoded = encode(&events, &options);
 
     assert_eq!(encoded.rejected.len(), 2);
@@ -214,7 +221,7 @@ fn bodies_are_split_at_the_limit_in_order_and_oversized_events_rejected() {
     assert!(sent.iter().zip(&expected).all(|(a, b)| Arc::ptr_eq(a, b)));
 
     // The split bodies are exactly the one-request body cut at envelope boundaries.
-    let whole = encode(&expected, &builder().gzip(false).build().unwrap());
+    let whole = encode(&expected, &opts(|c| c.gzip = false));
     assert_eq!(whole.requests.len(), 1);
     let joined: Vec<u8> = encoded
         .requests
@@ -227,8 +234,8 @@ fn bodies_are_split_at_the_limit_in_order_and_oversized_events_rejected() {
 #[test]
 fn gzip_body_decompresses_to_the_plain_body() {
     let events = fixture_events();
-    let zipped = encode(&events, &builder().build().unwrap());
-    let plain = encode(&events, &builder().gzip(false).build().unwrap());
+    let zipped = encode(&events, &opts(|_| {}));
+    let plain = encode(&events, &opts(|c| c.gzip = false));
     assert!(zipped.requests[0].gzip && !plain.requests[0].gzip);
     assert_eq!(
         common::gunzip(&zipped.requests[0].body),
@@ -242,6 +249,6 @@ fn gzip_body_decompresses_to_the_plain_body() {
 
 #[test]
 fn empty_batch_gives_nothing() {
-    let encoded = encode(&[], &builder().build().unwrap());
+    let encoded = encode(&[], &opts(|_| {}));
     assert!(encoded.requests.is_empty() && encoded.rejected.is_empty());
 }

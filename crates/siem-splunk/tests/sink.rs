@@ -7,30 +7,33 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use siem_core::testing::conformance;
-use siem_core::{CredentialProvider, DeliveryError, Endpoint, Secret, SiemSink};
-use siem_http::testing::{
-    assert_message_cut_short, assert_secret_absent, assert_timed_out, outcome_class, send_first,
-    OutcomeClass,
-};
-use siem_http::HttpOptions;
+use siem_core::{CredentialProvider, Endpoint, SiemSink};
+use siem_http::testing::{check_transport, outcome_class, OutcomeClass, TestResponse};
 use siem_splunk::config::USER_AGENT;
-use siem_splunk::{encode, SplunkOptions, SplunkSink};
+use siem_splunk::{encode, SplunkConfig, SplunkOptions, SplunkSink};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use common::{fixture_events, gunzip, FailingCredential, RecordingCredential};
+use common::{fixture_events, gunzip, RecordingCredential};
 
 const TOKEN: &str = "hec-token-0d6f3b2a-secret";
 const SUCCESS: &str = r#"{"text":"Success","code":0}"#;
 
+/// Options for the mock at `mock` (plain HTTP on loopback), changed by `f`.
+fn mock_options(mock: &MockServer, f: impl FnOnce(&mut SplunkConfig)) -> SplunkOptions {
+    let mut config = SplunkConfig::new(Endpoint::plain_http_loopback(&mock.uri()).unwrap());
+    f(&mut config);
+    config.sink_options().unwrap().map_http(|h| {
+        h.allow_plain_http_loopback()
+            .request_timeout(Duration::from_secs(5))
+    })
+}
+
 fn options(mock: &MockServer, gzip: bool) -> SplunkOptions {
-    SplunkOptions::builder(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
-        .index("main")
-        .gzip(gzip)
-        .http_options(HttpOptions::new("ignored").allow_plain_http_loopback())
-        .request_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
+    mock_options(mock, |c| {
+        c.index = Some("main".into());
+        c.gzip = gzip;
+    })
 }
 
 fn sink(mock: &MockServer, credential: Arc<dyn CredentialProvider>) -> SplunkSink {
@@ -252,109 +255,28 @@ async fn every_status_class_and_hec_error_body_is_mapped() {
 }
 
 #[tokio::test]
-async fn hung_server_times_out_as_retryable() {
-    let mock = MockServer::start().await;
-    hec_answers(
-        &mock,
-        ResponseTemplate::new(200)
-            .set_body_string(SUCCESS)
-            .set_delay(Duration::from_secs(30)),
+async fn timeouts_redirects_capped_errors_secrets_and_conformance() {
+    check_transport(
+        TestResponse::json(200, SUCCESS),
+        "/services/collector/event",
+        |setup| {
+            let config = SplunkConfig {
+                ca_file: Some(setup.ca_file),
+                ..SplunkConfig::new(setup.endpoint)
+            };
+            let options = config.sink_options().unwrap();
+            let options = options.map_http(|h| h.request_timeout(setup.request_timeout));
+            SplunkSink::new("splunk-test", options, setup.credential).unwrap()
+        },
     )
     .await;
-    let options = SplunkOptions::builder(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
-        .http_options(HttpOptions::new("x").allow_plain_http_loopback())
-        .request_timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
-    let sink = SplunkSink::new("s", options, RecordingCredential::new(TOKEN)).unwrap();
-    assert_timed_out(&send_first(&sink, &fixture_events()).await);
 }
 
 #[tokio::test]
-async fn redirect_is_not_followed() {
-    let mock = MockServer::start().await;
-    let elsewhere = format!("{}/elsewhere", mock.uri());
-    hec_answers(
-        &mock,
-        ResponseTemplate::new(302).insert_header("Location", elsewhere.as_str()),
-    )
-    .await;
-    let sink = sink(&mock, RecordingCredential::new(TOKEN));
-    let result = send_first(&sink, &fixture_events()).await;
-    assert!(
-        matches!(&result, Err(DeliveryError::Permanent { detail }) if detail.status == Some(302)),
-        "{result:?}"
-    );
-    let received = mock.received_requests().await.unwrap();
-    assert_eq!(received.len(), 1);
-    assert_eq!(received[0].url.path(), "/services/collector/event");
-}
-
-#[tokio::test]
-async fn huge_error_body_is_cut_short() {
-    let mock = MockServer::start().await;
-    hec_answers(
-        &mock,
-        ResponseTemplate::new(500).set_body_string("E".repeat(4 * 1024 * 1024)),
-    )
-    .await;
-    let sink = sink(&mock, RecordingCredential::new(TOKEN));
-    assert_message_cut_short(&send_first(&sink, &fixture_events()).await);
-}
-
-#[tokio::test]
-async fn credential_provider_failure_sends_nothing() {
+async fn passes_the_core_conformance_suite_when_batches_split() {
     let mock = MockServer::start().await;
     hec_answers(&mock, ResponseTemplate::new(200).set_body_string(SUCCESS)).await;
-    let sink = sink(&mock, Arc::new(FailingCredential));
-    let err = send_first(&sink, &fixture_events()).await.unwrap_err();
-    assert!(matches!(err, DeliveryError::Credentials(_)), "{err:?}");
-    assert!(err.to_string().contains("env:MISSING_TOKEN"));
-    assert!(mock.received_requests().await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn secret_never_appears_in_debug_or_error_text() {
-    let mock = MockServer::start().await;
-    // A HEC (or proxy) that echoes the token back in its error text.
-    hec_answers(
-        &mock,
-        ResponseTemplate::new(403).set_body_string(format!(
-            r#"{{"text":"Invalid token Splunk {TOKEN}","code":4}}"#
-        )),
-    )
-    .await;
-    let sink = sink(&mock, RecordingCredential::new(TOKEN));
-    let report = sink.deliver(&fixture_events()).await;
-    let err = report.error.clone().unwrap();
-    assert_secret_absent(
-        TOKEN,
-        [
-            format!("{sink:?}"),
-            format!("{sink:#?}"),
-            err.to_string(),
-            format!("{err:?}"),
-            format!("{report:?}"),
-        ],
-    );
-    assert!(err.to_string().contains("[REDACTED]"));
-}
-
-#[tokio::test]
-async fn passes_the_core_conformance_suite() {
-    let mock = MockServer::start().await;
-    hec_answers(&mock, ResponseTemplate::new(200).set_body_string(SUCCESS)).await;
-    let sink = sink(&mock, RecordingCredential::new(TOKEN));
-    conformance::check_encoding(&sink).unwrap();
-    conformance::check_delivery(&sink, Some(&Secret::new(TOKEN)))
-        .await
-        .unwrap();
-    // Conformance with a small body limit too, so that batches split.
-    let small = SplunkOptions::builder(Endpoint::plain_http_loopback(&mock.uri()).unwrap())
-        .max_body_bytes(1_000)
-        .http_options(HttpOptions::new("x").allow_plain_http_loopback())
-        .build()
-        .unwrap();
+    let small = mock_options(&mock, |c| c.max_body_bytes = 1_000);
     let sink = SplunkSink::new("small", small, RecordingCredential::new(TOKEN)).unwrap();
     conformance::check_encoding(&sink).unwrap();
     conformance::check_delivery(&sink, None).await.unwrap();
@@ -362,15 +284,15 @@ async fn passes_the_core_conformance_suite() {
 
 #[test]
 fn build_errors_name_the_problem() {
-    let options = SplunkOptions::builder(Endpoint::parse("https://hec.example").unwrap())
-        .ca_pem("not pem")
-        .build()
-        .unwrap();
+    let options = SplunkConfig::new(Endpoint::parse("https://hec.example").unwrap())
+        .sink_options()
+        .unwrap()
+        .map_http(|h| h.extra_root_ca_pem("not pem"));
     let err =
         SplunkSink::new("bad-ca", options.clone(), RecordingCredential::new(TOKEN)).unwrap_err();
     assert!(err.to_string().contains("bad-ca"), "{err}");
     assert!(matches!(
         SplunkSink::new("", options, RecordingCredential::new(TOKEN)),
-        Err(siem_splunk::BuildError::EmptyName)
+        Err(siem_splunk::BuildError::EmptyName { .. })
     ));
 }

@@ -6,21 +6,23 @@ mod common;
 use std::sync::Arc;
 
 use siem_core::{Endpoint, SecurityEvent};
-use siem_splunk::{encode, SplunkOptions, SplunkOptionsBuilder};
+use siem_splunk::{encode, SplunkConfig, SplunkOptions};
 
 use common::{fixture_events, load_event, render_requests};
 
-fn builder() -> SplunkOptionsBuilder {
-    SplunkOptions::builder(Endpoint::parse("https://splunk.example.com:8088").unwrap())
+fn opts(f: impl FnOnce(&mut SplunkConfig)) -> SplunkOptions {
+    let mut c = SplunkConfig::new(Endpoint::parse("https://splunk.example.com:8088").unwrap());
+    f(&mut c);
+    c.sink_options().unwrap()
 }
 
 fn snap(options: &SplunkOptions, events: &[Arc<SecurityEvent>]) -> String {
-    render_requests(options.collector_url().as_str(), &encode(events, options))
+    render_requests(options.url().as_str(), &encode(events, options))
 }
 
 #[test]
 fn snapshot_each_fixture_event_default_options() {
-    let options = builder().build().unwrap();
+    let options = opts(|_| {});
     insta::glob!("../../../fixtures/events", "*.json", |path| {
         insta::assert_snapshot!(snap(&options, &[load_event(path)]));
     });
@@ -28,7 +30,10 @@ fn snapshot_each_fixture_event_default_options() {
 
 #[test]
 fn snapshot_each_fixture_event_with_index_and_host() {
-    let options = builder().index("main").host("aisg-gw-1").build().unwrap();
+    let options = opts(|c| {
+        c.index = Some("main".into());
+        c.host = Some("aisg-gw-1".into());
+    });
     insta::glob!("../../../fixtures/events", "*.json", |path| {
         insta::assert_snapshot!(snap(&options, &[load_event(path)]));
     });
@@ -38,39 +43,35 @@ fn snapshot_each_fixture_event_with_index_and_host() {
 fn snapshot_option_variants_on_all_fixtures() {
     let events = fixture_events();
     let variants = [
-        ("no_index_gzip_default", builder()),
-        ("index_main", builder().index("main")),
+        ("no_index_gzip_default", opts(|_| {})),
+        ("index_main", opts(|c| c.index = Some("main".into()))),
         (
             "custom_sourcetype_source_host",
-            builder()
-                .sourcetype("acme:ai:gateway")
-                .source("gateway-eu")
-                .host("gw-1.example"),
+            opts(|c| {
+                c.sourcetype = "acme:ai:gateway".into();
+                c.source = "gateway-eu".into();
+                c.host = Some("gw-1.example".into());
+            }),
         ),
-        ("gzip_off", builder().gzip(false)),
+        ("gzip_off", opts(|c| c.gzip = false)),
         // Small enough that the batch splits into several bodies.
         (
             "split_at_1200_bytes",
-            builder().index("main").max_body_bytes(1200),
+            opts(|c| {
+                c.index = Some("main".into());
+                c.max_body_bytes = 1200;
+            }),
         ),
         // Smaller than any envelope: everything is rejected, named by event id.
-        ("everything_too_large", builder().max_body_bytes(300)),
+        ("everything_too_large", opts(|c| c.max_body_bytes = 300)),
     ];
-    for (name, b) in variants {
-        let options = b.build().unwrap();
+    for (name, options) in variants {
         insta::assert_snapshot!(format!("variant_{name}"), snap(&options, &events));
     }
 }
 
 #[test]
 fn snapshot_identifiers_needing_json_escapes() {
-    let event = SecurityEvent::from_json(
-        r#"{"event_id":"00000000-0000-4000-8000-000000000001","event_type":"loop.detected",
-            "org_id":"org \"quoted\"","project_id":"proj\\back\\slash","request_id":"req/é/😀/<tag>",
-            "timestamp":"2026-06-08T20:18:10.007Z",
-            "details":{"iterations":3,"window_seconds":1,"action":"killed"}}"#,
-    )
-    .unwrap();
-    let options = builder().gzip(false).build().unwrap();
-    insta::assert_snapshot!(snap(&options, &[Arc::new(event)]));
+    let event = siem_core::testing::event_needing_escapes("org \"quoted\"");
+    insta::assert_snapshot!(snap(&opts(|c| c.gzip = false), &[event]));
 }

@@ -1,5 +1,5 @@
 //! Arrival delays: how long after its own `timestamp` each accepted event reached the
-//! emulator, in a fixed-size log-linear histogram (for latency benchmarks).
+//! emulator, in an HDR histogram (`hdrhistogram`, for latency benchmarks).
 //!
 //! When a sender stamps events with the time it emitted them, the arrival delay is the
 //! emit → arrival latency of the whole pipeline (queueing, batching, encoding, TLS,
@@ -7,50 +7,33 @@
 //! meaningful when sender and emulator run on one host.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hdrhistogram::Histogram;
 use siem_core::Timestamp;
 
-/// Exact buckets below this many microseconds; above, 64 buckets per power of two
-/// (relative error under 1.6 %).
-const LINEAR: u64 = 128;
-const HALF: u64 = LINEAR / 2;
-/// Enough for delays up to 2^47 µs (4.4 years); longer ones count in the last bucket.
-const BUCKETS: usize = LINEAR as usize + 40 * HALF as usize;
+/// Significant figures kept: 3 (relative error under 0.1 %).
+const SIGNIFICANT_FIGURES: u8 = 3;
 
-fn bucket_of(micros: u64) -> usize {
-    if micros < LINEAR {
-        return micros as usize;
-    }
-    let msb = 63 - u64::from(micros.leading_zeros());
-    let shift = msb - 6; // micros >> shift is in [64, 128)
-    let index = LINEAR + (shift - 1) * HALF + ((micros >> shift) - HALF);
-    (index as usize).min(BUCKETS - 1)
-}
-
-/// The smallest delay (µs) that falls in bucket `index`.
-fn lower_bound(index: usize) -> u64 {
-    let index = index as u64;
-    if index < LINEAR {
-        return index;
-    }
-    let shift = (index - LINEAR) / HALF + 1;
-    let mantissa = (index - LINEAR) % HALF + HALF;
-    mantissa << shift
+fn empty() -> Histogram<u64> {
+    // Auto-resizing, so every delay fits; 3 figures is within the allowed range.
+    Histogram::new(SIGNIFICANT_FIGURES).unwrap_or_else(|_| unreachable!("3 figures are valid"))
 }
 
 /// The live histogram of one emulated service.
 pub(crate) struct DelayHistogram {
-    buckets: Box<[AtomicU64]>,
+    delays: Mutex<Histogram<u64>>,
     /// Events whose timestamp was later than their arrival (clock skew or forged times).
     early: AtomicU64,
+    /// The exact largest delay (the histogram keeps it to its precision only).
     max_micros: AtomicU64,
 }
 
 impl DelayHistogram {
     pub(crate) fn new() -> Self {
         Self {
-            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            delays: Mutex::new(empty()),
             early: AtomicU64::new(0),
             max_micros: AtomicU64::new(0),
         }
@@ -72,19 +55,21 @@ impl DelayHistogram {
             return;
         }
         let micros = u64::try_from(delay / 1000).unwrap_or(u64::MAX);
-        if let Some(bucket) = self.buckets.get(bucket_of(micros)) {
-            bucket.fetch_add(1, Ordering::Relaxed);
-        }
         self.max_micros.fetch_max(micros, Ordering::Relaxed);
+        let mut delays = self.delays.lock().unwrap_or_else(|e| e.into_inner());
+        // The histogram grows to fit; past what it can ever hold, the value is clamped.
+        if delays.record(micros).is_err() {
+            delays.saturating_record(micros);
+        }
     }
 
     pub(crate) fn snapshot(&self) -> ArrivalDelays {
         ArrivalDelays {
-            counts: self
-                .buckets
-                .iter()
-                .map(|b| b.load(Ordering::Relaxed))
-                .collect(),
+            delays: self
+                .delays
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
             early: self.early.load(Ordering::Relaxed),
             max: Duration::from_micros(self.max_micros.load(Ordering::Relaxed)),
         }
@@ -103,9 +88,9 @@ impl DelayHistogram {
 /// assert_eq!(delays.quantile(0.99), None);
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ArrivalDelays {
-    counts: Vec<u64>,
+    delays: Histogram<u64>,
     early: u64,
     max: Duration,
 }
@@ -113,7 +98,7 @@ pub struct ArrivalDelays {
 impl ArrivalDelays {
     /// Events recorded with a delay of zero or more.
     pub fn count(&self) -> u64 {
-        self.counts.iter().sum()
+        self.delays.len()
     }
 
     /// Events whose timestamp was after their arrival (not in the quantiles).
@@ -127,44 +112,19 @@ impl ArrivalDelays {
     }
 
     /// The delay below which a fraction `q` (0.0–1.0) of the events arrived, to within
-    /// 1.6 % (the lower bound of its bucket); `None` when nothing was recorded.
+    /// 0.1 % (the lower bound of its bucket); `None` when nothing was recorded.
     pub fn quantile(&self, q: f64) -> Option<Duration> {
-        let total = self.count();
-        if total == 0 {
+        if self.delays.is_empty() {
             return None;
         }
-        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
-        let mut seen = 0;
-        for (index, n) in self.counts.iter().enumerate() {
-            seen += n;
-            if seen >= rank {
-                return Some(Duration::from_micros(lower_bound(index)));
-            }
-        }
-        Some(self.max)
+        let value = self.delays.value_at_quantile(q.clamp(0.0, 1.0));
+        Some(Duration::from_micros(self.delays.lowest_equivalent(value)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn buckets_are_monotonic_and_bounds_round_trip() {
-        let mut last = 0;
-        for micros in (0..5000).chain([65_535, 1 << 20, 123_456_789, u64::from(u32::MAX)]) {
-            let b = bucket_of(micros);
-            assert!(b >= last, "bucket of {micros} went backwards");
-            last = b;
-            let low = lower_bound(b);
-            assert!(low <= micros, "{micros}: lower bound {low}");
-            assert!(
-                micros - low <= micros / 64,
-                "{micros}: bucket too wide ({low})"
-            );
-            assert_eq!(bucket_of(low), b);
-        }
-    }
 
     #[test]
     fn quantiles_of_known_delays() {

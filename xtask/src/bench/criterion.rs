@@ -5,9 +5,7 @@
 pub fn run() -> Result<(), String> {
     let benches = [
         ("siem-core", "parse"),
-        ("siem-splunk", "encode"),
-        ("siem-datadog", "encode"),
-        ("siem-sentinel", "encode"),
+        ("siem-tests", "encode"),
         ("siem-dispatch", "emit"),
     ];
     let mut summary = Vec::new();

@@ -22,10 +22,13 @@ mod memory;
 mod support;
 
 pub mod conformance;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 
 pub use memory::{server_busy, MemorySink, Step};
 pub use support::{
-    assert_json_contains, fixture_events_in, load_event, FailingCredential, RecordingCredential,
+    assert_json_contains, event_needing_escapes, fixture_event, fixture_events, fixture_events_in,
+    fixtures, load_event, FailingCredential, RecordingCredential,
 };
 
 use crate::details::{

@@ -35,6 +35,36 @@ pub fn fixture_events_in(dir: &Path) -> Vec<Arc<SecurityEvent>> {
     paths.iter().map(|p| load_event(p)).collect()
 }
 
+/// The workspace's `fixtures/` directory.
+pub fn fixtures() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// Every event of the workspace's `fixtures/events/`, sorted by file name.
+pub fn fixture_events() -> Vec<Arc<SecurityEvent>> {
+    fixture_events_in(&fixtures().join("events"))
+}
+
+/// The fixture event `fixtures/events/{name}.json`.
+pub fn fixture_event(name: &str) -> Arc<SecurityEvent> {
+    load_event(&fixtures().join("events").join(format!("{name}.json")))
+}
+
+/// A `loop.detected` event whose identifiers need JSON escapes (quotes, backslashes,
+/// non-ASCII, `<`) in its project and request id, for org `org_id`.
+pub fn event_needing_escapes(org_id: &str) -> Arc<SecurityEvent> {
+    let json = serde_json::json!({
+        "event_id": "00000000-0000-4000-8000-000000000001",
+        "event_type": "loop.detected",
+        "org_id": org_id,
+        "project_id": "proj\\back\\slash",
+        "request_id": "req/é/😀/<tag>",
+        "timestamp": "2026-06-08T20:18:10.007Z",
+        "details": {"iterations": 3, "window_seconds": 1, "action": "killed"},
+    });
+    Arc::new(SecurityEvent::from_json(&json.to_string()).expect("a valid event"))
+}
+
 /// Asserts that every field of `expected` appears in `actual` with the same value
 /// (objects recursively; extra fields in `actual` are allowed). `path` names the place
 /// in failure messages (start with `""`).

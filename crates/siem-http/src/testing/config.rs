@@ -46,6 +46,24 @@ pub fn example_sink_tables(toml_text: &str, platform: &str) -> Vec<toml::Table> 
     tables
 }
 
+/// The `platform` sinks of the workspace's `fixtures/config/siem.example.toml` as that
+/// adapter's settings `C`. Panics when there is none or one does not deserialize.
+pub fn example_configs<C: serde::de::DeserializeOwned>(platform: &str) -> Vec<C> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/config/siem.example.toml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{} not readable: {e}", path.display()));
+    let tables = example_sink_tables(&text, platform);
+    assert!(!tables.is_empty(), "the example has no {platform} sink");
+    tables
+        .into_iter()
+        .map(|t| {
+            t.try_into()
+                .unwrap_or_else(|e| panic!("a {platform} sink of the example: {e}"))
+        })
+        .collect()
+}
+
 /// A complete (not truncated) response with `status` and `body` and no `Retry-After`.
 pub fn http_response(status: u16, body: &str) -> HttpResponse {
     HttpResponse {

@@ -13,6 +13,9 @@
 //! - [`gunzip`], [`plain_body`], [`render_requests`]: read encoded requests back.
 //! - [`example_sink_tables`], [`http_response`]: configuration and classification
 //!   test inputs.
+//! - [`check_tls`], [`check_transport`]: the TLS and transport checks of every adapter (CA
+//!   file trusted, another CA refused, an endless answer cut short, timeouts, redirects,
+//!   capped error text, credential failures, secrets kept out of text, conformance).
 //! - [`send_first`], [`outcome_class`] and the `assert_*` checks: what every sink's
 //!   send tests check the same way.
 
@@ -21,15 +24,17 @@ mod config;
 mod outcomes;
 mod requests;
 mod server;
+mod tls;
 
 pub use ca::{ServerCert, TestCa};
-pub use config::{example_sink_tables, http_response, CLI_SINK_KEYS};
+pub use config::{example_configs, example_sink_tables, http_response, CLI_SINK_KEYS};
 pub use outcomes::{
     assert_message_cut_short, assert_secret_absent, assert_timed_out, outcome_class, send_first,
     OutcomeClass,
 };
 pub use requests::{gunzip, plain_body, render_requests};
 pub use server::{TestBody, TestRequest, TestResponse, TlsTestServer, HANG};
+pub use tls::{check_tls, check_transport, SinkSetup};
 
 /// The test CA or server could not be set up.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,32 +2,20 @@
 //! `siem_core::testing` and `siem_http::testing`).
 #![allow(dead_code, unused_imports)]
 
-pub use siem_core::testing::{load_event, RecordingCredential};
+pub use siem_core::testing::{fixture_events, load_event, RecordingCredential};
 pub use siem_http::testing::gunzip;
+pub use siem_secrets::ManualClock;
 
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use siem_core::{CredentialProvider, Endpoint, SecurityEvent};
-use siem_sentinel::token::Clock;
-use siem_sentinel::{SentinelOptions, SentinelSink};
+use siem_sentinel::{EntraOptions, SentinelConfig, SentinelOptions, SentinelSink};
 
 pub const DCR: &str = "dcr-00112233445566778899aabbccddeeff";
 pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 pub const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
 pub const CLIENT_SECRET: &str = "cl1ent-s3cret~value";
-
-/// The fixture events directory of the workspace.
-pub fn fixtures_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/events")
-}
-
-/// Every fixture event, sorted by file name.
-pub fn fixture_events() -> Vec<Arc<SecurityEvent>> {
-    siem_core::testing::fixture_events_in(&fixtures_dir())
-}
 
 pub fn sample_events() -> Vec<Arc<SecurityEvent>> {
     siem_core::testing::sample_events()
@@ -36,44 +24,43 @@ pub fn sample_events() -> Vec<Arc<SecurityEvent>> {
         .collect()
 }
 
-/// Options pointing at a plain-HTTP mock server on loopback.
-pub fn mock_options(uri: &str) -> siem_sentinel::SentinelOptionsBuilder {
-    SentinelOptions::builder(Endpoint::plain_http_loopback(uri).unwrap(), DCR)
-        .request_timeout(Duration::from_secs(5))
+pub const DCE: &str = "https://aisg-dce-x1y2.westeurope-1.ingest.monitor.azure.com";
+
+/// The defaults for [`DCE`] and [`DCR`].
+pub fn config() -> SentinelConfig {
+    SentinelConfig::new(Endpoint::parse(DCE).unwrap(), DCR)
+}
+
+/// The default options with `gzip` on or off.
+pub fn options(gzip: bool) -> SentinelOptions {
+    SentinelConfig { gzip, ..config() }.sink_options().unwrap()
+}
+
+/// Options pointing at a plain-HTTP mock server on loopback, changed by `f`.
+pub fn mock_options(uri: &str, f: impl FnOnce(&mut SentinelConfig)) -> SentinelOptions {
+    let mut config = SentinelConfig::new(Endpoint::plain_http_loopback(uri).unwrap(), DCR);
+    f(&mut config);
+    config.sink_options().unwrap().map_http(|h| {
+        h.allow_plain_http_loopback()
+            .request_timeout(Duration::from_secs(5))
+    })
+}
+
+/// Entra ID options for [`TENANT`] and [`CLIENT`] at the plain-HTTP authority `uri`.
+pub fn mock_entra(uri: &str) -> EntraOptions {
+    let config = SentinelConfig {
+        tenant_id: Some(TENANT.into()),
+        client_id: Some(CLIENT.into()),
+        authority_host: Some(Endpoint::plain_http_loopback(uri).unwrap()),
+        ..config()
+    };
+    let entra = config.entra_options().unwrap().unwrap();
+    entra.map_http(|h| {
+        h.allow_plain_http_loopback()
+            .request_timeout(Duration::from_secs(5))
+    })
 }
 
 pub fn mock_sink(uri: &str, credential: Arc<dyn CredentialProvider>) -> SentinelSink {
-    SentinelSink::new(
-        "sentinel-test",
-        mock_options(uri).build().unwrap(),
-        credential,
-    )
-    .unwrap()
-}
-
-/// A clock that only moves when told.
-#[derive(Debug)]
-pub struct ManualClock {
-    base: Instant,
-    offset_ms: AtomicU64,
-}
-
-impl ManualClock {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self {
-            base: Instant::now(),
-            offset_ms: AtomicU64::new(0),
-        })
-    }
-
-    pub fn advance(&self, by: Duration) {
-        self.offset_ms
-            .fetch_add(by.as_millis() as u64, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Instant {
-        self.base + Duration::from_millis(self.offset_ms.load(Ordering::SeqCst))
-    }
+    SentinelSink::new("sentinel-test", mock_options(uri, |_| {}), credential).unwrap()
 }

@@ -7,14 +7,14 @@
 //! `expires_in` (seconds).
 //!
 //! # Caching
+//! The workspace's one credential cache, `siem_secrets::CachedCredential` (with its one
+//! `Clock`), holds the tokens; this module only asks Entra ID for them:
 //! - A token is reused until its *refresh time*: `expires_in` minus a margin of 10 % of
 //!   its lifetime, at most [`MAX_REFRESH_MARGIN`] (5 minutes). A usual one-hour token is
-//!   thus refreshed after 55 minutes; the lifetime is counted from when the request was
-//!   sent, so network time only makes us earlier.
-//! - Exactly one token request is in flight however many callers ask at once: callers that
-//!   find no fresh token queue on an async mutex, and whoever gets it first fetches; the
-//!   others then take that token — or that failure, so a failing endpoint is asked once per
-//!   wave of callers, not once per caller.
+//!   thus refreshed after 55 minutes.
+//! - Exactly one token request is in flight however many callers ask at once; they all
+//!   take that token — or that failure, so a failing endpoint is asked once per wave of
+//!   callers, and not again before [`FAILED_REFRESH_BACKOFF`].
 //! - If a refresh fails while the cached token has not yet expired, the old token is still
 //!   served and the next refresh is tried after [`FAILED_REFRESH_BACKOFF`].
 //! - [`invalidate`](CredentialProvider::invalidate) drops the cached token only if it is the
@@ -29,21 +29,27 @@
 //! its secret was rejected, so a rotated secret is fetched from the store next time.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde::Deserialize;
+use siem_core::Endpoint;
 use siem_core::{CredentialError, CredentialErrorKind, CredentialProvider, Secret};
-use siem_http::{HeaderName, HeaderValue, HttpClient, HttpResponse};
+use siem_http::{shown, ConfigError as OptionError};
+use siem_http::{BuildError, HeaderName, HeaderValue, HttpClient, HttpOptions, HttpResponse};
 use url::Url;
 
-use crate::config::EntraOptions;
-use crate::error::BuildError;
+pub use crate::cache::{refresh_margin, MAX_REFRESH_MARGIN};
+use crate::cache::{CacheOptions, CachedCredential, Clock, ExpiringProvider, TokioClock};
 
-/// The largest safety margin before expiry at which a token is refreshed.
-pub const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+/// The Entra ID authority of the Azure public cloud. Sovereign clouds use their own
+/// (e.g. `https://login.microsoftonline.us`, `https://login.chinacloudapi.cn`).
+pub const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
+/// The OAuth scope of the Logs Ingestion API in the Azure public cloud.
+pub const DEFAULT_SCOPE: &str = "https://monitor.azure.com/.default";
+
 /// After a failed refresh with a still-valid token in hand, how long to use that token
 /// before trying again.
 pub const FAILED_REFRESH_BACKOFF: Duration = Duration::from_secs(10);
@@ -53,57 +59,134 @@ pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 /// How much of Entra's error description is kept.
 const MAX_DETAIL_CHARS: usize = 512;
 
-/// The refresh margin for a token valid for `lifetime`: 10 % of it, at most
-/// [`MAX_REFRESH_MARGIN`].
+/// The validated settings of an [`EntraTokenSource`], from a
+/// Sentinel's configuration with `tenant_id` and `client_id` (see
+/// `siem_sentinel::SentinelConfig::entra_options`).
 ///
 /// ```
-/// use std::time::Duration;
-/// use siem_sentinel::token::refresh_margin;
-/// assert_eq!(refresh_margin(Duration::from_secs(3600)), Duration::from_secs(300));
-/// assert_eq!(refresh_margin(Duration::from_secs(600)), Duration::from_secs(60));
+/// use siem_secrets::entra::EntraOptions;
+/// let client = "11111111-2222-3333-4444-555555555555";
+/// let http = siem_http::HttpOptions::new("doc/1");
+/// let options =
+///     EntraOptions::new("sentinel", "contoso.onmicrosoft.com", client, None, &None, http)?;
+/// assert_eq!(
+///     options.token_url().as_str(),
+///     "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+/// );
+/// assert_eq!(options.scope(), "https://monitor.azure.com/.default");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn refresh_margin(lifetime: Duration) -> Duration {
-    (lifetime / 10).min(MAX_REFRESH_MARGIN)
+#[derive(Debug, Clone)]
+pub struct EntraOptions {
+    tenant_id: String,
+    client_id: String,
+    authority_host: Endpoint,
+    scope: String,
+    http: HttpOptions,
 }
 
-/// A monotonic clock, injectable so that expiry can be tested without waiting.
-pub trait Clock: Send + Sync + fmt::Debug {
-    /// The current instant.
-    fn now(&self) -> Instant;
-}
+impl EntraOptions {
+    /// Checks the identity (errors name the `platform`'s fields) and holds it with the
+    /// client settings `http`; `authority_host` and `scope` default to the Azure public
+    /// cloud's.
+    pub fn new(
+        platform: &'static str,
+        tenant_id: &str,
+        client_id: &str,
+        authority_host: Option<Endpoint>,
+        scope: &Option<String>,
+        http: HttpOptions,
+    ) -> Result<Self, OptionError> {
+        let error = |field, reason: &dyn fmt::Display| OptionError::new(platform, field, reason);
+        check_tenant_id(tenant_id).map_err(|reason| error("tenant_id", &reason))?;
+        if !is_guid(client_id) {
+            let reason = "is not an application (client) id GUID";
+            return Err(error(
+                "client_id",
+                &format!("{} {reason}", shown(client_id)),
+            ));
+        }
+        let scope = scope.as_deref().unwrap_or(DEFAULT_SCOPE);
+        if scope.is_empty() || scope.len() > 256 || !scope.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(error(
+                "scope",
+                &format!("{} is not an OAuth scope", shown(scope)),
+            ));
+        }
+        let authority_host = match authority_host {
+            Some(endpoint) => endpoint,
+            None => {
+                Endpoint::parse(DEFAULT_AUTHORITY_HOST).map_err(|e| error("authority_host", &e))?
+            }
+        };
+        Ok(Self {
+            tenant_id: tenant_id.to_owned(),
+            client_id: client_id.to_owned(),
+            authority_host,
+            scope: scope.to_owned(),
+            http,
+        })
+    }
 
-/// [`Instant::now`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        Instant::now()
+    /// The tenant (directory) id or domain.
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+    /// The application (client) id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    /// The Entra ID authority.
+    pub fn authority_host(&self) -> &Endpoint {
+        &self.authority_host
+    }
+    /// The OAuth scope requested.
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+    /// The client settings.
+    pub fn http(&self) -> &HttpOptions {
+        &self.http
+    }
+    /// Changes the client settings (tests: a plain-HTTP loopback mock, a short timeout).
+    pub fn map_http(mut self, f: impl FnOnce(HttpOptions) -> HttpOptions) -> Self {
+        self.http = f(self.http);
+        self
+    }
+    /// `{authority_host}/{tenant_id}/oauth2/v2.0/token`.
+    pub fn token_url(&self) -> Url {
+        self.authority_host
+            .join(&format!("/{}/oauth2/v2.0/token", self.tenant_id))
+    }
+    /// `entra:{tenant_id}/{client_id}`: how errors and logs name this identity.
+    pub fn describe(&self) -> String {
+        format!("entra:{}/{}", self.tenant_id, self.client_id)
     }
 }
 
-struct CachedToken {
-    token: Secret,
-    refresh_at: Instant,
-    expires_at: Instant,
+fn is_guid(value: &str) -> bool {
+    let groups: Vec<&str> = value.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-#[derive(Default)]
-struct Cache {
-    token: Option<CachedToken>,
-    /// Counts finished fetches, so a queued caller can tell one finished while it waited.
-    generation: u64,
-    /// The outcome of the last fetch when it failed.
-    last_failure: Option<CredentialError>,
-}
-
-impl Cache {
-    fn fresh(&self, now: Instant) -> Option<Secret> {
-        self.token
-            .as_ref()
-            .filter(|t| now < t.refresh_at)
-            .map(|t| t.token.clone())
+/// A GUID or a verified domain such as `contoso.onmicrosoft.com`.
+fn check_tenant_id(value: &str) -> Result<(), String> {
+    let ok = !value.is_empty()
+        && value.len() <= 253
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && !value.starts_with(['.', '-'])
+        && !value.contains("..");
+    if ok {
+        return Ok(());
     }
+    let reason = "is neither a tenant GUID nor a domain name";
+    Err(format!("{} {reason}", shown(value)))
 }
 
 /// Gets Logs Ingestion API tokens from Entra ID with the client-credentials flow and
@@ -112,30 +195,36 @@ impl Cache {
 /// ```
 /// use std::sync::Arc;
 /// use siem_core::{CredentialProvider, Secret, StaticCredential};
-/// use siem_sentinel::{EntraOptions, EntraTokenSource};
+/// use siem_secrets::entra::{EntraOptions, EntraTokenSource};
 ///
-/// let options = EntraOptions::builder("contoso.onmicrosoft.com",
-///                                     "11111111-2222-3333-4444-555555555555").build()?;
+/// let client = "11111111-2222-3333-4444-555555555555";
+/// let http = siem_http::HttpOptions::new("doc/1");
+/// let options =
+///     EntraOptions::new("sentinel", "contoso.onmicrosoft.com", client, None, &None, http)?;
 /// let secret = Arc::new(StaticCredential::with_label(Secret::new("s3cr3t"), "env:AZ_SECRET"));
 /// let source = EntraTokenSource::new(options, secret)?;
 /// assert_eq!(source.describe(), "entra:contoso.onmicrosoft.com/11111111-2222-3333-4444-555555555555");
 /// assert!(!format!("{source:?}").contains("s3cr3t"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[derive(Debug)]
 pub struct EntraTokenSource {
+    fetch: Arc<EntraFetch>,
+    cache: CachedCredential,
+}
+
+/// The token request itself, cached by [`EntraTokenSource`].
+struct EntraFetch {
     options: EntraOptions,
     identity: String,
     token_url: Url,
     http: HttpClient,
     client_secret: Arc<dyn CredentialProvider>,
-    clock: Arc<dyn Clock>,
-    cache: Mutex<Cache>,
-    in_flight: tokio::sync::Mutex<()>,
 }
 
-impl fmt::Debug for EntraTokenSource {
+impl fmt::Debug for EntraFetch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EntraTokenSource")
+        f.debug_struct("EntraFetch")
             .field("identity", &self.identity)
             .field("token_url", &self.token_url.as_str())
             .field("scope", &self.options.scope())
@@ -177,48 +266,53 @@ impl EntraTokenSource {
         client_secret: Arc<dyn CredentialProvider>,
     ) -> Result<Self, BuildError> {
         let identity = options.describe();
-        let http = options
-            .http_options()
-            .and_then(|o| HttpClient::new(&o))
-            .map_err(|source| BuildError::Http {
-                component: format!("token source {identity}"),
-                source,
-            })?;
-        Ok(Self {
+        let http = HttpClient::new(&options.http).map_err(|source| BuildError::Http {
+            component: format!("token source {identity}"),
+            source,
+        })?;
+        let fetch = Arc::new(EntraFetch {
             token_url: options.token_url(),
             identity,
             options,
             http,
             client_secret,
-            clock: Arc::new(SystemClock),
-            cache: Mutex::new(Cache::default()),
-            in_flight: tokio::sync::Mutex::new(()),
+        });
+        Ok(Self {
+            cache: Self::cache(&fetch, Arc::new(TokioClock)),
+            fetch,
         })
     }
 
-    /// Uses another clock for expiry (tests).
+    /// The one credential cache of the workspace (`siem_secrets::CachedCredential`) on the
+    /// token request: tokens refreshed [`refresh_margin`] before they expire, one request
+    /// in flight, a failed refresh retried after [`FAILED_REFRESH_BACKOFF`].
+    fn cache(fetch: &Arc<EntraFetch>, clock: Arc<dyn Clock>) -> CachedCredential {
+        let options = CacheOptions::default().with_failure_backoff(FAILED_REFRESH_BACKOFF);
+        CachedCredential::expiring(fetch.clone(), options, clock)
+    }
+
+    /// Uses another clock for expiry (tests), e.g. `siem_secrets::ManualClock`.
     #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
+    pub fn with_clock(self, clock: impl Clock + 'static) -> Self {
+        Self {
+            cache: Self::cache(&self.fetch, Arc::new(clock)),
+            fetch: self.fetch,
+        }
     }
 
     /// The options.
     pub fn options(&self) -> &EntraOptions {
-        &self.options
+        &self.fetch.options
     }
+}
 
-    fn cache(&self) -> MutexGuard<'_, Cache> {
-        // Nothing panics while holding the lock; recover the state anyway.
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
+impl EntraFetch {
     fn error(&self, kind: CredentialErrorKind, detail: impl Into<String>) -> CredentialError {
         CredentialError::new(self.identity.clone(), kind, detail)
     }
 
     /// Asks Entra ID for a token, once.
-    async fn fetch(&self) -> Result<CachedToken, CredentialError> {
+    async fn request(&self) -> Result<(Secret, Option<Duration>), CredentialError> {
         let secret = self.client_secret.get().await.map_err(|e| {
             let detail = if e.detail.is_empty() {
                 format!("reading the client secret ({}): {}", e.reference, e.kind)
@@ -246,7 +340,6 @@ impl EntraTokenSource {
                 HeaderValue::from_static("application/json"),
             ),
         ];
-        let sent_at = self.clock.now();
         let response = self
             .http
             .post(&self.token_url, &headers, Bytes::from(form))
@@ -261,7 +354,7 @@ impl EntraTokenSource {
                 )
             })?;
         if (200..300).contains(&response.status) {
-            return self.read_token(&response, sent_at);
+            return self.read_token(&response);
         }
         let answer: ErrorAnswer = serde_json::from_slice(&response.body).unwrap_or_default();
         if matches!(response.status, 400 | 401) && answer.error.as_deref() == Some("invalid_client")
@@ -280,8 +373,7 @@ impl EntraTokenSource {
     fn read_token(
         &self,
         response: &HttpResponse,
-        sent_at: Instant,
-    ) -> Result<CachedToken, CredentialError> {
+    ) -> Result<(Secret, Option<Duration>), CredentialError> {
         let malformed = |why: &str| {
             self.error(
                 CredentialErrorKind::Malformed,
@@ -304,11 +396,7 @@ impl EntraTokenSource {
         };
         let lifetime = Duration::from_secs(seconds).min(MAX_TOKEN_LIFETIME);
         tracing::debug!(identity = %self.identity, expires_in = seconds, "fetched an Entra ID token");
-        Ok(CachedToken {
-            token: Secret::new(token),
-            refresh_at: sent_at + lifetime - refresh_margin(lifetime),
-            expires_at: sent_at + lifetime,
-        })
+        Ok((Secret::new(token), Some(lifetime)))
     }
 }
 
@@ -356,73 +444,26 @@ fn error_detail(response: &HttpResponse, answer: &ErrorAnswer, secret: &Secret) 
 }
 
 #[async_trait]
+impl ExpiringProvider for EntraFetch {
+    async fn fetch(&self) -> Result<(Secret, Option<Duration>), CredentialError> {
+        self.request().await
+    }
+    fn describe(&self) -> String {
+        self.identity.clone()
+    }
+}
+
+#[async_trait]
 impl CredentialProvider for EntraTokenSource {
     async fn get(&self) -> Result<Secret, CredentialError> {
-        let seen = {
-            let cache = self.cache();
-            if let Some(token) = cache.fresh(self.clock.now()) {
-                return Ok(token);
-            }
-            cache.generation
-        };
-        let _in_flight = self.in_flight.lock().await;
-        {
-            let cache = self.cache();
-            if let Some(token) = cache.fresh(self.clock.now()) {
-                return Ok(token);
-            }
-            if cache.generation != seen {
-                if let Some(failure) = &cache.last_failure {
-                    // A fetch finished while we queued, and failed: share its answer.
-                    return Err(failure.clone());
-                }
-            }
-        }
-        let result = self.fetch().await;
-        let now = self.clock.now();
-        let mut cache = self.cache();
-        cache.generation = cache.generation.wrapping_add(1);
-        match result {
-            Ok(fetched) => {
-                let token = fetched.token.clone();
-                cache.token = Some(fetched);
-                cache.last_failure = None;
-                Ok(token)
-            }
-            Err(e) => {
-                cache.last_failure = Some(e.clone());
-                match &mut cache.token {
-                    Some(old) if now < old.expires_at => {
-                        old.refresh_at = (now + FAILED_REFRESH_BACKOFF).min(old.expires_at);
-                        tracing::warn!(
-                            identity = %self.identity,
-                            error = %e,
-                            "Entra ID token refresh failed; using the current token until it expires"
-                        );
-                        Ok(old.token.clone())
-                    }
-                    _ => {
-                        cache.token = None;
-                        Err(e)
-                    }
-                }
-            }
-        }
+        self.cache.get().await
     }
 
     fn invalidate(&self, rejected: &Secret) {
-        let mut cache = self.cache();
-        if cache
-            .token
-            .as_ref()
-            .is_some_and(|t| t.token.same_value(rejected))
-        {
-            cache.token = None;
-            tracing::debug!(identity = %self.identity, "dropped an Entra ID token the SIEM rejected");
-        }
+        self.cache.invalidate(rejected);
     }
 
     fn describe(&self) -> String {
-        self.identity.clone()
+        self.fetch.identity.clone()
     }
 }

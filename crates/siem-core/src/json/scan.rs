@@ -1,4 +1,5 @@
-//! Byte scans eight bytes at a time for the parser's hot paths.
+//! Byte scans eight bytes at a time, shared by the reader (`read.rs`) and the writer
+//! (`write.rs`), and by identifier checks.
 //!
 //! An event's strings are short (ids, labels, keys), where a SIMD search's set-up costs
 //! more than the scan itself and a byte loop with an early exit is several instructions
@@ -27,9 +28,7 @@ fn bytes_equal(x: u64, byte: u8) -> u64 {
 /// The eight bytes at `at` as a little-endian word; `at + 8` must be in bounds.
 #[inline(always)]
 pub(crate) fn word_at(bytes: &[u8], at: usize) -> u64 {
-    let mut word = [0u8; 8];
-    word.copy_from_slice(&bytes[at..at + 8]);
-    u64::from_le_bytes(word)
+    u64::from_le_bytes(word_bytes(bytes, at))
 }
 
 /// The position of the first `"` or `\` in `bytes`: where a JSON string without escapes
@@ -74,6 +73,47 @@ pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
         4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
         _ => a == b,
     }
+}
+
+/// Whether `b` must be escaped in a JSON string.
+#[inline]
+pub(crate) fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Whether any byte needs escaping in a JSON string, eight bytes per step: almost every
+/// string written (identifiers, event types, timestamps) needs none, and this scan is the
+/// hot part of encoding.
+#[inline(always)]
+pub(crate) fn any_needs_escape(bytes: &[u8]) -> bool {
+    let special =
+        |word: u64| bytes_below(word, 0x20) | bytes_equal(word, b'"') | bytes_equal(word, b'\\');
+    let n = bytes.len();
+    if n < 8 {
+        if n < 4 {
+            return bytes.iter().any(|&b| needs_escape(b));
+        }
+        // Two overlapping halves as one word.
+        let half = |at: usize| u64::from(u32::from_le_bytes(word_bytes(bytes, at)));
+        return special(half(0) | half(n - 4) << 32) != 0;
+    }
+    let mut at = 0;
+    while at + 8 <= n {
+        if special(word_at(bytes, at)) != 0 {
+            return true;
+        }
+        at += 8;
+    }
+    // The last eight bytes (overlapping some already checked) instead of a byte loop.
+    special(word_at(bytes, n - 8)) != 0
+}
+
+/// The `N` bytes of `bytes` at `at` as an array (a fixed-size copy).
+#[inline(always)]
+pub(crate) fn word_bytes<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    let mut word = [0u8; N];
+    word.copy_from_slice(&bytes[at..at + N]);
+    word
 }
 
 /// Whether every byte is printable ASCII (`0x20..=0x7e`).

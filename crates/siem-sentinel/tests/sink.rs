@@ -3,13 +3,11 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use siem_core::testing::conformance;
-use siem_core::{DeliveryError, Secret, SiemSink, StaticCredential};
-use siem_http::testing::{assert_message_cut_short, assert_timed_out, send_first};
+use siem_core::{DeliveryError, SiemSink};
+use siem_http::testing::{check_transport, TestResponse};
 use siem_sentinel::config::USER_AGENT;
 use siem_sentinel::encoder;
 use wiremock::matchers::{body_bytes, header, method, path, query_param};
@@ -56,7 +54,7 @@ async fn sends_the_exact_request() {
     let request = &received[0];
     assert_eq!(request.url.query(), Some("api-version=2023-01-01"));
     assert_eq!(request.url.path(), ingestion_path());
-    let plain = encoder::encode(&events, false);
+    let plain = encoder::encode(&events, &options(false));
     assert_eq!(gunzip(&request.body), plain.requests[0].body.to_vec());
     let records: Vec<serde_json::Value> = serde_json::from_slice(&gunzip(&request.body)).unwrap();
     assert_eq!(records.len(), events.len());
@@ -71,7 +69,9 @@ async fn sends_the_exact_request() {
 async fn gzip_off_sends_plain_json_without_content_encoding() {
     let server = MockServer::start().await;
     let events = fixture_events();
-    let expected = encoder::encode(&events, false).requests[0].body.to_vec();
+    let expected = encoder::encode(&events, &options(false)).requests[0]
+        .body
+        .to_vec();
     Mock::given(method("POST"))
         .and(path(ingestion_path()))
         .and(body_bytes(expected))
@@ -79,7 +79,7 @@ async fn gzip_off_sends_plain_json_without_content_encoding() {
         .expect(1)
         .mount(&server)
         .await;
-    let options = mock_options(&server.uri()).gzip(false).build().unwrap();
+    let options = mock_options(&server.uri(), |c| c.gzip = false);
     let sink =
         siem_sentinel::SentinelSink::new("s", options, RecordingCredential::new("test-token-1"))
             .unwrap();
@@ -100,10 +100,7 @@ async fn other_stream_changes_the_path() {
         .expect(1)
         .mount(&server)
         .await;
-    let options = mock_options(&server.uri())
-        .stream("Custom-Other_CL")
-        .build()
-        .unwrap();
+    let options = mock_options(&server.uri(), |c| c.stream = "Custom-Other_CL".into());
     let sink =
         siem_sentinel::SentinelSink::new("s", options, RecordingCredential::new("test-token-1"))
             .unwrap();
@@ -249,90 +246,17 @@ async fn statuses_map_to_delivery_error_classes() {
 }
 
 #[tokio::test]
-async fn a_hung_server_hits_the_request_timeout() {
-    let server = answering(ResponseTemplate::new(204).set_delay(Duration::from_secs(30))).await;
-    let options = mock_options(&server.uri())
-        .request_timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
-    let sink =
-        siem_sentinel::SentinelSink::new("s", options, RecordingCredential::new("test-token-1"))
-            .unwrap();
-    assert_timed_out(&send_first(&sink, &fixture_events()).await);
-}
-
-#[tokio::test]
-async fn a_redirect_is_not_followed() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(ingestion_path()))
-        .respond_with(
-            ResponseTemplate::new(307)
-                .insert_header("location", format!("{}/elsewhere", server.uri())),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/elsewhere"))
-        .respond_with(ResponseTemplate::new(204))
-        .expect(0)
-        .mount(&server)
-        .await;
-    let sink = mock_sink(&server.uri(), RecordingCredential::new("test-token-1"));
-    let encoded = sink.encode(&fixture_events());
-    let err = sink.send(&encoded.requests[0]).await.unwrap_err();
-    assert!(matches!(err, DeliveryError::Permanent { .. }), "{err:?}");
-    assert_eq!(err.status(), Some(307));
-    assert_eq!(server.received_requests().await.unwrap().len(), 1);
-}
-
-#[tokio::test]
-async fn a_huge_error_body_is_not_kept_whole() {
-    let huge = "E".repeat(4 * 1024 * 1024);
-    let server = answering(ResponseTemplate::new(400).set_body_string(huge)).await;
-    let sink = mock_sink(&server.uri(), RecordingCredential::new("test-token-1"));
-    assert_message_cut_short(&send_first(&sink, &fixture_events()).await);
-}
-
-#[tokio::test]
-async fn credential_provider_failure_is_a_credentials_error_without_a_request() {
-    #[derive(Debug)]
-    struct Failing;
-    #[async_trait::async_trait]
-    impl siem_core::CredentialProvider for Failing {
-        async fn get(&self) -> Result<Secret, siem_core::CredentialError> {
-            Err(siem_core::CredentialError::new(
-                "aws:prod/sentinel#token",
-                siem_core::CredentialErrorKind::Throttled,
-                "",
-            ))
-        }
-        fn describe(&self) -> String {
-            "aws:prod/sentinel#token".to_owned()
-        }
-    }
-    let server = answering(ResponseTemplate::new(204)).await;
-    let sink = mock_sink(&server.uri(), Arc::new(Failing));
-    let encoded = sink.encode(&fixture_events());
-    let err = sink.send(&encoded.requests[0]).await.unwrap_err();
-    assert!(matches!(err, DeliveryError::Credentials(_)), "{err:?}");
-    assert!(err.is_retryable());
-    assert!(server.received_requests().await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn a_token_echoed_in_an_error_body_is_redacted() {
-    let body = azure_error(
-        "InvalidToken",
-        "token echo-token-55 is not valid for this DCR",
-    );
-    let server = answering(ResponseTemplate::new(401).set_body_string(body)).await;
-    let sink = mock_sink(&server.uri(), RecordingCredential::new("echo-token-55"));
-    let encoded = sink.encode(&fixture_events());
-    let err = sink.send(&encoded.requests[0]).await.unwrap_err();
-    assert!(matches!(err, DeliveryError::CredentialsRejected { .. }));
-    assert!(!format!("{err} {err:?}").contains("echo-token-55"), "{err}");
-    assert!(err.detail().unwrap().message.contains("[REDACTED]"));
+async fn timeouts_redirects_capped_errors_secrets_and_conformance() {
+    check_transport(TestResponse::new(204), &ingestion_path(), |setup| {
+        let config = siem_sentinel::SentinelConfig {
+            ca_file: Some(setup.ca_file),
+            ..siem_sentinel::SentinelConfig::new(setup.endpoint, DCR)
+        };
+        let options = config.sink_options().unwrap();
+        let options = options.map_http(|h| h.request_timeout(setup.request_timeout));
+        siem_sentinel::SentinelSink::new("sentinel-test", options, setup.credential).unwrap()
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -344,26 +268,6 @@ async fn a_token_with_forbidden_header_characters_is_permanent_and_not_echoed() 
     assert!(matches!(err, DeliveryError::Permanent { .. }));
     assert!(!format!("{err} {err:?}").contains("token-value"));
     assert!(server.received_requests().await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn passes_the_core_conformance_suite() {
-    let server = answering(ResponseTemplate::new(204)).await;
-    let secret = Secret::new("conformance-token-7781");
-    let sink = mock_sink(
-        &server.uri(),
-        Arc::new(StaticCredential::new(secret.clone())),
-    );
-    conformance::check_encoding(&sink).unwrap();
-    conformance::check_delivery(&sink, Some(&secret))
-        .await
-        .unwrap();
-    for request in server.received_requests().await.unwrap() {
-        assert_eq!(
-            request.headers.get("authorization").unwrap(),
-            "Bearer conformance-token-7781"
-        );
-    }
 }
 
 #[tokio::test]
@@ -379,10 +283,62 @@ async fn a_batch_over_one_megabyte_goes_in_several_calls() {
     let mut total = 0;
     for request in &received {
         let body = gunzip(&request.body);
-        assert!(body.len() <= encoder::MAX_REQUEST_BYTES, "{}", body.len());
+        assert!(
+            body.len() <= siem_sentinel::config::MAX_BODY_BYTES,
+            "{}",
+            body.len()
+        );
         total += serde_json::from_slice::<Vec<serde_json::Value>>(&body)
             .unwrap()
             .len();
     }
     assert_eq!(total, 4000);
+}
+
+/// The sink with the Entra ID token source: a 401 from the Logs Ingestion API drops the
+/// token, and the next send (the dispatcher's one retry) fetches and uses a fresh one.
+#[tokio::test]
+async fn sink_with_entra_refreshes_after_a_401() {
+    let tokens = MockServer::start().await;
+    for n in 1..=2 {
+        let token = serde_json::json!({"expires_in": 3599, "access_token": format!("tok-{n}")});
+        Mock::given(method("POST"))
+            .and(path(format!("/{TENANT}/oauth2/v2.0/token")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(token))
+            .up_to_n_times(1)
+            .mount(&tokens)
+            .await;
+    }
+    let dce = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(ingestion_path()))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_string(azure_error("InvalidToken", "token expired")),
+        )
+        .mount(&dce)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(ingestion_path()))
+        .and(header("authorization", "Bearer tok-2"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&dce)
+        .await;
+    let source = siem_sentinel::EntraTokenSource::new(
+        mock_entra(&tokens.uri()),
+        RecordingCredential::new(CLIENT_SECRET),
+    )
+    .unwrap();
+    let sink = mock_sink(&dce.uri(), std::sync::Arc::new(source));
+    let encoded = sink.encode(&fixture_events());
+    let err = sink.send(&encoded.requests[0]).await.unwrap_err();
+    assert!(
+        matches!(err, DeliveryError::CredentialsRejected { .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.detail().unwrap().code.as_deref(), Some("InvalidToken"));
+    assert_eq!(sink.send(&encoded.requests[0]).await.unwrap().status, 204);
+    assert_eq!(tokens.received_requests().await.unwrap().len(), 2);
+    assert!(!format!("{sink:?}").contains("tok-"));
 }

@@ -1,4 +1,5 @@
-//! Minimal JSON writing for encoders that build bodies by hand into one reusable buffer.
+//! JSON writing for encoders that build bodies by hand into one reusable buffer (the
+//! details writer is [`Details::write_json`](crate::Details::write_json), beside the types).
 //!
 //! The output is byte-for-byte what `serde_json` writes for the same string (short escapes
 //! for `\b \f \n \r \t`, `\u00XX` in lowercase hex for other control characters, `\"` and
@@ -6,10 +7,12 @@
 //!
 //! ```
 //! let mut out = Vec::new();
-//! siem_http::json::push_str(&mut out, "req \"1\"\n");
+//! siem_core::json::push_str(&mut out, "req \"1\"\n");
 //! assert_eq!(out, br#""req \"1\"\n""#);
 //! assert_eq!(serde_json::to_vec("req \"1\"\n").unwrap(), out);
 //! ```
+
+use super::scan::{any_needs_escape, needs_escape, word_bytes};
 
 /// Appends `s` as a quoted JSON string. Inlined, like [`push_str_contents`]: encoders
 /// call it for most of an event's values.
@@ -56,14 +59,6 @@ fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// The `N` bytes of `bytes` at `at` as an array (a fixed-size copy).
-#[inline(always)]
-fn word_bytes<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
-    let mut word = [0u8; N];
-    word.copy_from_slice(&bytes[at..at + N]);
-    word
-}
-
 #[cold]
 #[inline(never)]
 fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -83,7 +78,7 @@ fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
 /// that writes one value several times scan it once.
 ///
 /// ```
-/// use siem_http::json::is_plain;
+/// use siem_core::json::is_plain;
 /// assert!(is_plain("proj_search", b','));
 /// assert!(!is_plain("a,b", b','));
 /// assert!(!is_plain("say \"hi\"", b','));
@@ -110,45 +105,6 @@ pub fn push_str_contents_replacing(out: &mut Vec<u8>, s: &str, forbidden: u8, re
             out.push(b);
         }
     }
-}
-
-#[inline]
-fn needs_escape(b: u8) -> bool {
-    b < 0x20 || b == b'"' || b == b'\\'
-}
-
-/// Whether any byte needs escaping, eight bytes per step: almost every string written
-/// (identifiers, event types, timestamps) needs none, and this scan is the hot part of
-/// encoding.
-#[inline(always)]
-fn any_needs_escape(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // Standard SWAR tests; exact as a yes/no answer for thresholds up to 0x80.
-    let any_below =
-        |word: u64, limit: u8| word.wrapping_sub(ONES * u64::from(limit)) & !word & HIGHS;
-    let any_equal = |word: u64, byte: u8| any_below(word ^ (ONES * u64::from(byte)), 1);
-    let special =
-        |word: u64| any_below(word, 0x20) | any_equal(word, b'"') | any_equal(word, b'\\');
-    let word_at = |at: usize| u64::from_le_bytes(word_bytes(bytes, at));
-    let n = bytes.len();
-    if n < 8 {
-        if n < 4 {
-            return bytes.iter().any(|&b| needs_escape(b));
-        }
-        // Two overlapping halves as one word.
-        let half = |at: usize| u64::from(u32::from_le_bytes(word_bytes(bytes, at)));
-        return special(half(0) | half(n - 4) << 32) != 0;
-    }
-    let mut at = 0;
-    while at + 8 <= n {
-        if special(word_at(at)) != 0 {
-            return true;
-        }
-        at += 8;
-    }
-    // The last eight bytes (overlapping some already checked) instead of a byte loop.
-    special(word_at(n - 8)) != 0
 }
 
 fn push_escape(out: &mut Vec<u8>, b: u8) {
@@ -197,95 +153,15 @@ pub fn push_epoch_seconds_millis(out: &mut Vec<u8>, millis: i64) {
     ]);
 }
 
-/// Appends an event's details object, byte for byte what `serde_json` writes for it. The
-/// gateway's types are written directly (serde's generic path was a tenth of encoding);
-/// custom details go through `serde_json`. Serializing the core's typed details into a
-/// `Vec` cannot fail; should that ever change, the partial output is replaced by
-/// `fallback` (e.g. `{}` or `null`) so the body stays valid JSON rather than the event
-/// being dropped.
-pub fn push_details(out: &mut Vec<u8>, details: &siem_core::Details, fallback: &[u8]) {
-    use siem_core::details::{Blocked, BudgetScope, Killed, Redacted, TestMessage};
-    use siem_core::Details;
-    match details {
-        Details::PiiBlocked(d) => {
-            out.extend_from_slice(b"{\"entities_found\":");
-            push_labels(out, &d.entities_found);
-            push_word_field(out, b",\"action\":", Blocked::WORD);
-            push_word_field(out, b",\"model\":", d.model.as_str());
-            out.push(b'}');
-        }
-        Details::InjectionBlocked(d) => {
-            push_word_field(out, b"{\"action\":", Blocked::WORD);
-            push_word_field(out, b",\"model\":", d.model.as_str());
-            if let Some(detector) = &d.detector {
-                push_word_field(out, b",\"detector\":", detector.as_str());
-            }
-            if let Some(confidence) = d.confidence {
-                out.extend_from_slice(b",\"confidence\":");
-                push_f64(out, confidence.get());
-            }
-            out.push(b'}');
-        }
-        Details::PiiRedacted(d) => {
-            out.extend_from_slice(b"{\"entities_found\":");
-            push_labels(out, &d.entities_found);
-            out.extend_from_slice(b",\"redaction_count\":");
-            push_u64(out, u64::from(d.redaction_count));
-            push_word_field(out, b",\"action\":", Redacted::WORD);
-            push_word_field(out, b",\"model\":", d.model.as_str());
-            out.push(b'}');
-        }
-        Details::BudgetExhausted(d) => {
-            let scope = match d.scope {
-                BudgetScope::Project => "project",
-                BudgetScope::User => "user",
-            };
-            push_word_field(out, b"{\"scope\":", scope);
-            out.extend_from_slice(b",\"limit_usd\":");
-            push_f64(out, d.limit_usd.get());
-            out.extend_from_slice(b",\"spent_usd\":");
-            push_f64(out, d.spent_usd.get());
-            push_word_field(out, b",\"period\":", d.period.as_str());
-            out.push(b'}');
-        }
-        Details::LoopDetected(d) => {
-            out.extend_from_slice(b"{\"iterations\":");
-            push_u64(out, d.iterations);
-            out.extend_from_slice(b",\"window_seconds\":");
-            push_u64(out, d.window_seconds);
-            if let Some(cost) = d.estimated_cost_per_hour_usd {
-                out.extend_from_slice(b",\"estimated_cost_per_hour_usd\":");
-                push_f64(out, cost.get());
-            }
-            push_word_field(out, b",\"action\":", Killed::WORD);
-            if let Some(model) = &d.model {
-                push_word_field(out, b",\"model\":", model.as_str());
-            }
-            out.push(b'}');
-        }
-        Details::SiemTest(_) => {
-            push_word_field(out, b"{\"message\":", TestMessage::WORD);
-            out.push(b'}');
-        }
-        _ => {
-            let start = out.len();
-            if serde_json::to_writer(&mut *out, details).is_err() {
-                out.truncate(start);
-                out.extend_from_slice(fallback);
-            }
-        }
-    }
-}
-
 /// `key` (a constant with its punctuation) and `value` as a JSON string. Inlined, so that
 /// both are copied with their lengths known and a constant word's scan is folded away.
 #[inline(always)]
-fn push_word_field(out: &mut Vec<u8>, key: &[u8], value: &str) {
+pub(crate) fn push_word_field(out: &mut Vec<u8>, key: &[u8], value: &str) {
     out.extend_from_slice(key);
     push_str(out, value);
 }
 
-fn push_labels(out: &mut Vec<u8>, labels: &[siem_core::Ident]) {
+pub(crate) fn push_labels(out: &mut Vec<u8>, labels: &[crate::Ident]) {
     out.push(b'[');
     for (i, label) in labels.iter().enumerate() {
         if i > 0 {
@@ -297,19 +173,20 @@ fn push_labels(out: &mut Vec<u8>, labels: &[siem_core::Ident]) {
 }
 
 /// A finite number as `serde_json` writes it (amounts are finite by construction).
-fn push_f64(out: &mut Vec<u8>, value: f64) {
+pub(crate) fn push_f64(out: &mut Vec<u8>, value: f64) {
     // Writing a number to a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, &value);
 }
 
 /// Appends an event id in its lowercase hyphenated form (36 bytes, no quotes).
-pub fn push_event_id(out: &mut Vec<u8>, id: siem_core::EventId) {
+pub fn push_event_id(out: &mut Vec<u8>, id: crate::EventId) {
     out.extend_from_slice(&id.hyphenated());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::scan::{any_needs_escape, needs_escape};
 
     #[test]
     fn strings_match_serde_json_for_every_ascii_byte_and_unicode() {
@@ -324,10 +201,10 @@ mod tests {
 
     #[test]
     fn details_are_written_exactly_as_serde_json_writes_them() {
-        use siem_core::details::*;
-        use siem_core::Details;
-        let id = |s: &str| siem_core::Ident::new(s).unwrap();
-        let mut all: Vec<Details> = siem_core::testing::sample_events()
+        use crate::details::*;
+        use crate::Details;
+        let id = |s: &str| crate::Ident::new(s).unwrap();
+        let mut all: Vec<Details> = crate::testing::sample_events()
             .iter()
             .map(|e| e.details().clone())
             .collect();
@@ -386,7 +263,7 @@ mod tests {
         let custom = r#"{"event_type":"acme.model_swap","org_id":"o","project_id":"p",
             "details":{"n":1,"flag":true,"labels":["a","b\"c"],"x":1.5,"label":"lab"}}"#;
         all.push(
-            siem_core::SecurityEvent::from_json(custom)
+            crate::SecurityEvent::from_json(custom)
                 .unwrap()
                 .details()
                 .clone(),
@@ -398,7 +275,7 @@ mod tests {
         );
         for details in &all {
             let mut out = Vec::new();
-            push_details(&mut out, details, b"{}");
+            details.write_json(&mut out, b"{}");
             assert_eq!(
                 String::from_utf8(out).unwrap(),
                 serde_json::to_string(details).unwrap()

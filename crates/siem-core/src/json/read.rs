@@ -13,14 +13,14 @@
 
 use serde::de::DeserializeSeed as _;
 
-use super::{DetailsSeed, EventId, SecurityEvent, WireEvent};
+use super::scan::quote_or_backslash;
 use crate::details::{
     Blocked, BudgetExhausted, BudgetScope, Confidence, Details, InjectionBlocked, Killed,
     LoopDetected, PiiBlocked, PiiRedacted, Redacted, Usd,
 };
+use crate::event::{parse_other_uuid_forms, DetailsSeed, EventId, SecurityEvent, WireEvent};
 use crate::event_type::EventType;
 use crate::ident::{intern, Ident};
-use crate::scan::quote_or_backslash;
 use crate::severity::Severity;
 use crate::timestamp::Timestamp;
 
@@ -29,7 +29,9 @@ const UUID_LEN: usize = 36;
 /// `2026-06-08T20:15:30.250Z`, the gateway's form.
 const MILLIS_TIMESTAMP_LEN: usize = 24;
 
-pub(super) fn parse(json: &str) -> Option<SecurityEvent> {
+/// The one entry point: the event in `json` when it has the usual shape, `None` otherwise
+/// (the caller falls back to serde).
+pub(crate) fn read_event(json: &str) -> Option<SecurityEvent> {
     let mut r = Reader { text: json, pos: 0 };
     r.skip_ws();
     r.expect(b'{')?;
@@ -55,7 +57,7 @@ pub(super) fn parse(json: &str) -> Option<SecurityEvent> {
                     None => {
                         let text = r.plain_string()?;
                         EventId::from_hyphenated(text)
-                            .or_else(|| super::parse_other_uuid_forms(text).ok())?
+                            .or_else(|| parse_other_uuid_forms(text).ok())?
                     }
                 });
             }
@@ -576,7 +578,7 @@ impl<'a> Reader<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse, short_decimal};
+    use super::{read_event as parse, short_decimal};
 
     /// The short path must give bit for bit what `str::parse` gives (serde agrees with it):
     /// tokens of every length up to 15 digits, the dot everywhere, digits from a fixed

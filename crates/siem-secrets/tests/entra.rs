@@ -2,20 +2,30 @@
 //! until shortly before expiry (on an injected clock), one request in flight for many
 //! callers, invalidation, error mapping, and secrets kept out of every message.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
-use siem_core::{
-    CredentialErrorKind, CredentialProvider, DeliveryError, Endpoint, Secret, SiemSink,
-};
-use siem_sentinel::{EntraOptions, EntraTokenSource};
+use siem_core::testing::RecordingCredential;
+use siem_core::{CredentialErrorKind, CredentialProvider, Endpoint, Secret};
+use siem_secrets::entra::{EntraOptions, EntraTokenSource, FAILED_REFRESH_BACKOFF};
+use siem_secrets::ManualClock;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
+const CLIENT_SECRET: &str = "cl1ent-s3cret~value";
+
+/// Options for [`TENANT`] and [`CLIENT`] at the plain-HTTP authority `uri`.
+fn mock_entra(uri: &str) -> EntraOptions {
+    let http = siem_http::HttpOptions::new("entra-test/1")
+        .allow_plain_http_loopback()
+        .request_timeout(Duration::from_secs(5));
+    let authority = Some(Endpoint::plain_http_loopback(uri).unwrap());
+    EntraOptions::new("sentinel", TENANT, CLIENT, authority, &None, http).unwrap()
+}
 
 fn token_path() -> String {
     format!("/{TENANT}/oauth2/v2.0/token")
@@ -67,11 +77,7 @@ async fn failing_server(template: ResponseTemplate) -> MockServer {
 }
 
 fn source_with(server: &MockServer, secret: Arc<RecordingCredential>) -> EntraTokenSource {
-    let options = EntraOptions::builder(TENANT, CLIENT)
-        .authority_host(Endpoint::plain_http_loopback(&server.uri()).unwrap())
-        .request_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
+    let options = mock_entra(&server.uri());
     EntraTokenSource::new(options, secret).unwrap()
 }
 
@@ -100,7 +106,7 @@ async fn posts_the_exact_client_credentials_form() {
     );
     assert_eq!(
         request.headers.get("user-agent").unwrap().to_str().unwrap(),
-        siem_sentinel::config::USER_AGENT
+        "entra-test/1"
     );
     let form: BTreeMap<String, String> = url::form_urlencoded::parse(&request.body)
         .into_owned()
@@ -181,7 +187,8 @@ async fn fifty_concurrent_callers_on_a_cold_cache_make_one_request() {
 async fn concurrent_callers_share_one_failure() {
     let server =
         failing_server(ResponseTemplate::new(503).set_delay(Duration::from_millis(200))).await;
-    let source = Arc::new(source(&server));
+    let clock = ManualClock::new();
+    let source = Arc::new(source(&server).with_clock(clock.clone()));
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let source = source.clone();
@@ -195,7 +202,10 @@ async fn concurrent_callers_share_one_failure() {
         );
     }
     assert_eq!(requests(&server).await, 1);
-    // A later call tries again.
+    // Within the back-off the failure is remembered; a later call tries again.
+    assert!(source.get().await.is_err());
+    assert_eq!(requests(&server).await, 1);
+    clock.advance(FAILED_REFRESH_BACKOFF);
     assert!(source.get().await.is_err());
     assert_eq!(requests(&server).await, 2);
 }
@@ -388,11 +398,8 @@ async fn a_malformed_answer_is_malformed() {
 #[tokio::test]
 async fn a_hung_token_endpoint_is_unavailable() {
     let server = token_server(3599, Duration::from_secs(30)).await;
-    let options = EntraOptions::builder(TENANT, CLIENT)
-        .authority_host(Endpoint::plain_http_loopback(&server.uri()).unwrap())
-        .request_timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
+    let options =
+        mock_entra(&server.uri()).map_http(|h| h.request_timeout(Duration::from_millis(300)));
     let source = EntraTokenSource::new(options, RecordingCredential::new(CLIENT_SECRET)).unwrap();
     let err = source.get().await.unwrap_err();
     assert_eq!(err.kind, CredentialErrorKind::Unavailable);
@@ -418,10 +425,7 @@ async fn a_secret_store_failure_names_both_references() {
         }
     }
     let server = token_server(3599, Duration::ZERO).await;
-    let options = EntraOptions::builder(TENANT, CLIENT)
-        .authority_host(Endpoint::plain_http_loopback(&server.uri()).unwrap())
-        .build()
-        .unwrap();
+    let options = mock_entra(&server.uri());
     let err = EntraTokenSource::new(options, Arc::new(Missing))
         .unwrap()
         .get()
@@ -454,38 +458,4 @@ async fn an_echoed_secret_is_scrubbed_and_debug_shows_no_secret_or_token() {
     assert!(!debug.contains(CLIENT_SECRET), "{debug}");
     assert!(!debug.contains("tok-1"), "{debug}");
     assert!(debug.contains(CLIENT) && debug.contains(TENANT), "{debug}");
-}
-
-/// The sink with the token source: a 401 from the Logs Ingestion API drops the token, and
-/// the next send (the dispatcher's one retry) fetches and uses a fresh one.
-#[tokio::test]
-async fn sink_with_entra_refreshes_after_a_401() {
-    let tokens = token_server(3599, Duration::ZERO).await;
-    let dce = MockServer::start().await;
-    let ingestion = format!("/dataCollectionRules/{DCR}/streams/Custom-AisgSecurityEvents");
-    Mock::given(method("POST"))
-        .and(path(ingestion.clone()))
-        .and(wiremock::matchers::header("authorization", "Bearer tok-1"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(
-            serde_json::json!({"error": {"code": "InvalidToken", "message": "token expired"}}),
-        ))
-        .mount(&dce)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(ingestion))
-        .and(wiremock::matchers::header("authorization", "Bearer tok-2"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&dce)
-        .await;
-    let sink = mock_sink(&dce.uri(), Arc::new(source(&tokens)));
-    let encoded = sink.encode(&fixture_events());
-    let err = sink.send(&encoded.requests[0]).await.unwrap_err();
-    assert!(
-        matches!(err, DeliveryError::CredentialsRejected { .. }),
-        "{err:?}"
-    );
-    assert_eq!(err.detail().unwrap().code.as_deref(), Some("InvalidToken"));
-    assert_eq!(sink.send(&encoded.requests[0]).await.unwrap().status, 204);
-    assert_eq!(requests(&tokens).await, 2);
-    assert!(!format!("{sink:?}").contains("tok-"));
 }
