@@ -194,8 +194,8 @@ impl Config {
         let base_dir = path.parent().unwrap_or(Path::new("."));
         let mut orgs = Vec::new();
         let mut org_ids = BTreeSet::new();
-        for (org_index, raw_org) in raw.org.into_iter().enumerate() {
-            let org_loc = format!("org[{org_index}] \"{}\"", raw_org.id);
+        for raw_org in raw.org {
+            let org_loc = format!("org \"{}\"", raw_org.id);
             if let Err(e) = siem_core::Ident::new(&raw_org.id) {
                 return Err(error(org_loc, Some("id"), e.to_string()));
             }
@@ -212,16 +212,18 @@ impl Config {
             let mut names = BTreeSet::new();
             let mut sinks = Vec::new();
             for (sink_index, table) in raw_org.sink.into_iter().enumerate() {
+                // A sink is named by its name (thirty sinks are found by name, not by
+                // counting); by its position only when it has none.
+                let sink_loc = match table.get("name").and_then(|n| n.as_str()) {
+                    Some(name) => format!("{org_loc}, sink \"{name}\""),
+                    None => format!("{org_loc}, sink[{sink_index}] (no name)"),
+                };
                 let sink = parse_sink(table, base_dir).map_err(|(field, message)| {
-                    error(
-                        format!("{org_loc}, sink[{sink_index}]"),
-                        field.as_deref(),
-                        message,
-                    )
+                    error(sink_loc.clone(), field.as_deref(), message)
                 })?;
                 if !names.insert(sink.name.clone()) {
                     return Err(error(
-                        format!("{org_loc}, sink[{sink_index}] \"{}\"", sink.name),
+                        sink_loc,
                         Some("name"),
                         "another sink of this organization has the same name".to_owned(),
                     ));

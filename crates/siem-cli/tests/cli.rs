@@ -85,7 +85,10 @@ fn plain_http_endpoints_are_rejected_naming_org_sink_and_field() {
             "http://splunk.example.com:8088",
         ),
     );
-    assert!(err.contains("org[0] \"org_acme\", sink[0]"), "{err}");
+    assert!(
+        err.contains("org \"org_acme\", sink \"splunk-prod\": field `endpoint`"),
+        "the sink by its name: {err}"
+    );
     assert!(err.contains("field `endpoint`"), "{err}");
     assert!(err.contains("https://"), "{err}");
 }
