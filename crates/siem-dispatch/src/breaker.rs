@@ -143,6 +143,8 @@ struct Inner {
 #[derive(Debug)]
 pub(crate) struct Breaker {
     open: AtomicBool,
+    /// Whether failures are being counted (so a success has a run to reset).
+    failing: AtomicBool,
     inner: Mutex<Inner>,
 }
 
@@ -150,6 +152,7 @@ impl Default for Breaker {
     fn default() -> Self {
         Self {
             open: AtomicBool::new(false),
+            failing: AtomicBool::new(false),
             inner: Mutex::new(Inner {
                 state: BreakerState::Closed,
                 since: None,
@@ -192,6 +195,7 @@ impl Breaker {
             return self.is_open();
         }
         let mut inner = self.inner();
+        self.failing.store(true, Ordering::Release);
         inner.consecutive_failures = inner.consecutive_failures.saturating_add(1);
         match inner.state {
             BreakerState::Closed if inner.consecutive_failures >= policy.failures => {
@@ -232,14 +236,13 @@ impl Breaker {
 
     /// Records a delivered request: closes the circuit.
     pub(crate) fn record_success(&self, org: &str, sink: &str) {
-        if !self.is_open() {
-            // The common case: one relaxed check, no lock unless failures were counted.
-            let mut inner = self.inner();
-            inner.consecutive_failures = 0;
+        // The common case (closed, no run of failures): two loads, no lock.
+        if !self.is_open() && !self.failing.load(Ordering::Acquire) {
             return;
         }
         let mut inner = self.inner();
         inner.consecutive_failures = 0;
+        self.failing.store(false, Ordering::Release);
         if inner.state != BreakerState::Closed {
             self.set(&mut inner, BreakerState::Closed);
             tracing::info!(org, sink, "SIEM circuit closed: delivery resumed");

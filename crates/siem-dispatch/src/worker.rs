@@ -12,7 +12,6 @@ use siem_core::SecurityEvent;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::breaker::BreakerState;
 use crate::buffer::memory::Queue;
 use crate::buffer::spool::Spool;
 use crate::deliver::{deliver_batch, fail, BatchOutcome, Mode};
@@ -314,8 +313,9 @@ impl Worker {
         if outcome.delivered > 0 {
             self.last_progress = Instant::now();
         }
-        if self.lane.breaker.stats().state == BreakerState::HalfOpen && outcome.probe {
-            // The probe got no answer that says anything about the SIEM's health.
+        if outcome.probe {
+            // Still half-open: the probe got no answer that says anything about the
+            // SIEM's health (a success closed it, a failure reopened it).
             self.lane.breaker.probe_inconclusive();
         }
         let returned = std::mem::take(&mut outcome.returned);
