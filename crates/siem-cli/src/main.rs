@@ -16,7 +16,7 @@
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-mod config;
+use siem_config as config;
 mod demo;
 mod emulate;
 mod events;

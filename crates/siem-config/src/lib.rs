@@ -1,4 +1,4 @@
-//! The TOML configuration of SPEC §7: `[[org]]` with `id`, `[[org.sink]]` with `name`,
+//! The sink configuration of SPEC §7 (the `siem` command's TOML file and the connector API): `[[org]]` with `id`, `[[org.sink]]` with `name`,
 //! `platform`, `events`, credential references, platform fields and delivery overrides.
 //!
 //! Loading checks everything that can be checked without the network (HTTPS endpoints,
@@ -16,7 +16,8 @@ use siem_dispatch::{BufferKind, DeliveryOverrides, OrgConfig, SinkConfig};
 use siem_secrets::{SecretRef, SecretResolver};
 
 /// The platforms the command knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Platform {
     /// Splunk HTTP Event Collector.
     Splunk,
