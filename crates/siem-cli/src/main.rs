@@ -24,6 +24,7 @@ mod forward;
 mod output;
 mod render;
 mod send_test;
+mod serve;
 mod signals;
 mod validate;
 
@@ -132,6 +133,11 @@ enum Command {
         #[command(flatten)]
         bench: emulate::BenchArgs,
     },
+    /// Run the connector service: organizations set up their connectors through an HTTP
+    /// API (stored in a database, secrets in AWS Secrets Manager or a local file) and a
+    /// gateway posts its events to it. SIGINT/SIGTERM stop it after delivering what is
+    /// buffered (a second signal skips that).
+    Serve(serve::ServeArgs),
 }
 
 /// The exit codes, as `siem --help` lists them (the README has the same table).
@@ -153,7 +159,10 @@ pub const EXIT_TERMINATED: u8 = 143;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    match &cli.command {
+        Command::Serve(args) => init_logging(serve::LOG_FILTER, args.json_logs),
+        _ => init_logging(DEFAULT_LOG_FILTER, false),
+    }
     // `forward` runs every task on one thread (its input has a thread of its own; see
     // forward.rs): the work per event is a few microseconds, less than what handing each
     // event to another core costs in cache misses and wake-ups.
@@ -198,6 +207,7 @@ fn main() -> ExitCode {
                 count_only,
                 bench,
             } => emulate::run(platform, port, token, ca_file, count_only, bench).await,
+            Command::Serve(args) => serve::run(args).await,
         }
     });
     ExitCode::from(code)
@@ -207,14 +217,17 @@ fn main() -> ExitCode {
 /// the AWS SDK (whose credential-chain probing warns at every start outside AWS).
 const DEFAULT_LOG_FILTER: &str = "warn,aws_config=error,aws_smithy_runtime=error";
 
-fn init_logging() {
+fn init_logging(default_filter: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour_on_stderr())
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.with_ansi(colour_on_stderr()).try_init()
+    };
 }
 
 /// Colour only for a person at a terminal, and never with `NO_COLOR` set (no-color.org):

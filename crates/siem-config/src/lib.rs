@@ -584,3 +584,47 @@ pub async fn build_orgs(
     }
     Ok(orgs)
 }
+
+/// A sink table that failed its checks: the field to blame (when one is) and what is wrong,
+/// in the words a configuration file's error uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkTableError {
+    /// The field, when one is to blame.
+    pub field: Option<String>,
+    /// What is wrong and what would be accepted.
+    pub message: String,
+}
+
+impl fmt::Display for SinkTableError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "field `{field}`: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for SinkTableError {}
+
+/// Checks one sink (the keys of an `[[org.sink]]` table) with the rules and words of a
+/// configuration file, wherever the table comes from (the connector API builds one from
+/// JSON). Relative `ca_file` and `dead_letter` paths are relative to `base_dir`.
+///
+/// ```
+/// let table: toml::Table = toml::from_str(r#"
+///     name = "splunk-prod"
+///     platform = "splunk"
+///     endpoint = "http://splunk.example.com:8088"
+///     token = { env = "HEC_TOKEN" }
+///     events = ["*"]
+/// "#)?;
+/// let error = siem_config::parse_sink_table(table, std::path::Path::new(".")).unwrap_err();
+/// assert_eq!(error.field.as_deref(), Some("endpoint"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn parse_sink_table(
+    table: toml::Table,
+    base_dir: &Path,
+) -> Result<SinkSection, SinkTableError> {
+    parse_sink(table, base_dir).map_err(|(field, message)| SinkTableError { field, message })
+}

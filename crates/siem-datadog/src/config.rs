@@ -75,6 +75,10 @@ pub struct DatadogConfig {
     /// A PEM file of extra root CAs (for a proxy behind an internal CA; read when the
     /// options are validated).
     pub ca_file: Option<PathBuf>,
+    /// Extra root CAs as PEM text: the inline form of `ca_file` (the connector API takes
+    /// this one, as it cannot name a file on the server).
+    #[serde(default)]
+    pub ca_pem: Option<String>,
     /// Connect and request timeouts.
     pub timeouts: TimeoutsConfig,
 }
@@ -92,6 +96,7 @@ impl Default for DatadogConfig {
             max_body_bytes: MAX_BODY_BYTES,
             max_item_bytes: MAX_ITEM_BYTES,
             ca_file: None,
+            ca_pem: None,
             timeouts: TimeoutsConfig::default(),
         }
     }
@@ -151,7 +156,13 @@ impl DatadogOptions {
                 return Err(error(field, reason));
             }
         }
-        let http = siem_http::transport(PLATFORM, USER_AGENT, &config.ca_file, config.timeouts)?;
+        let http = siem_http::transport(
+            PLATFORM,
+            USER_AGENT,
+            &config.ca_file,
+            &config.ca_pem,
+            config.timeouts,
+        )?;
         Ok(Self {
             parts: ItemParts::new(&config),
             config,

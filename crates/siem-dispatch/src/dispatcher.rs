@@ -403,7 +403,7 @@ impl Dispatcher {
                 })?
                 .settings()
         };
-        crate::test_event::send(org_id, &settings).await
+        crate::test_event::send(org_id, &*settings.sink, settings.retry.attempt_timeout).await
     }
 }
 

@@ -81,4 +81,6 @@ pub use stats::{
     BufferStats, Counts, DispatcherStats, FlushReport, LastError, OrgStats, ShutdownReport,
     SinkStats, Undelivered,
 };
-pub use test_event::{TestEventError, TestEventResult, TestOutcome, TEST_EVENT_PROJECT};
+pub use test_event::{
+    send_test_event, TestEventError, TestEventResult, TestOutcome, TEST_EVENT_PROJECT,
+};

@@ -9,8 +9,8 @@ use siem_core::{DeliveryError, EncodeError, SecurityEvent};
 use tokio::time::Instant;
 
 use crate::deliver::{encode_guarded, send_once, EncodeInput};
-use crate::lane::Settings;
 use crate::stats::LastError;
+use crate::SinkConfig;
 
 /// The `project_id` of test events.
 pub const TEST_EVENT_PROJECT: &str = "siem-test";
@@ -113,9 +113,28 @@ fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64() * 1000.0)
 }
 
+/// Sends a synthetic `siem.test` event to a sink that is not (or not yet) in a
+/// dispatcher, e.g. a connector before it is saved: encode and one send, bounded by the
+/// sink's attempt timeout. [`Dispatcher::send_test_event`](crate::Dispatcher::send_test_event)
+/// does the same for a running sink.
+///
+/// ```no_run
+/// # async fn demo(sink: std::sync::Arc<dyn siem_core::SiemSink>) {
+/// use siem_dispatch::SinkConfig;
+/// let result = siem_dispatch::send_test_event("org_acme", &SinkConfig::new(sink)).await;
+/// # }
+/// ```
+pub async fn send_test_event(
+    org_id: &str,
+    config: &SinkConfig,
+) -> Result<TestEventResult, TestEventError> {
+    send(org_id, &*config.sink, config.retry.attempt_timeout).await
+}
+
 pub(crate) async fn send(
     org_id: &str,
-    settings: &Settings,
+    sink: &dyn siem_core::SiemSink,
+    attempt_timeout: std::time::Duration,
 ) -> Result<TestEventResult, TestEventError> {
     let event = SecurityEvent::builder(org_id, TEST_EVENT_PROJECT, SiemTest::default())
         .build()
@@ -123,7 +142,6 @@ pub(crate) async fn send(
             org: org_id.to_owned(),
             reason: e.to_string(),
         })?;
-    let sink = &*settings.sink;
     let started = Instant::now();
     let outcome = match encode_guarded(sink, EncodeInput::Owned(vec![Arc::new(event)])) {
         Err(e) => TestOutcome::Failed(DeliveryError::Permanent {
@@ -134,12 +152,10 @@ pub(crate) async fn send(
             encoded.requests.first(),
         ) {
             (Some(rejected), _) => TestOutcome::Rejected(rejected.reason),
-            (None, Some(request)) => {
-                match send_once(sink, request, settings.retry.attempt_timeout).await {
-                    Ok(status) => TestOutcome::Delivered { status },
-                    Err(e) => TestOutcome::Failed(e),
-                }
-            }
+            (None, Some(request)) => match send_once(sink, request, attempt_timeout).await {
+                Ok(status) => TestOutcome::Delivered { status },
+                Err(e) => TestOutcome::Failed(e),
+            },
             (None, None) => TestOutcome::Failed(DeliveryError::Permanent {
                 detail: siem_core::ErrorDetail::transport("the sink encoded no request"),
             }),

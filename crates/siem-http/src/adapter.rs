@@ -83,17 +83,21 @@ pub const fn default_gzip() -> bool {
     DEFAULT_GZIP
 }
 
-/// The client settings of a configuration's `ca_file` and `timeouts`, for `user_agent`
-/// (the CA file is read now); errors name the field.
+/// The client settings of a configuration's `ca_file`, `ca_pem` and `timeouts`, for
+/// `user_agent` (the CA file is read and the PEM parsed now); errors name the field.
 pub fn transport(
     platform: &'static str,
     user_agent: &str,
     ca_file: &Option<PathBuf>,
+    ca_pem: &Option<String>,
     timeouts: TimeoutsConfig,
 ) -> Result<HttpOptions, ConfigError> {
     let mut builder = TransportBuilder::new(user_agent).timeouts(timeouts);
     if let Some(path) = ca_file {
         builder = builder.ca_file(path);
+    }
+    if let Some(pem) = ca_pem {
+        builder = builder.ca_pem(pem.as_bytes().to_vec());
     }
     builder
         .build()

@@ -1,4 +1,5 @@
-//! AWS Secrets Manager (`GetSecretValue`), behind the default feature `aws`.
+//! AWS Secrets Manager (`GetSecretValue`; `CreateSecret`, `PutSecretValue` and
+//! `DeleteSecret` for the connector service), behind the default feature `aws`.
 //!
 //! Limits and behaviour of the store that matter here:
 //! - one `GetSecretValue` call per fetch; the SDK's standard retry applies unless the
@@ -96,6 +97,113 @@ impl AwsSecretsManager {
                 "the response has no SecretString",
             )),
         }
+    }
+}
+
+/// A failed write to Secrets Manager (`CreateSecret`, `PutSecretValue`, `DeleteSecret`):
+/// the operation, the secret's name and the service's code and message, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Secrets Manager {operation} of \"{name}\" failed: {detail}")]
+pub struct SecretWriteError {
+    /// `CreateSecret`, `PutSecretValue` or `DeleteSecret`.
+    pub operation: &'static str,
+    /// The secret's name.
+    pub name: String,
+    /// The service's error code and message, or the transport failure.
+    pub detail: String,
+}
+
+impl AwsSecretsManager {
+    /// Stores `value` as the `SecretString` of the secret `name`: `CreateSecret` (with
+    /// `tags`) when it does not exist, else `PutSecretValue` (a new version; the old one
+    /// is kept by the service as `AWSPREVIOUS`).
+    pub async fn put_secret(
+        &self,
+        name: &str,
+        value: &Secret,
+        tags: &[(&str, &str)],
+    ) -> Result<(), SecretWriteError> {
+        use aws_sdk_secretsmanager::types::Tag;
+        let created = self
+            .client
+            .create_secret()
+            .name(name)
+            .secret_string(value.expose())
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+                    .collect(),
+            ))
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(context))
+                if context.err().is_resource_exists_exception() =>
+            {
+                self.client
+                    .put_secret_value()
+                    .secret_id(name)
+                    .secret_string(value.expose())
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| write_error("PutSecretValue", name, &e))
+            }
+            Err(e) => Err(write_error("CreateSecret", name, &e)),
+        }
+    }
+
+    /// Schedules the secret `name` for deletion after `recovery_days` (7 to 30; the
+    /// service keeps it restorable until then). A secret that does not exist is not an
+    /// error.
+    pub async fn schedule_deletion(
+        &self,
+        name: &str,
+        recovery_days: i64,
+    ) -> Result<(), SecretWriteError> {
+        match self
+            .client
+            .delete_secret()
+            .secret_id(name)
+            .recovery_window_in_days(recovery_days)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(context))
+                if context.err().is_resource_not_found_exception() =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(write_error("DeleteSecret", name, &e)),
+        }
+    }
+}
+
+fn write_error<E>(
+    operation: &'static str,
+    name: &str,
+    error: &SdkError<E, HttpResponse>,
+) -> SecretWriteError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let detail = match error {
+        SdkError::ServiceError(context) => {
+            let status = context.raw().status().as_u16();
+            let code = context.err().code().unwrap_or("unknown error code");
+            match context.err().message() {
+                Some(message) => format!("{code}: {message} (HTTP {status})"),
+                None => format!("{code} (HTTP {status})"),
+            }
+        }
+        other => DisplayErrorContext(other).to_string(),
+    };
+    SecretWriteError {
+        operation,
+        name: name.to_owned(),
+        detail: shorten(detail),
     }
 }
 

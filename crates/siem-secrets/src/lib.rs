@@ -42,7 +42,7 @@ mod resolver;
 mod value;
 
 #[cfg(feature = "aws")]
-pub use aws::{AwsSecret, AwsSecretsManager};
+pub use aws::{AwsSecret, AwsSecretsManager, SecretWriteError};
 pub use cache::{
     refresh_margin, CacheOptions, CachedCredential, Clock, ExpiringProvider, ManualClock,
     TokioClock, DEFAULT_FAILURE_BACKOFF, DEFAULT_MAX_STALENESS, DEFAULT_TTL, MAX_REFRESH_MARGIN,

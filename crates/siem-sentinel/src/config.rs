@@ -98,6 +98,10 @@ pub struct SentinelConfig {
     /// the options are validated).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Extra root CAs as PEM text: the inline form of `ca_file` (the connector API takes
+    /// this one, as it cannot name a file on the server).
+    #[serde(default)]
+    pub ca_pem: Option<String>,
     /// Connect and request timeouts, for the DCE and the token endpoint.
     #[serde(default)]
     pub timeouts: TimeoutsConfig,
@@ -118,6 +122,7 @@ impl SentinelConfig {
             authority_host: None,
             scope: None,
             ca_file: None,
+            ca_pem: None,
             timeouts: TimeoutsConfig::default(),
         }
     }
@@ -144,7 +149,13 @@ impl SentinelConfig {
     }
 
     fn transport(&self) -> Result<HttpOptions, ConfigError> {
-        siem_http::transport(PLATFORM, USER_AGENT, &self.ca_file, self.timeouts)
+        siem_http::transport(
+            PLATFORM,
+            USER_AGENT,
+            &self.ca_file,
+            &self.ca_pem,
+            self.timeouts,
+        )
     }
 }
 

@@ -88,6 +88,10 @@ pub struct SplunkConfig {
     /// options are validated).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Extra root CAs as PEM text: the inline form of `ca_file` (the connector API takes
+    /// this one, as it cannot name a file on the server).
+    #[serde(default)]
+    pub ca_pem: Option<String>,
     /// Connect and request timeouts.
     #[serde(default)]
     pub timeouts: TimeoutsConfig,
@@ -105,6 +109,7 @@ impl SplunkConfig {
             gzip: DEFAULT_GZIP,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             ca_file: None,
+            ca_pem: None,
             timeouts: TimeoutsConfig::default(),
         }
     }
@@ -150,7 +155,13 @@ impl SplunkOptions {
                 ),
             ));
         }
-        let http = siem_http::transport(PLATFORM, USER_AGENT, &config.ca_file, config.timeouts)?;
+        let http = siem_http::transport(
+            PLATFORM,
+            USER_AGENT,
+            &config.ca_file,
+            &config.ca_pem,
+            config.timeouts,
+        )?;
         Ok(Self {
             envelope: Envelope::new(&config),
             config,

@@ -1,0 +1,146 @@
+//! `POST /api/v1/events`: a gateway's events (NDJSON or a JSON array, optionally gzip)
+//! with an ingest token. The answer comes as soon as the events are in the buffers (202),
+//! never after a SIEM; each bad line is named by its number and the rest is kept.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::json;
+use siem_core::SecurityEvent;
+use siem_dispatch::EmitOutcome;
+
+use crate::api::{authenticate, ApiError};
+use crate::app::App;
+use crate::auth::{Principal, Role};
+
+/// At most this many line errors are listed in an answer (the count is always given).
+const MAX_LISTED_ERRORS: usize = 100;
+
+/// One refused line.
+#[derive(Debug, Serialize)]
+struct LineError {
+    /// 1-based line of NDJSON, or 1-based item of a JSON array.
+    line: usize,
+    error: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Summary {
+    /// Events taken (routed to every matching connector's buffer).
+    accepted: u64,
+    /// Of `accepted`, events no connector subscribes to.
+    unrouted: u64,
+    /// Of `accepted`, events some connector's full buffer refused.
+    dropped: u64,
+    /// Lines refused.
+    rejected: u64,
+    errors: Vec<LineError>,
+}
+
+impl Summary {
+    fn reject(&mut self, line: usize, error: String) {
+        self.rejected += 1;
+        if self.errors.len() < MAX_LISTED_ERRORS {
+            self.errors.push(LineError { line, error });
+        }
+    }
+}
+
+pub(crate) async fn ingest(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let org = match authenticate(&app, &headers, peer).await? {
+        Principal::Org {
+            org_id,
+            role: Role::Ingest,
+        } => org_id,
+        Principal::Org { .. } | Principal::SuperAdmin => {
+            return Err(ApiError::Forbidden(
+                "posting events needs an ingest token of the organization",
+            ))
+        }
+    };
+    let gzip = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let body = if gzip {
+        let mut out = Vec::new();
+        let limit = app.max_body_bytes as u64;
+        flate2::read::GzDecoder::new(&body[..])
+            .take(limit + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| ApiError::BadRequest(format!("the gzip body cannot be read: {e}")))?;
+        if out.len() as u64 > limit {
+            return Ok((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Json(json!({"error": format!("the body is over {limit} bytes uncompressed; send fewer events per request")})),
+            )
+                .into_response());
+        }
+        bytes::Bytes::from(out)
+    } else {
+        body
+    };
+    let mut summary = Summary::default();
+    let emit = |line: usize, event: SecurityEvent, summary: &mut Summary| {
+        if event.org_id().as_str() != org {
+            summary.reject(
+                line,
+                format!(
+                    "org_id \"{}\" is not this token's organization (\"{org}\")",
+                    event.org_id().as_str()
+                ),
+            );
+            return;
+        }
+        summary.accepted += 1;
+        match app.dispatcher.emit(event) {
+            EmitOutcome::Queued { .. } => {}
+            EmitOutcome::NoMatch => summary.unrouted += 1,
+            EmitOutcome::Dropped { .. } => summary.dropped += 1,
+            EmitOutcome::Closed => summary.dropped += 1,
+        }
+    };
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        match serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(&body) {
+            Ok(items) => {
+                for (i, item) in items.into_iter().enumerate() {
+                    match SecurityEvent::from_json(item.get()) {
+                        Ok(event) => emit(i + 1, event, &mut summary),
+                        Err(e) => summary.reject(i + 1, e.to_string()),
+                    }
+                }
+            }
+            Err(e) => summary.reject(e.line(), format!("not a JSON array of events: {e}")),
+        }
+    } else {
+        for (i, line) in body.split(|b| *b == b'\n').enumerate() {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match SecurityEvent::from_json_slice(line) {
+                Ok(event) => emit(i + 1, event, &mut summary),
+                Err(e) => summary.reject(i + 1, e.to_string()),
+            }
+        }
+    }
+    crate::ops::count_ingest(&app, &org, summary.accepted, summary.rejected);
+    let status = if summary.accepted == 0 && summary.rejected > 0 {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(summary)).into_response())
+}
