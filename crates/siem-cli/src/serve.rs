@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// Where connector tokens are written.
     #[arg(long, value_enum, default_value_t = SecretsArg::Local)]
     secrets: SecretsArg,
+    /// The secret file of --secrets local (default <data-dir>/secrets.json); instances
+    /// sharing a database must share it (or use --secrets aws).
+    #[arg(long)]
+    secrets_file: Option<PathBuf>,
     /// Prefix of secret names: <prefix><org>/<connector>.
     #[arg(long, default_value = siem_server::secrets::DEFAULT_PREFIX)]
     secret_prefix: String,
@@ -80,6 +84,7 @@ pub async fn run(args: ServeArgs) -> u8 {
             SecretsArg::Aws => SecretsBackend::Aws,
         },
         secret_prefix: args.secret_prefix,
+        local_secrets_file: args.secrets_file,
         bootstrap_token,
         max_body_bytes: args.max_body_bytes,
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout),

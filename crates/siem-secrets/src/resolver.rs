@@ -172,6 +172,13 @@ impl SecretResolver {
         }
     }
 
+    /// Forgets the cached provider of `reference`, so that the next
+    /// [`resolve`](Self::resolve) fetches the secret again (after it was rotated). Providers
+    /// already handed out keep their own cache until its TTL.
+    pub fn forget(&self, reference: &SecretRef) {
+        self.lock().remove(&reference.to_string());
+    }
+
     #[cfg(feature = "aws")]
     async fn resolve_aws(
         &self,

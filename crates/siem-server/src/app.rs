@@ -36,6 +36,9 @@ pub struct App {
     not_running: Mutex<HashMap<(String, String), String>>,
     /// The configuration version applied per organization; one apply at a time.
     applied: tokio::sync::Mutex<HashMap<String, i64>>,
+    /// `updated_at` of each connector as last applied: a connector whose row changed may
+    /// have a new secret, so its cached value is dropped before it is built again.
+    built_at: Mutex<HashMap<(String, String), String>>,
 }
 
 /// The Prometheus recorder (local to this service, not the process's global one).
@@ -79,6 +82,7 @@ impl App {
             ready: AtomicBool::new(false),
             not_running: Mutex::new(HashMap::new()),
             applied: tokio::sync::Mutex::new(HashMap::new()),
+            built_at: Mutex::new(HashMap::new()),
         }
     }
 
@@ -107,6 +111,18 @@ impl App {
             return Err(why);
         }
         self.sink_config(&c.org_id, &section).await
+    }
+
+    /// Drops the cached secret values of a connector (rotated through the API).
+    fn forget_secrets(&self, c: &StoredConnector) {
+        let Some(reference) = c.secret_ref.as_deref() else {
+            return;
+        };
+        for field in &c.secret_fields {
+            if let Ok(Some(r)) = self.secrets.credential(reference, field) {
+                self.resolver.forget(&r);
+            }
+        }
     }
 
     /// A checked section as a dispatcher sink.
@@ -138,6 +154,22 @@ impl App {
             }
         };
         let mut failed = Vec::new();
+        {
+            let mut built_at = self.built_at.lock().unwrap_or_else(|e| e.into_inner());
+            let mut before = HashMap::new();
+            built_at.retain(|(org, name), at| {
+                if org == org_id {
+                    before.insert(name.clone(), std::mem::take(at));
+                }
+                org != org_id
+            });
+            for c in &stored {
+                if before.get(&c.name) != Some(&c.updated_at) {
+                    self.forget_secrets(c);
+                }
+                built_at.insert((org_id.to_owned(), c.name.clone()), c.updated_at.clone());
+            }
+        }
         for c in &stored {
             match self.build(c).await {
                 Ok(sink) => org.push_sink(sink),

@@ -75,6 +75,10 @@ pub struct ServeConfig {
     pub secrets: SecretsBackend,
     /// The prefix of secret names (`<prefix><org>/<connector>`).
     pub secret_prefix: String,
+    /// The file of [`SecretsBackend::Local`]; `None`: `<data_dir>/secrets.json`. Instances
+    /// sharing a PostgreSQL database need one secret store: Secrets Manager, or this file
+    /// on a shared path.
+    pub local_secrets_file: Option<PathBuf>,
     /// The super-admin token (`SIEM_BOOTSTRAP_TOKEN`), which creates organizations and
     /// tokens.
     pub bootstrap_token: Option<Secret>,
@@ -95,6 +99,7 @@ impl Default for ServeConfig {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             secrets: SecretsBackend::Local,
             secret_prefix: secrets::DEFAULT_PREFIX.to_owned(),
+            local_secrets_file: None,
             bootstrap_token: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             poll_interval: Duration::from_millis(500),
@@ -175,7 +180,10 @@ impl Server {
         let (secrets, resolver) = match config.secrets {
             SecretsBackend::Local => (
                 SecretStore::local_file(
-                    config.data_dir.join("secrets.json"),
+                    config
+                        .local_secrets_file
+                        .clone()
+                        .unwrap_or_else(|| config.data_dir.join("secrets.json")),
                     &*config.secret_prefix,
                 ),
                 SecretResolver::builder().allow_static(true).build(),

@@ -232,6 +232,8 @@ async fn a_change_made_by_one_instance_applies_on_another_sharing_postgres() {
     config_a.database_url = Some(url.clone());
     let mut config_b = config(&dir_b);
     config_b.database_url = Some(url);
+    // One secret store for both (in production: Secrets Manager).
+    config_b.local_secrets_file = Some(dir_a.join("secrets.json"));
     let (a, b) = (
         Server::start(config_a).await.unwrap(),
         Server::start(config_b).await.unwrap(),

@@ -24,6 +24,13 @@ pub fn data_dir(name: &str) -> PathBuf {
 
 /// The configuration of a test service: a free loopback port, the bootstrap token.
 pub fn config(dir: &Path) -> ServeConfig {
+    // The service's log in the test output (shown for a failing test).
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "siem_server=info,warn".to_owned()),
+        )
+        .try_init();
     ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.to_path_buf(),
@@ -39,6 +46,10 @@ pub fn postgres_url(test: &str) -> Option<String> {
     match std::env::var("SIEM_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
+            assert!(
+                std::env::var_os("SIEM_TEST_REQUIRE_SERVICES").is_none(),
+                "{test}: SIEM_TEST_POSTGRES_URL is not set and SIEM_TEST_REQUIRE_SERVICES is"
+            );
             eprintln!(
                 "\n*** SKIPPED {test}: SIEM_TEST_POSTGRES_URL is not set (.ci/run starts \
                  PostgreSQL and sets it) ***\n"
