@@ -12,6 +12,7 @@
 
 mod criterion;
 mod events;
+mod ingest;
 mod procs;
 
 use std::io::Write as _;
@@ -75,6 +76,9 @@ pub(crate) struct BenchArgs {
     /// Leave out the hung-neighbour runs.
     #[arg(long)]
     skip_hung: bool,
+    /// Leave out the `siem serve` ingest runs.
+    #[arg(long)]
+    skip_ingest: bool,
     /// Leave out the steady-rate run.
     #[arg(long)]
     skip_steady: bool,
@@ -103,6 +107,7 @@ struct Options {
     throughput: bool,
     disk: bool,
     hung: bool,
+    ingest: bool,
     steady: bool,
     outage: bool,
     build: bool,
@@ -128,6 +133,7 @@ impl Options {
             throughput: !a.skip_throughput,
             disk: !a.skip_disk,
             hung: !a.skip_hung,
+            ingest: !a.skip_ingest,
             steady: !a.skip_steady,
             outage: !a.skip_outage,
             build: !a.no_build,
@@ -182,7 +188,7 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
         commands,
         failures: Vec::new(),
     };
-    if options.throughput || options.disk || options.hung {
+    if options.throughput || options.disk || options.hung || options.ingest {
         let file = b.out.join(format!("events-{}.ndjson", options.events));
         let average = events::ensure_file(&file, options.events)?;
         b.commands.push(format!(
@@ -198,6 +204,9 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), String> {
         }
         if options.hung {
             hung_neighbour(&options, &mut b, &file)?;
+        }
+        if options.ingest {
+            ingest::run(&options, &mut b, &file)?;
         }
     }
     if options.steady {
