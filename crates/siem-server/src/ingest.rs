@@ -1,6 +1,7 @@
 //! `POST /api/v1/events`: a gateway's events (NDJSON or a JSON array, optionally gzip)
-//! with an ingest token. The answer comes as soon as the events are in the buffers (202),
-//! never after a SIEM; each bad line is named by its number and the rest is kept.
+//! with an ingest token. The answer comes once the events are in the connectors' buffers
+//! (202), never after a SIEM's answer; each bad line is named by its number and the rest
+//! is kept.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -92,34 +93,26 @@ pub(crate) async fn ingest(
         body
     };
     let mut summary = Summary::default();
-    let emit = |line: usize, event: SecurityEvent, summary: &mut Summary| {
-        if event.org_id().as_str() != org {
-            summary.reject(
+    let mut accepted = Vec::new();
+    let mut take =
+        |line: usize, parsed: Result<SecurityEvent, String>, summary: &mut Summary| match parsed {
+            Ok(event) if event.org_id().as_str() == org => accepted.push(Arc::new(event)),
+            Ok(event) => summary.reject(
                 line,
                 format!(
                     "org_id \"{}\" is not this token's organization (\"{org}\")",
                     event.org_id().as_str()
                 ),
-            );
-            return;
-        }
-        summary.accepted += 1;
-        match app.dispatcher.emit(event) {
-            EmitOutcome::Queued { .. } => {}
-            EmitOutcome::NoMatch => summary.unrouted += 1,
-            EmitOutcome::Dropped { .. } => summary.dropped += 1,
-            EmitOutcome::Closed => summary.dropped += 1,
-        }
-    };
+            ),
+            Err(e) => summary.reject(line, e),
+        };
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'[') {
         match serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(&body) {
             Ok(items) => {
                 for (i, item) in items.into_iter().enumerate() {
-                    match SecurityEvent::from_json(item.get()) {
-                        Ok(event) => emit(i + 1, event, &mut summary),
-                        Err(e) => summary.reject(i + 1, e.to_string()),
-                    }
+                    let parsed = SecurityEvent::from_json(item.get()).map_err(|e| e.to_string());
+                    take(i + 1, parsed, &mut summary);
                 }
             }
             Err(e) => summary.reject(e.line(), format!("not a JSON array of events: {e}")),
@@ -130,12 +123,21 @@ pub(crate) async fn ingest(
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match SecurityEvent::from_json_slice(line) {
-                Ok(event) => emit(i + 1, event, &mut summary),
-                Err(e) => summary.reject(i + 1, e.to_string()),
-            }
+            let parsed = SecurityEvent::from_json_slice(line).map_err(|e| e.to_string());
+            take(i + 1, parsed, &mut summary);
         }
     }
+    // Into the buffers with each connector's `when_full`: `block` waits for room while its
+    // SIEM keeps up (lossless backpressure, as `forward` does) and never once its circuit
+    // is open; `drop_newest` and disk buffers never wait.
+    summary.accepted = accepted.len() as u64;
+    app.dispatcher
+        .emit_wait_all(accepted, |outcome| match outcome {
+            EmitOutcome::Queued { .. } => {}
+            EmitOutcome::NoMatch => summary.unrouted += 1,
+            EmitOutcome::Dropped { .. } | EmitOutcome::Closed => summary.dropped += 1,
+        })
+        .await;
     crate::ops::count_ingest(&app, &org, summary.accepted, summary.rejected);
     let status = if summary.accepted == 0 && summary.rejected > 0 {
         StatusCode::BAD_REQUEST

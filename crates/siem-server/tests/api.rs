@@ -501,12 +501,16 @@ async fn ingest_beside_a_hung_siem_keeps_answering_and_delivering() {
     let admin = api.token("org_acme", "admin").await;
     let (healthy, hung) = (splunk_emulator().await, splunk_emulator().await);
     for (name, emulator) in [("healthy", &healthy), ("hung", &hung)] {
+        let mut body = splunk_body(name, emulator);
+        // A SIEM that may hang gets a buffer that never waits on it (a `block` buffer
+        // holds ingest until the circuit opens: README, "The connector service").
+        body["buffer"] = json!({ "type": "memory", "when_full": "drop_newest" });
         let (status, answer) = api
             .call(
                 Method::POST,
                 "/api/v1/orgs/org_acme/connectors",
                 Some(&admin),
-                Some(&splunk_body(name, emulator)),
+                Some(&body),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{answer}");
@@ -667,5 +671,113 @@ async fn plain_http_is_refused_off_loopback_and_the_openapi_is_served() {
         "{metrics}"
     );
     assert!(metrics.contains("siem_breaker_open"));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_takes_gzip_and_json_arrays_and_caps_bodies() {
+    use std::io::Write as _;
+    let dir = data_dir("ingest-forms");
+    let mut config = config(&dir);
+    config.max_body_bytes = 64 * 1024;
+    let server = Server::start(config).await.unwrap();
+    let api = Api::new(&server);
+    let admin = api.token("org_acme", "admin").await;
+    let emulator = splunk_emulator().await;
+    api.call(
+        Method::POST,
+        "/api/v1/orgs/org_acme/connectors",
+        Some(&admin),
+        Some(&splunk_body("s", &emulator)),
+    )
+    .await;
+    let ingest = api.token("org_acme", "ingest").await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/events", api.base);
+
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(events("org_acme", 6, 0..10).as_bytes())
+        .unwrap();
+    let answer: Value = client
+        .post(&url)
+        .bearer_auth(&ingest)
+        .header("content-encoding", "gzip")
+        .body(gz.finish().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["accepted"], 10, "{answer}");
+
+    let array: Vec<Value> = events("org_acme", 7, 0..5)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let response = client
+        .post(&url)
+        .bearer_auth(&ingest)
+        .json(&array)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(response.json::<Value>().await.unwrap()["accepted"], 5);
+
+    // Over the cap, plain or inflated from a small gzip body: refused, nothing taken.
+    let big = events("org_acme", 8, 0..1000);
+    assert!(big.len() > 64 * 1024);
+    let response = client
+        .post(&url)
+        .bearer_auth(&ingest)
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(big.as_bytes()).unwrap();
+    let small = gz.finish().unwrap();
+    assert!(small.len() < 64 * 1024);
+    let response = client
+        .post(&url)
+        .bearer_auth(&ingest)
+        .header("content-encoding", "gzip")
+        .body(small)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(eventually(Duration::from_secs(20), || emulator.received().len() == 15).await);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_a_given_certificate() {
+    let dir = data_dir("tls");
+    let ca = siem_http::testing::TestCa::new("siem serve test CA").unwrap();
+    let cert = ca.issue_server_cert(&["127.0.0.1", "localhost"]).unwrap();
+    std::fs::write(dir.join("cert.pem"), &cert.cert_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), &cert.key_pem).unwrap();
+    let mut config = config(&dir);
+    config.tls = Some((dir.join("cert.pem"), dir.join("key.pem")));
+    let server = Server::start(config).await.unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.cert_pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let answer = client
+        .get(format!("https://localhost:{}/readyz", server.addr().port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    // Not plain HTTP on the same port.
+    assert!(
+        reqwest::get(format!("http://127.0.0.1:{}/readyz", server.addr().port()))
+            .await
+            .map_or(true, |r| !r.status().is_success())
+    );
     server.shutdown().await;
 }
