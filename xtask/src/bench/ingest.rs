@@ -416,10 +416,12 @@ pub(super) fn run(options: &Options, b: &mut Bench, file: &Path) -> Result<(), S
     print_table(
         &[
             "serve run",
-            "CPU s",
-            "wall s",
-            "p50 ms",
-            "p99 ms",
+            "CPU s (burst)",
+            "wall s (burst)",
+            "burst p50 ms",
+            "burst p99 ms",
+            "paced p50 ms",
+            "paced p99 ms",
             "received by emulator",
         ],
         &rows,
