@@ -63,6 +63,16 @@ proptest! {
         prop_assert_eq!(back, event);
     }
 
+    /// The direct writer (disk buffers) writes exactly serde's canonical JSON.
+    #[test]
+    fn the_direct_writer_writes_the_canonical_json(
+        event in arb_event(),
+    ) {
+        let mut direct = Vec::new();
+        event.write_json(&mut direct);
+        prop_assert_eq!(String::from_utf8(direct).unwrap(), event.to_json());
+    }
+
     /// `from_json` reads usual events with a hand-written reader; serde's `Deserialize`
     /// never uses it. Both must accept the same inputs and produce the same events,
     /// whatever the key order and whitespace.

@@ -292,8 +292,7 @@ pub(crate) fn encode_record(events: &[Arc<SecurityEvent>]) -> Vec<u8> {
 pub(crate) fn encode_record_into(events: &[Arc<SecurityEvent>], out: &mut Vec<u8>) {
     out.clear();
     for event in events {
-        // Serializing our own types to memory cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &**event);
+        event.write_json(out);
         out.push(b'\n');
     }
 }
