@@ -29,7 +29,7 @@ use siem_dispatch::{
 };
 use siem_secrets::SecretResolver;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, Credentials};
 use crate::output;
 use crate::signals::Signals;
 use crate::{EXIT_CONFIG, EXIT_FAILURES};
@@ -56,20 +56,19 @@ pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
     let mut config = match Config::load(config_path) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("siem forward: {e}");
+            e.print("siem forward");
             return EXIT_CONFIG;
         }
     };
     size_queues_for_forwarding(&mut config);
     let resolver = SecretResolver::builder().build();
-    if let Err(e) = resolver.prefetch(config.secret_refs()).await {
-        eprintln!("siem forward: {e}");
-        return EXIT_CONFIG;
-    }
-    let orgs = match config::build_orgs(&config, &resolver).await {
+    // Fetches every secret at once; a failure is reported by `build_orgs`, by sink and
+    // field.
+    let _ = resolver.prefetch(config.secret_refs()).await;
+    let orgs = match config::build_orgs(&config, Credentials::Fetch(&resolver)).await {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("siem forward: {e}");
+            e.print("siem forward");
             return EXIT_CONFIG;
         }
     };

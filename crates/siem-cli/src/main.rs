@@ -21,6 +21,7 @@ mod demo;
 mod emulate;
 mod events;
 mod forward;
+mod keys;
 mod output;
 mod render;
 mod send_test;
@@ -55,7 +56,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the exact request body(ies) for events (JSON, JSON array or NDJSON).
+    /// Print the exact request body(ies) for events (JSON, JSON array or NDJSON); with
+    /// --config and --sink, for the events `forward` would send to that sink.
     Render {
         /// Use a platform's default options.
         #[arg(long, conflicts_with_all = ["config", "sink"], required_unless_present = "config")]
@@ -69,6 +71,10 @@ enum Command {
         /// The organization of the sink, when several have one by that name.
         #[arg(long)]
         org: Option<String>,
+        /// Render every event, not only those `forward` would send to the sink (its org's
+        /// events that its `events` filter lets through).
+        #[arg(long, requires = "sink")]
+        all: bool,
         /// Events file; `-` or nothing reads standard input.
         file: Option<PathBuf>,
     },
@@ -104,7 +110,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check a configuration; with --resolve also fetch every secret.
+    /// Check a configuration the way `forward` starts with it (every sink, CA file and
+    /// delivery policy is built; nothing is sent); with --resolve also fetch every secret.
     Validate {
         /// The configuration file (TOML; see fixtures/config/siem.example.toml).
         #[arg(long, env = "SIEM_CONFIG")]
@@ -112,7 +119,14 @@ enum Command {
         /// Also fetch every secret the configuration refers to (nothing is sent to a SIEM).
         #[arg(long)]
         resolve: bool,
+        /// Print the result as one JSON object on stdout (`valid`, `sinks`, `errors` with
+        /// file, line, column, org, sink and field).
+        #[arg(long)]
+        json: bool,
     },
+    /// Print the configuration reference (docs/configuration.md) generated from the code.
+    #[command(hide = true)]
+    ConfigReference,
     /// Run one local emulator as its own process until interrupted.
     Emulate {
         #[arg(long)]
@@ -176,8 +190,25 @@ fn main() -> ExitCode {
                 config,
                 sink,
                 org,
+                all,
                 file,
-            } => render::run(platform, config, org, sink, file).await,
+            } => {
+                let source = match (platform, config, sink) {
+                    (Some(p), _, _) => render::Source::Platform(p),
+                    (None, Some(config), Some(sink)) => render::Source::Configured {
+                        config,
+                        org,
+                        sink,
+                        all,
+                    },
+                    // clap requires one or the other.
+                    _ => {
+                        eprintln!("siem render: give --platform, or --config with --sink");
+                        return EXIT_CONFIG;
+                    }
+                };
+                render::run(source, file).await
+            }
             Command::SendTest {
                 config,
                 org,
@@ -189,7 +220,15 @@ fn main() -> ExitCode {
                 flush_timeout,
                 json,
             } => forward::run(&config, flush_timeout, json).await,
-            Command::Validate { config, resolve } => validate::run(&config, resolve).await,
+            Command::Validate {
+                config,
+                resolve,
+                json,
+            } => validate::run(&config, resolve, json).await,
+            Command::ConfigReference => {
+                print!("{}", keys::reference());
+                0
+            }
             Command::Emulate {
                 platform,
                 port,

@@ -5,7 +5,7 @@ use std::path::Path;
 use siem_dispatch::{Dispatcher, TestOutcome};
 use siem_secrets::SecretResolver;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, Credentials};
 use crate::output;
 use crate::{EXIT_CONFIG, EXIT_FAILURES};
 
@@ -13,7 +13,7 @@ pub async fn run(config_path: &Path, org: Option<&str>, sink: Option<&str>, json
     let config = match Config::load(config_path) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("siem send-test: {e}");
+            e.print("siem send-test");
             return EXIT_CONFIG;
         }
     };
@@ -38,11 +38,11 @@ pub async fn run(config_path: &Path, org: Option<&str>, sink: Option<&str>, json
         return EXIT_CONFIG;
     }
     let resolver = SecretResolver::builder().build();
-    let orgs = match config::build_orgs(&config, &resolver).await {
+    let orgs = match config::build_orgs(&config, Credentials::Fetch(&resolver)).await {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("siem send-test: {e}");
-            return EXIT_FAILURES;
+            e.print("siem send-test");
+            return EXIT_CONFIG;
         }
     };
     let dispatcher = match Dispatcher::start(orgs) {
