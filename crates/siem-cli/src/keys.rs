@@ -117,7 +117,7 @@ pub const KEYS: &[Key] = &[
     platform(&[P], "sourcetype", "string", "The sourcetype of every event."),
     platform(&[P], "host", "string", "The envelope `host`.").default_note("the sender's address"),
     platform(&[P], "source", "string", "The envelope `source`."),
-    platform(&[D], "site", "string", "The Datadog site; one of the sites listed below."),
+    platform(&[D], "site", "string", "The Datadog site; one of the sites listed above."),
     platform(&[D], "env", "string", "The `env:` tag of every item, e.g. `production`.").default_note("none"),
     platform(&[D], "hostname", "string", "The `hostname` of every item.").default_note("none"),
     platform(&[D], "tags", "array of strings", "Extra tags (`key:value` or plain) added to every item's `ddtags`."),
@@ -153,7 +153,7 @@ pub const KEYS: &[Key] = &[
     key(Section::Delivery, "dead_letter", "path", "A file where events the SIEM rejects for good are appended, with the reason (replay with `siem forward`); relative to the configuration file.")
         .default_note("none: rejected events are counted and logged"),
     key(Section::Buffer, "type", "string", "`memory` or `disk` (survives restarts and outages; needs `data_dir`)."),
-    key(Section::Buffer, "max_events", "integer", "The most events the buffer holds."),
+    key(Section::Buffer, "max_events", "integer", "The most events the buffer holds. `siem forward`, which waits for room instead of dropping, gives a memory buffer `concurrency + 1` batches unless this is set."),
     key(Section::Buffer, "max_bytes", "integer", "The most bytes the buffer holds."),
     key(Section::Buffer, "when_full", "string", "`block` (the reader waits) or `drop_newest` (new events are dropped and counted)."),
     key(Section::Timeouts, "connect_ms", "integer", "Time allowed to open the connection (TCP + TLS), 1 to 600000."),
@@ -228,8 +228,11 @@ pub fn platform_defaults(platform: Platform) -> serde_json::Map<String, serde_js
 
 fn platform_default(platform: Platform, name: &str) -> Option<String> {
     match name {
-        "authority_host" => Some(siem_sentinel::config::DEFAULT_AUTHORITY_HOST.to_owned()),
-        "scope" => Some(siem_sentinel::config::DEFAULT_SCOPE.to_owned()),
+        "authority_host" => Some(format!(
+            "`{}`",
+            siem_sentinel::config::DEFAULT_AUTHORITY_HOST
+        )),
+        "scope" => Some(format!("`{}`", siem_sentinel::config::DEFAULT_SCOPE)),
         "timeouts" => Some(format!(
             "connect {} ms, request {} ms",
             siem_http::DEFAULT_CONNECT_TIMEOUT.as_millis(),
@@ -322,7 +325,13 @@ pub fn reference() -> String {
                  intro: &str,
                  keys: Vec<&Key>,
                  platform: Option<Platform>| {
-        let _ = write!(out, "\n## {title}\n\n{intro}\n\n| key | type | required | default | description |\n| --- | --- | --- | --- | --- |\n");
+        let _ = write!(out, "\n## {title}\n\n");
+        if !intro.is_empty() {
+            let _ = write!(out, "{intro}\n\n");
+        }
+        out.push_str(
+            "| key | type | required | default | description |\n| --- | --- | --- | --- | --- |\n",
+        );
         for k in keys {
             let _ = writeln!(
                 out,
@@ -407,7 +416,7 @@ pub fn reference() -> String {
         keys_of(Section::Timeouts, None).collect(),
         None,
     );
-    out.replace("\n\n\n", "\n\n")
+    out
 }
 
 #[cfg(test)]
