@@ -23,6 +23,7 @@ mod events;
 mod forward;
 mod keys;
 mod output;
+mod progress;
 mod render;
 mod send_test;
 mod signals;
@@ -109,6 +110,10 @@ enum Command {
         /// Print the report as one JSON object on stdout.
         #[arg(long)]
         json: bool,
+        /// Milliseconds between two progress lines when stderr is not a terminal (a
+        /// terminal gets a progress bar).
+        #[arg(long, default_value_t = progress::LOG_EVERY.as_millis() as u64, hide = true)]
+        progress_every_ms: u64,
     },
     /// Check a configuration the way `forward` starts with it (every sink, CA file and
     /// delivery policy is built; nothing is sent); with --resolve also fetch every secret.
@@ -219,7 +224,11 @@ fn main() -> ExitCode {
                 config,
                 flush_timeout,
                 json,
-            } => forward::run(&config, flush_timeout, json).await,
+                progress_every_ms,
+            } => {
+                let every = std::time::Duration::from_millis(progress_every_ms.max(1));
+                forward::run(&config, flush_timeout, json, every).await
+            }
             Command::Validate {
                 config,
                 resolve,

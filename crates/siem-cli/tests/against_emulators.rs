@@ -329,3 +329,54 @@ events = ["*"]
     assert!(!err.contains("wrong-credential-value"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// When stderr is a log file or a pipe, progress comes as plain lines every few seconds
+/// (here every 20 ms), not as a redrawn bar; the report ends with the elapsed time and
+/// the rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_reports_progress_in_plain_lines_and_ends_with_a_rate() {
+    use std::io::{BufRead as _, Write as _};
+    let emulators = Emulators::start(EmulatorsConfig::default()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("siem-forward-progress-{}", std::process::id()));
+    let config = config_for(&emulators, &dir);
+    let first = fixture_ndjson().lines().next().unwrap().to_owned();
+    let mut child = siem_std(&emulators)
+        .args(["forward", "--progress-every-ms", "20", "--config"])
+        .arg(&config)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{first}").unwrap();
+    stdin.flush().unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    // The input stays open: the progress line comes on its own, not at the end.
+    let progress = tokio::task::block_in_place(|| {
+        stderr
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|l| l.starts_with("siem forward: 1 lines read, 1 queued, 1 delivered"))
+    });
+    assert!(
+        progress.is_some(),
+        "no progress line while the input was open"
+    );
+    drop(stdin);
+    let rest: Vec<String> = tokio::task::block_in_place(|| stderr.map_while(Result::ok).collect());
+    let status = tokio::task::block_in_place(|| child.wait().unwrap());
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    let summary = rest
+        .iter()
+        .find(|l| l.starts_with("delivered 1 of 1 events in "))
+        .unwrap_or_else(|| panic!("{rest:?}"));
+    assert!(summary.ends_with(" events/s)"), "{summary}");
+    // No terminal: no bar, no escape codes.
+    assert!(
+        rest.iter()
+            .all(|l| !l.contains('\u{1b}') && !l.contains('\r')),
+        "{rest:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
