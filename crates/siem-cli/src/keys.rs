@@ -329,24 +329,26 @@ pub fn reference() -> String {
         if !intro.is_empty() {
             let _ = write!(out, "{intro}\n\n");
         }
-        out.push_str(
-            "| key | type | required | default | description |\n| --- | --- | --- | --- | --- |\n",
-        );
-        for k in keys {
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {} | {} |",
-                k.name,
-                k.ty,
-                k.required.unwrap_or("no"),
-                if k.required == Some("yes") {
-                    "—".to_owned()
-                } else {
-                    default_of(k, platform)
-                },
-                k.about.replace('|', "\\|")
-            );
-        }
+        let rows: Vec<Vec<String>> = keys
+            .into_iter()
+            .map(|k| {
+                vec![
+                    format!("`{}`", k.name),
+                    k.ty.to_owned(),
+                    k.required.unwrap_or("no").to_owned(),
+                    if k.required == Some("yes") {
+                        "—".to_owned()
+                    } else {
+                        default_of(k, platform)
+                    },
+                    k.about.to_owned(),
+                ]
+            })
+            .collect();
+        out.push_str(&crate::table::markdown(
+            &["key", "type", "required", "default", "description"],
+            &rows,
+        ));
     };
     table(
         &mut out,

@@ -27,6 +27,7 @@ mod progress;
 mod render;
 mod send_test;
 mod signals;
+mod table;
 mod validate;
 
 use std::path::PathBuf;

@@ -7,32 +7,9 @@ pub fn print_json(value: &serde_json::Value) {
     println!("{value}");
 }
 
-/// Formats a simple aligned table.
+/// Formats an aligned table (see [`crate::table::aligned`]).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let line = |cells: Vec<&str>, out: &mut String| {
-        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-            if i > 0 {
-                out.push_str("  ");
-            }
-            out.push_str(cell);
-            if i + 1 < widths.len() {
-                out.push_str(&" ".repeat(w.saturating_sub(cell.chars().count())));
-            }
-        }
-        out.push('\n');
-    };
-    line(headers.to_vec(), &mut out);
-    for row in rows {
-        line(row.iter().map(String::as_str).collect(), &mut out);
-    }
-    out
+    crate::table::aligned(headers, rows)
 }
 
 /// Causes of failures, printed below a table, numbered and whole (a table cell would cut
