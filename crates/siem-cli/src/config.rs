@@ -445,23 +445,31 @@ impl Config {
             .collect()
     }
 
+    /// The sinks of `org` (every org when `None`) named `name` (any name when `None`),
+    /// with their org, in the order of the file.
+    pub fn sinks_matching<'a, 'q>(
+        &'a self,
+        org: Option<&'q str>,
+        name: Option<&'q str>,
+    ) -> impl Iterator<Item = (&'a OrgSection, &'a SinkSection)> + use<'a, 'q> {
+        self.orgs
+            .iter()
+            .filter(move |o| org.is_none_or(|id| o.id == id))
+            .flat_map(move |o| {
+                o.sinks
+                    .iter()
+                    .filter(move |s| name.is_none_or(|n| s.name == n))
+                    .map(move |s| (o, s))
+            })
+    }
+
     /// Finds a sink by name (in `org`, or in the only org that has one by that name).
     pub fn find_sink(
         &self,
         org: Option<&str>,
         name: &str,
     ) -> Result<(&OrgSection, &SinkSection), String> {
-        let matches: Vec<_> = self
-            .orgs
-            .iter()
-            .filter(|o| org.is_none_or(|id| o.id == id))
-            .flat_map(|o| {
-                o.sinks
-                    .iter()
-                    .filter(|s| s.name == name)
-                    .map(move |s| (o, s))
-            })
-            .collect();
+        let matches: Vec<_> = self.sinks_matching(org, Some(name)).collect();
         match matches.as_slice() {
             [one] => Ok(*one),
             [] => Err(format!(

@@ -18,15 +18,8 @@ pub async fn run(config_path: &Path, org: Option<&str>, sink: Option<&str>, json
         }
     };
     let targets: Vec<(String, String)> = config
-        .orgs
-        .iter()
-        .filter(|o| org.is_none_or(|id| o.id == id))
-        .flat_map(|o| {
-            o.sinks
-                .iter()
-                .filter(|s| sink.is_none_or(|name| s.name == name))
-                .map(|s| (o.id.clone(), s.name.clone()))
-        })
+        .sinks_matching(org, sink)
+        .map(|(o, s)| (o.id.clone(), s.name.clone()))
         .collect();
     if targets.is_empty() {
         eprintln!(

@@ -87,18 +87,15 @@ fn credentials(sink: &config::SinkSection) -> Vec<String> {
 
 fn sinks_table(config: &Config) -> String {
     let rows: Vec<Vec<String>> = config
-        .orgs
-        .iter()
-        .flat_map(|o| {
-            o.sinks.iter().map(move |s| {
-                vec![
-                    o.id.clone(),
-                    s.name.clone(),
-                    s.platform.platform().to_string(),
-                    s.events.names().join(","),
-                    credentials(s).join(", "),
-                ]
-            })
+        .sinks_matching(None, None)
+        .map(|(o, s)| {
+            vec![
+                o.id.clone(),
+                s.name.clone(),
+                s.platform.platform().to_string(),
+                s.events.names().join(","),
+                credentials(s).join(", "),
+            ]
         })
         .collect();
     output::table(&["org", "sink", "platform", "events", "credentials"], &rows)
@@ -106,18 +103,15 @@ fn sinks_table(config: &Config) -> String {
 
 fn sinks_json(config: &Config) -> Vec<serde_json::Value> {
     config
-        .orgs
-        .iter()
-        .flat_map(|o| {
-            o.sinks.iter().map(move |s| {
-                serde_json::json!({
-                    "org": o.id,
-                    "sink": s.name,
-                    "platform": s.platform.platform().as_str(),
-                    "events": s.events.names(),
-                    // References only (`env:VAR`), never values.
-                    "credentials": credentials(s),
-                })
+        .sinks_matching(None, None)
+        .map(|(o, s)| {
+            serde_json::json!({
+                "org": o.id,
+                "sink": s.name,
+                "platform": s.platform.platform().as_str(),
+                "events": s.events.names(),
+                // References only (`env:VAR`), never values.
+                "credentials": credentials(s),
             })
         })
         .collect()

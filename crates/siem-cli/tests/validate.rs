@@ -233,16 +233,21 @@ fn an_unknown_datadog_site_fails_and_the_sites_are_listed() {
     }
 }
 
-#[test]
-fn json_gives_a_machine_readable_verdict() {
-    let path = write("json-ok", &splunk(""));
+/// `siem validate --json`: the exit code and the JSON on stdout.
+fn validate_json(path: &Path) -> (Option<i32>, serde_json::Value) {
     let output = siem()
         .args(["validate", "--json", "--config"])
-        .arg(&path)
+        .arg(path)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0));
-    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let result = serde_json::from_slice(&output.stdout).unwrap();
+    (output.status.code(), result)
+}
+
+#[test]
+fn json_gives_a_machine_readable_verdict() {
+    let (code, result) = validate_json(&write("json-ok", &splunk("")));
+    assert_eq!(code, Some(0));
     assert_eq!(result["valid"], true);
     assert_eq!(result["sinks"][0]["sink"], "splunk-prod");
     assert_eq!(result["sinks"][0]["credentials"][0], "env:TEST_TOKEN");
@@ -256,13 +261,8 @@ fn json_gives_a_machine_readable_verdict() {
             datadog("site = \"datadog.eu\"").replace("[[org]]\nid = \"org_acme\"\n", "")
         ),
     );
-    let output = siem()
-        .args(["validate", "--json", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (code, result) = validate_json(&path);
+    assert_eq!(code, Some(2));
     assert_eq!(result["valid"], false);
     let errors = result["errors"].as_array().unwrap();
     // Every bad sink is reported, not only the first.
