@@ -54,7 +54,9 @@ impl fmt::Display for Platform {
 /// A line and column of the configuration file, both counted from 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Position {
+    /// The line, from 1.
     pub line: usize,
+    /// The column, in characters from 1.
     pub column: usize,
 }
 
@@ -82,7 +84,9 @@ fn floor_char_boundary(text: &str, offset: usize) -> usize {
 /// org, sink, field. Messages never quote a secret value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The configuration file.
     pub file: PathBuf,
+    /// Where in it: the key to blame, or its table when the key is absent.
     pub position: Option<Position>,
     /// The org id, when an org is to blame.
     pub org: Option<String>,
@@ -90,6 +94,7 @@ pub struct ConfigError {
     pub sink: Option<String>,
     /// The field, when one is to blame (`buffer.max_events` for a nested one).
     pub field: Option<String>,
+    /// What is wrong and what would be accepted; never a secret value.
     pub message: String,
 }
 
@@ -210,7 +215,9 @@ pub struct SinkSection {
 /// Where a table and its keys are in the configuration file.
 #[derive(Debug, Clone, Default)]
 pub struct Positions {
+    /// The table's header (`[[org.sink]]`).
     pub table: Option<Position>,
+    /// Each key of the table, where it is written.
     pub keys: std::collections::BTreeMap<String, Position>,
 }
 
@@ -275,7 +282,9 @@ struct RawOrg {
 /// errors of the others (so that `validate` reports every bad sink at once).
 #[derive(Debug)]
 pub struct Loaded {
+    /// The configuration with only the sinks that loaded.
     pub config: Config,
+    /// The errors of the others.
     pub errors: Vec<ConfigError>,
 }
 

@@ -135,6 +135,7 @@ enum Command {
     ConfigReference,
     /// Run one local emulator as its own process until interrupted.
     Emulate {
+        /// The platform to emulate (its intake; Sentinel's comes with Entra ID).
         #[arg(long)]
         platform: Platform,
         /// Port on 127.0.0.1 (0 picks a free one).
