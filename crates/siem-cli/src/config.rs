@@ -265,7 +265,7 @@ type RawTable = std::collections::BTreeMap<Spanned<String>, Spanned<toml::Value>
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    data_dir: Option<PathBuf>,
+    data_dir: Option<Spanned<PathBuf>>,
     #[serde(default)]
     org: Vec<Spanned<RawOrg>>,
 }
@@ -435,10 +435,26 @@ impl Config {
             }
             orgs.push(OrgSection { id, sinks });
         }
+        let data_dir = raw
+            .data_dir
+            .map(|d| (at(d.span().start), base_dir.join(d.into_inner())));
+        // `forward` creates a missing directory; one that is a file it cannot use.
+        if let Some((position, dir)) = &data_dir {
+            if dir.exists() && !dir.is_dir() {
+                errors.push(ConfigError {
+                    field: Some("data_dir".to_owned()),
+                    ..ConfigError::file(
+                        path,
+                        *position,
+                        format!("{} is not a directory", dir.display()),
+                    )
+                });
+            }
+        }
         Ok(Loaded {
             config: Config {
                 file: path.to_path_buf(),
-                data_dir: raw.data_dir.map(|d| base_dir.join(d)),
+                data_dir: data_dir.map(|(_, dir)| dir),
                 orgs,
             },
             errors,

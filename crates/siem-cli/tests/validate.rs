@@ -96,6 +96,7 @@ fn validate_and_forward_agree() {
         ("misspelt-delivery", splunk("max_atempts = 3"), 2),
         ("misspelt-buffer", splunk("buffer = { max_evnts = 3 }"), 2),
         ("disk-without-data-dir", splunk("buffer = { type = \"disk\" }"), 2),
+        ("data-dir-is-a-file", format!("data_dir = \"{{dir}}/siem.toml\"\n{}", splunk("buffer = { type = \"disk\" }")), 2),
         ("timeout-0", splunk("timeouts = { connect_ms = 0 }"), 2),
         ("plain-http", splunk("").replace("https://127.0.0.1:1", "http://127.0.0.1:1"), 2),
         ("entra-without-secret", sentinel("tenant_id = \"contoso.onmicrosoft.com\"\nclient_id = \"11111111-2222-3333-4444-555555555555\""), 2),
