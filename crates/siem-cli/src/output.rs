@@ -136,3 +136,37 @@ pub fn all_delivered(stats: &DispatcherStats) -> bool {
     let t = &stats.totals;
     t.failed == 0 && t.dropped == 0 && t.delivered == t.queued
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_name_the_credential_of_the_platform() {
+        let refused = "credentials rejected: HTTP 403: Forbidden";
+        assert!(hint("splunk", refused).unwrap().contains("HEC token"));
+        assert!(hint("datadog", refused).unwrap().contains("API key"));
+        assert!(hint("sentinel", refused)
+            .unwrap()
+            .contains("Monitoring Metrics Publisher"));
+        let expired = "credentials_rejected HTTP 401 (code InvalidToken): expired";
+        assert!(hint("sentinel", expired).unwrap().contains("`token`"));
+        let untrusted = "TLS certificate not accepted: invalid peer certificate: UnknownIssuer";
+        assert!(hint("datadog", untrusted).unwrap().contains("ca_file"));
+        // Failures without a common remedy get no hint.
+        assert_eq!(hint("splunk", "retryable: HTTP 503: busy"), None);
+        assert_eq!(hint("splunk", "connection refused"), None);
+    }
+
+    #[test]
+    fn causes_are_numbered_whole_with_their_hints() {
+        let mut causes = Causes::default();
+        assert_eq!(causes.add("o", "s", "splunk", "connection refused"), "[1]");
+        assert_eq!(causes.add("o", "t", "splunk", "HTTP 401: bad token"), "[2]");
+        let lines: Vec<&str> = causes.lines().lines().collect();
+        assert_eq!(lines[0], "[1] org \"o\", sink \"s\": connection refused");
+        assert_eq!(lines[1], "[2] org \"o\", sink \"t\": HTTP 401: bad token");
+        assert!(lines[2].starts_with("    hint: Splunk refused the HEC token"));
+        assert_eq!(lines.len(), 3);
+    }
+}
