@@ -415,12 +415,9 @@ fn throughput(options: &Options, b: &mut Bench, file: &Path) -> Result<(), Strin
     Ok(())
 }
 
+/// A Markdown table on stdout, ready for BENCHMARKS.md.
 fn print_table(headers: &[&str], rows: &[Vec<String>]) {
-    println!("| {} |", headers.join(" | "));
-    println!("|{}", " --- |".repeat(headers.len()));
-    for row in rows {
-        println!("| {} |", row.join(" | "));
-    }
+    print!("{}", crate::table::markdown(headers, rows));
 }
 
 /// Writes events stamped with the current time to `pipe` at `rate` per second for

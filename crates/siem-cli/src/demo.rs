@@ -49,7 +49,7 @@ async fn demo(extra_events: usize, json: bool) -> Result<bool, String> {
         Config::parse(&toml, Path::new("<demo configuration>")).map_err(|e| e.to_string())?;
     // The demo's credentials are the emulators' own throwaway values.
     let resolver = SecretResolver::builder().allow_static(true).build();
-    let orgs = config::build_orgs(&config, &resolver)
+    let orgs = config::build_orgs(&config, config::Credentials::Fetch(&resolver))
         .await
         .map_err(|e| e.to_string())?;
     let dispatcher = Dispatcher::start(orgs).map_err(|e| e.to_string())?;

@@ -19,46 +19,38 @@ impl std::fmt::Display for LineError {
 }
 
 /// Parses a whole input: a JSON array of events, one (possibly pretty-printed) event, or
-/// NDJSON. Returns every valid event and every error.
-pub fn parse_all(text: &str) -> (Vec<SecurityEvent>, Vec<LineError>) {
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('[') {
-        return match serde_json::from_str::<Vec<Box<serde_json::value::RawValue>>>(text) {
-            Ok(items) => {
-                let mut events = Vec::new();
-                let mut errors = Vec::new();
-                for (i, item) in items.iter().enumerate() {
-                    match SecurityEvent::from_json(item.get()) {
-                        Ok(e) => events.push(e),
-                        Err(e) => errors.push(LineError {
-                            line: i + 1,
-                            message: format!("array element {i}: {e}"),
-                        }),
-                    }
-                }
-                (events, errors)
-            }
-            Err(e) => (
-                Vec::new(),
-                vec![LineError {
-                    line: e.line(),
-                    message: e.to_string(),
-                }],
-            ),
-        };
-    }
-    let non_empty_lines = text.lines().filter(|l| !l.trim().is_empty()).count();
-    if non_empty_lines > 1 && trimmed.starts_with('{') {
-        // One pretty-printed event spans several lines.
+/// NDJSON. Returns every valid event and every error. NDJSON is read line by line, as
+/// `forward` reads it: a bad line (invalid JSON, invalid UTF-8) is an error of that line
+/// only.
+pub fn parse_all(input: &[u8]) -> (Vec<SecurityEvent>, Vec<LineError>) {
+    let start = input.iter().position(|b| !b.is_ascii_whitespace());
+    let first = start.map(|i| input[i]);
+    let non_empty_lines = input
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .count();
+    // A JSON array, or one pretty-printed event spanning several lines, is one JSON
+    // text; anything else (or a whole text that does not parse) is NDJSON.
+    let whole = (first == Some(b'[') || (first == Some(b'{') && non_empty_lines > 1))
+        .then(|| std::str::from_utf8(input).ok())
+        .flatten();
+    if let Some(text) = whole {
+        if first == Some(b'[') {
+            return parse_array(text);
+        }
         if let Ok(event) = SecurityEvent::from_json(text) {
             return (vec![event], Vec::new());
         }
     }
     let mut events = Vec::new();
     let mut errors = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        match parse_line(line) {
-            Ok(Some(e)) => events.push(e),
+    let mut lines: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+    if lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    for (i, line) in lines.into_iter().enumerate() {
+        match parse_line_bytes(line) {
+            Ok(Some(e)) => events.push(Arc::unwrap_or_clone(e)),
             Ok(None) => {}
             Err(message) => errors.push(LineError {
                 line: i + 1,
@@ -69,14 +61,34 @@ pub fn parse_all(text: &str) -> (Vec<SecurityEvent>, Vec<LineError>) {
     (events, errors)
 }
 
-/// Parses one NDJSON line; blank lines (JSON whitespace only) are skipped.
-pub fn parse_line(line: &str) -> Result<Option<SecurityEvent>, String> {
-    // The Arc is not shared yet: unwrapping it moves the event out, no clone.
-    parse_line_bytes(line.as_bytes()).map(|event| event.map(Arc::unwrap_or_clone))
+fn parse_array(text: &str) -> (Vec<SecurityEvent>, Vec<LineError>) {
+    match serde_json::from_str::<Vec<Box<serde_json::value::RawValue>>>(text) {
+        Ok(items) => {
+            let mut events = Vec::new();
+            let mut errors = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                match SecurityEvent::from_json(item.get()) {
+                    Ok(e) => events.push(e),
+                    Err(e) => errors.push(LineError {
+                        line: i + 1,
+                        message: format!("array element {i}: {e}"),
+                    }),
+                }
+            }
+            (events, errors)
+        }
+        Err(e) => (
+            Vec::new(),
+            vec![LineError {
+                line: e.line(),
+                message: e.to_string(),
+            }],
+        ),
+    }
 }
 
-/// Like [`parse_line`], from bytes as read from a stream: invalid UTF-8 is an error of
-/// that line only. The event comes shared (`Arc`), as the dispatcher takes it: it is
+/// Parses one NDJSON line, as read from a stream; blank lines (JSON whitespace only) are
+/// skipped, and invalid UTF-8 is an error of that line only. The event comes shared (`Arc`), as the dispatcher takes it: it is
 /// moved into its allocation once, as soon as it is parsed, and only a pointer travels
 /// further (each layer of `Result`/`Option` around a ~200-byte event was a copy).
 pub fn parse_line_bytes(line: &[u8]) -> Result<Option<Arc<SecurityEvent>>, String> {
@@ -111,13 +123,18 @@ mod tests {
     #[test]
     fn reads_ndjson_array_and_single_objects() {
         let ndjson = format!("{EVENT}\n\n{EVENT}\n");
-        assert_eq!(parse_all(&ndjson).0.len(), 2);
-        assert_eq!(parse_all(&format!("[{EVENT},{EVENT},{EVENT}]")).0.len(), 3);
+        assert_eq!(parse_all(ndjson.as_bytes()).0.len(), 2);
+        assert_eq!(
+            parse_all(format!("[{EVENT},{EVENT},{EVENT}]").as_bytes())
+                .0
+                .len(),
+            3
+        );
         let pretty = serde_json::to_string_pretty(
             &serde_json::from_str::<serde_json::Value>(EVENT).unwrap(),
         )
         .unwrap();
-        assert_eq!(parse_all(&pretty).0.len(), 1);
+        assert_eq!(parse_all(pretty.as_bytes()).0.len(), 1);
     }
 
     #[test]
@@ -151,11 +168,22 @@ mod tests {
     #[test]
     fn errors_name_the_line_and_keep_the_rest() {
         let input = format!("{EVENT}\nnot json\n{EVENT}\n{{\"event_type\":\"x\"}}\n");
-        let (events, errors) = parse_all(&input);
+        let (events, errors) = parse_all(input.as_bytes());
         assert_eq!(events.len(), 2);
         assert_eq!(errors.len(), 2);
         assert_eq!(errors[0].line, 2);
         assert_eq!(errors[1].line, 4);
         assert!(errors[1].to_string().starts_with("line 4: `event_type`"));
+    }
+
+    #[test]
+    fn one_bad_byte_is_an_error_of_its_line_only() {
+        let mut input = format!("{EVENT}\n{EVENT}\n\n{EVENT}\n").into_bytes();
+        let at = EVENT.len() + 1 + EVENT.find("\"o\"").unwrap() + 1;
+        input[at] = 0xff;
+        let (events, errors) = parse_all(&input);
+        assert_eq!(events.len(), 2);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 2);
     }
 }

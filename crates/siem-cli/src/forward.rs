@@ -17,7 +17,6 @@
 //! (see `main.rs`): an event is parsed, encoded and freed by the same core while it is
 //! still in that core's cache, and no per-event hand-off between threads is paid.
 
-use std::io::IsTerminal as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,15 +28,14 @@ use siem_dispatch::{
 };
 use siem_secrets::SecretResolver;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, Credentials};
 use crate::output;
+use crate::progress::{self, Progress};
 use crate::signals::Signals;
 use crate::{EXIT_CONFIG, EXIT_FAILURES};
 
 /// How many errors are printed one by one before only counting.
 const MAX_PRINTED_ERRORS: usize = 20;
-/// How often the progress line refreshes.
-const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
 struct InputCounts {
@@ -52,24 +50,28 @@ struct InputCounts {
     emitted: u64,
 }
 
-pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
+pub async fn run(
+    config_path: &Path,
+    flush_timeout: u64,
+    json: bool,
+    progress_every: Duration,
+) -> u8 {
     let mut config = match Config::load(config_path) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("siem forward: {e}");
+            crate::output::print_config_errors(&e, "siem forward");
             return EXIT_CONFIG;
         }
     };
     size_queues_for_forwarding(&mut config);
     let resolver = SecretResolver::builder().build();
-    if let Err(e) = resolver.prefetch(config.secret_refs()).await {
-        eprintln!("siem forward: {e}");
-        return EXIT_CONFIG;
-    }
-    let orgs = match config::build_orgs(&config, &resolver).await {
+    // Fetches every secret at once; a failure is reported by `build_orgs`, by sink and
+    // field.
+    let _ = resolver.prefetch(config.secret_refs()).await;
+    let orgs = match config::build_orgs(&config, Credentials::Fetch(&resolver)).await {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("siem forward: {e}");
+            crate::output::print_config_errors(&e, "siem forward");
             return EXIT_CONFIG;
         }
     };
@@ -90,10 +92,15 @@ pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
     };
     let mut signals = Signals::install();
     let mut counts = InputCounts::default();
+    let progress = Progress::for_stderr(progress_every);
+    // Lines read so far, for the progress reports that run beside the reader.
+    let lines_read = std::cell::Cell::new(0);
     let interrupted = tokio::select! {
-        () = read_and_emit(&dispatcher, &mut counts) => None,
+        () = read_and_emit(&dispatcher, &mut counts, &lines_read) => None,
         signal = signals.next() => Some(signal),
+        () = progress.run(&dispatcher, &lines_read, started) => None,
     };
+    progress.finish();
     counts.not_emitted = counts.events.saturating_sub(counts.emitted);
     match interrupted {
         Some(signal) => eprintln!(
@@ -124,6 +131,7 @@ pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
             "input": counts,
             "interrupted_by": interrupted,
             "elapsed_s": elapsed.as_secs_f64(),
+            "delivered_per_s": report.stats.totals.delivered as f64 / elapsed.as_secs_f64().max(f64::MIN_POSITIVE),
             "complete": report.complete,
             "undelivered": report.undelivered,
             "left_in_buffer": report.left_in_buffer,
@@ -131,9 +139,8 @@ pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
         }));
     } else {
         eprintln!(
-            "read {} lines in {:.1} s: {} events, {} malformed, {} matched no sink{}",
+            "read {} lines: {} events, {} malformed, {} matched no sink{}",
             counts.lines,
-            elapsed.as_secs_f64(),
             counts.events,
             counts.malformed,
             counts.no_match,
@@ -144,6 +151,14 @@ pub async fn run(config_path: &Path, flush_timeout: u64, json: bool) -> u8 {
             }
         );
         eprint!("{}", output::stats_table(&report.stats));
+        let totals = &report.stats.totals;
+        eprintln!(
+            "delivered {} of {} events in {:.1} s ({})",
+            totals.delivered,
+            totals.queued,
+            elapsed.as_secs_f64(),
+            progress::rate(totals.delivered, elapsed)
+        );
         for left in &report.left_in_buffer {
             eprintln!(
                 "org \"{}\", sink \"{}\": {} event(s) stay in the disk buffer and are delivered at the next start",
@@ -196,12 +211,14 @@ const BLOCKS_AHEAD: usize = 4;
 /// Parses every line of standard input and emits its event, block by block; lets the
 /// workers run between blocks. Cancelled (dropped) when a signal stops the input: `counts`
 /// then says how far it got.
-async fn read_and_emit(dispatcher: &Dispatcher, counts: &mut InputCounts) {
+async fn read_and_emit(
+    dispatcher: &Dispatcher,
+    counts: &mut InputCounts,
+    lines_read: &std::cell::Cell<u64>,
+) {
     let mut input = Input::open();
-    let progress = std::io::stderr().is_terminal();
     let mut lines = LineSplitter::default();
     let mut events: Vec<Arc<SecurityEvent>> = Vec::with_capacity(INPUT_BLOCK / 128);
-    let mut last_progress = Instant::now();
     let mut ended = false;
     while !ended {
         match input.next_block().await {
@@ -224,17 +241,7 @@ async fn read_and_emit(dispatcher: &Dispatcher, counts: &mut InputCounts) {
             .await;
         // Emitting only waits when a queue is full: give the workers their turn.
         tokio::task::yield_now().await;
-        if progress && last_progress.elapsed() >= PROGRESS_EVERY {
-            last_progress = Instant::now();
-            let t = dispatcher.stats().totals;
-            eprint!(
-                "\r{} lines, {} queued, {} delivered, {} failed, {} dropped   ",
-                counts.lines, t.queued, t.delivered, t.failed, t.dropped
-            );
-        }
-    }
-    if progress {
-        eprintln!();
+        lines_read.set(counts.lines);
     }
 }
 

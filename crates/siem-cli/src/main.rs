@@ -22,10 +22,13 @@ mod emulate;
 mod events;
 mod forward;
 mod output;
+mod progress;
+mod reference;
 mod render;
 mod send_test;
 mod serve;
 mod signals;
+mod table;
 mod validate;
 
 use std::path::PathBuf;
@@ -56,7 +59,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the exact request body(ies) for events (JSON, JSON array or NDJSON).
+    /// Print the exact request body(ies) for events (JSON, JSON array or NDJSON); with
+    /// --config and --sink, for the events `forward` would send to that sink.
     Render {
         /// Use a platform's default options.
         #[arg(long, conflicts_with_all = ["config", "sink"], required_unless_present = "config")]
@@ -70,6 +74,10 @@ enum Command {
         /// The organization of the sink, when several have one by that name.
         #[arg(long)]
         org: Option<String>,
+        /// Render every event, not only those `forward` would send to the sink (its org's
+        /// events that its `events` filter lets through).
+        #[arg(long, requires = "sink")]
+        all: bool,
         /// Events file; `-` or nothing reads standard input.
         file: Option<PathBuf>,
     },
@@ -104,8 +112,13 @@ enum Command {
         /// Print the report as one JSON object on stdout.
         #[arg(long)]
         json: bool,
+        /// Milliseconds between two progress lines when stderr is not a terminal (a
+        /// terminal gets a progress bar).
+        #[arg(long, default_value_t = progress::LOG_EVERY.as_millis() as u64, hide = true)]
+        progress_every_ms: u64,
     },
-    /// Check a configuration; with --resolve also fetch every secret.
+    /// Check a configuration the way `forward` starts with it (every sink, CA file and
+    /// delivery policy is built; nothing is sent); with --resolve also fetch every secret.
     Validate {
         /// The configuration file (TOML; see fixtures/config/siem.example.toml).
         #[arg(long, env = "SIEM_CONFIG")]
@@ -113,9 +126,17 @@ enum Command {
         /// Also fetch every secret the configuration refers to (nothing is sent to a SIEM).
         #[arg(long)]
         resolve: bool,
+        /// Print the result as one JSON object on stdout (`valid`, `sinks`, `errors` with
+        /// file, line, column, org, sink and field).
+        #[arg(long)]
+        json: bool,
     },
+    /// Print the configuration reference (docs/configuration.md) generated from the code.
+    #[command(hide = true)]
+    ConfigReference,
     /// Run one local emulator as its own process until interrupted.
     Emulate {
+        /// The platform to emulate (its intake; Sentinel's comes with Entra ID).
         #[arg(long)]
         platform: Platform,
         /// Port on 127.0.0.1 (0 picks a free one).
@@ -185,8 +206,25 @@ fn main() -> ExitCode {
                 config,
                 sink,
                 org,
+                all,
                 file,
-            } => render::run(platform, config, org, sink, file).await,
+            } => {
+                let source = match (platform, config, sink) {
+                    (Some(p), _, _) => render::Source::Platform(p),
+                    (None, Some(config), Some(sink)) => render::Source::Configured {
+                        config,
+                        org,
+                        sink,
+                        all,
+                    },
+                    // clap requires one or the other.
+                    _ => {
+                        eprintln!("siem render: give --platform, or --config with --sink");
+                        return EXIT_CONFIG;
+                    }
+                };
+                render::run(source, file).await
+            }
             Command::SendTest {
                 config,
                 org,
@@ -197,8 +235,20 @@ fn main() -> ExitCode {
                 config,
                 flush_timeout,
                 json,
-            } => forward::run(&config, flush_timeout, json).await,
-            Command::Validate { config, resolve } => validate::run(&config, resolve).await,
+                progress_every_ms,
+            } => {
+                let every = std::time::Duration::from_millis(progress_every_ms.max(1));
+                forward::run(&config, flush_timeout, json, every).await
+            }
+            Command::Validate {
+                config,
+                resolve,
+                json,
+            } => validate::run(&config, resolve, json).await,
+            Command::ConfigReference => {
+                print!("{}", reference::reference());
+                0
+            }
             Command::Emulate {
                 platform,
                 port,

@@ -7,50 +7,94 @@ pub fn print_json(value: &serde_json::Value) {
     println!("{value}");
 }
 
-/// Formats a simple aligned table.
+/// Formats an aligned table (see [`crate::table::aligned`]).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+    crate::table::aligned(headers, rows)
+}
+
+/// Causes of failures, printed below a table, numbered and whole (a table cell would cut
+/// them off or make every row as wide as the longest), each with a hint when the failure
+/// is a common one.
+#[derive(Debug, Default)]
+pub struct Causes {
+    lines: String,
+    count: usize,
+}
+
+impl Causes {
+    /// Adds the cause of a sink's failure; returns its marker (`[1]`) for the table.
+    pub fn add(&mut self, org: &str, sink: &str, platform: &str, cause: &str) -> String {
+        self.count += 1;
+        let marker = format!("[{}]", self.count);
+        self.lines.push_str(&format!(
+            "{marker} org \"{org}\", sink \"{sink}\": {cause}\n"
+        ));
+        if let Some(hint) = hint(platform, cause) {
+            self.lines.push_str(&format!("    hint: {hint}\n"));
         }
+        marker
     }
-    let mut out = String::new();
-    let line = |cells: Vec<&str>, out: &mut String| {
-        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-            if i > 0 {
-                out.push_str("  ");
-            }
-            out.push_str(cell);
-            if i + 1 < widths.len() {
-                out.push_str(&" ".repeat(w.saturating_sub(cell.chars().count())));
-            }
+
+    /// The numbered causes, one per line (empty when there are none).
+    pub fn lines(&self) -> &str {
+        &self.lines
+    }
+}
+
+/// What to do about a common failure, judged from its text: an untrusted certificate,
+/// or credentials the platform refused (which credential depends on the platform).
+pub fn hint(platform: &str, cause: &str) -> Option<&'static str> {
+    if cause.contains("UnknownIssuer") {
+        return Some(
+            "the server's certificate is not signed by a CA this machine trusts; if it \
+             comes from an internal CA, give that CA's PEM file as ca_file = \"/path/to/ca.pem\" \
+             in this sink",
+        );
+    }
+    if cause.contains("rejected by the identity provider") {
+        return Some(
+            "Entra ID refused the sink's client_secret (or tenant_id/client_id): use the \
+             secret's value, not its ID, and check that it has not expired",
+        );
+    }
+    let refused = cause.contains("credentials_rejected") || cause.contains("credentials rejected");
+    let status = |code: &str| cause.contains(&format!("HTTP {code}"));
+    if !refused && !status("401") && !status("403") {
+        return None;
+    }
+    Some(match platform {
+        "splunk" => {
+            "Splunk refused the HEC token (`token`): check the token's value, that it and \
+             HEC are enabled, and that it may write to the sink's index"
         }
-        out.push('\n');
-    };
-    line(headers.to_vec(), &mut out);
-    for row in rows {
-        line(row.iter().map(String::as_str).collect(), &mut out);
-    }
-    out
+        "datadog" => {
+            "Datadog refused the API key (`token`): it must be an API key (not an \
+             application key) of an organization on the sink's `site`"
+        }
+        "sentinel" if status("403") => {
+            "Sentinel accepted the token but refused access: the app registration \
+             (`client_id`) needs the Monitoring Metrics Publisher role on the DCR"
+        }
+        "sentinel" => {
+            "Sentinel refused the bearer token: check `token`, or use tenant_id, client_id \
+             and client_secret so that tokens come from Entra ID"
+        }
+        _ => return None,
+    })
 }
 
 /// The delivery counters of every sink.
 pub fn stats_table(stats: &DispatcherStats) -> String {
     let mut rows = Vec::new();
-    // Causes go below the table, whole: a table cell would cut them off.
-    let mut causes = Vec::new();
+    let mut causes = Causes::default();
     for org in &stats.orgs {
         for sink in &org.sinks {
-            let row_cause = sink.last_error.as_ref().map(|e| {
-                format!(
-                    "[{}] org \"{}\", sink \"{}\": {e}",
-                    causes.len() + 1,
-                    org.org_id,
-                    sink.name
-                )
-            });
             let c = &sink.counts;
+            let marker = sink
+                .last_error
+                .as_ref()
+                .map(|e| causes.add(&org.org_id, &sink.name, sink.platform, &e.to_string()))
+                .unwrap_or_default();
             rows.push(vec![
                 org.org_id.clone(),
                 sink.name.clone(),
@@ -62,12 +106,8 @@ pub fn stats_table(stats: &DispatcherStats) -> String {
                 c.failed.to_string(),
                 c.buffered.to_string(),
                 sink.breaker.state.as_str().to_owned(),
-                sink.last_error
-                    .as_ref()
-                    .map(|_| format!("[{}]", causes.len() + 1))
-                    .unwrap_or_default(),
+                marker,
             ]);
-            causes.extend(row_cause);
         }
     }
     let mut out = table(
@@ -86,10 +126,7 @@ pub fn stats_table(stats: &DispatcherStats) -> String {
         ],
         &rows,
     );
-    for cause in causes {
-        out.push_str(&cause);
-        out.push('\n');
-    }
+    out.push_str(causes.lines());
     out
 }
 
@@ -98,4 +135,46 @@ pub fn stats_table(stats: &DispatcherStats) -> String {
 pub fn all_delivered(stats: &DispatcherStats) -> bool {
     let t = &stats.totals;
     t.failed == 0 && t.dropped == 0 && t.delivered == t.queued
+}
+
+/// Prints each configuration error on its own line of stderr, after `prefix`
+/// (`siem validate`).
+pub fn print_config_errors(errors: &crate::config::ConfigErrors, prefix: &str) {
+    for e in &errors.0 {
+        eprintln!("{prefix}: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_name_the_credential_of_the_platform() {
+        let refused = "credentials rejected: HTTP 403: Forbidden";
+        assert!(hint("splunk", refused).unwrap().contains("HEC token"));
+        assert!(hint("datadog", refused).unwrap().contains("API key"));
+        assert!(hint("sentinel", refused)
+            .unwrap()
+            .contains("Monitoring Metrics Publisher"));
+        let expired = "credentials_rejected HTTP 401 (code InvalidToken): expired";
+        assert!(hint("sentinel", expired).unwrap().contains("`token`"));
+        let untrusted = "TLS certificate not accepted: invalid peer certificate: UnknownIssuer";
+        assert!(hint("datadog", untrusted).unwrap().contains("ca_file"));
+        // Failures without a common remedy get no hint.
+        assert_eq!(hint("splunk", "retryable: HTTP 503: busy"), None);
+        assert_eq!(hint("splunk", "connection refused"), None);
+    }
+
+    #[test]
+    fn causes_are_numbered_whole_with_their_hints() {
+        let mut causes = Causes::default();
+        assert_eq!(causes.add("o", "s", "splunk", "connection refused"), "[1]");
+        assert_eq!(causes.add("o", "t", "splunk", "HTTP 401: bad token"), "[2]");
+        let lines: Vec<&str> = causes.lines().lines().collect();
+        assert_eq!(lines[0], "[1] org \"o\", sink \"s\": connection refused");
+        assert_eq!(lines[1], "[2] org \"o\", sink \"t\": HTTP 401: bad token");
+        assert!(lines[2].starts_with("    hint: Splunk refused the HEC token"));
+        assert_eq!(lines.len(), 3);
+    }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use siem_dispatch::{Dispatcher, TestOutcome};
 use siem_secrets::SecretResolver;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, Credentials};
 use crate::output;
 use crate::{EXIT_CONFIG, EXIT_FAILURES};
 
@@ -13,20 +13,13 @@ pub async fn run(config_path: &Path, org: Option<&str>, sink: Option<&str>, json
     let config = match Config::load(config_path) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("siem send-test: {e}");
+            crate::output::print_config_errors(&e, "siem send-test");
             return EXIT_CONFIG;
         }
     };
     let targets: Vec<(String, String)> = config
-        .orgs
-        .iter()
-        .filter(|o| org.is_none_or(|id| o.id == id))
-        .flat_map(|o| {
-            o.sinks
-                .iter()
-                .filter(|s| sink.is_none_or(|name| s.name == name))
-                .map(|s| (o.id.clone(), s.name.clone()))
-        })
+        .sinks_matching(org, sink)
+        .map(|(o, s)| (o.id.clone(), s.name.clone()))
         .collect();
     if targets.is_empty() {
         eprintln!(
@@ -38,11 +31,11 @@ pub async fn run(config_path: &Path, org: Option<&str>, sink: Option<&str>, json
         return EXIT_CONFIG;
     }
     let resolver = SecretResolver::builder().build();
-    let orgs = match config::build_orgs(&config, &resolver).await {
+    let orgs = match config::build_orgs(&config, Credentials::Fetch(&resolver)).await {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("siem send-test: {e}");
-            return EXIT_FAILURES;
+            crate::output::print_config_errors(&e, "siem send-test");
+            return EXIT_CONFIG;
         }
     };
     let dispatcher = match Dispatcher::start(orgs) {
@@ -54,15 +47,20 @@ pub async fn run(config_path: &Path, org: Option<&str>, sink: Option<&str>, json
     };
     let mut results = Vec::new();
     let mut rows = Vec::new();
+    let mut causes = output::Causes::default();
     let mut all_ok = true;
     for (org_id, sink_name) in &targets {
         match dispatcher.send_test_event(org_id, sink_name).await {
             Ok(result) => {
                 all_ok &= result.is_delivered();
+                let mut cause = |what: &str, e: &dyn std::fmt::Display| {
+                    let marker = causes.add(org_id, sink_name, result.platform, &e.to_string());
+                    format!("{what} {marker}")
+                };
                 let outcome = match &result.outcome {
                     TestOutcome::Delivered { status } => format!("delivered (HTTP {status})"),
-                    TestOutcome::Failed(e) => format!("FAILED: {e}"),
-                    TestOutcome::Rejected(e) => format!("REJECTED: {e}"),
+                    TestOutcome::Failed(e) => cause("FAILED", e),
+                    TestOutcome::Rejected(e) => cause("REJECTED", e),
                 };
                 rows.push(vec![
                     org_id.clone(),
@@ -71,15 +69,28 @@ pub async fn run(config_path: &Path, org: Option<&str>, sink: Option<&str>, json
                     outcome,
                     format!("{:.0} ms", result.latency.as_secs_f64() * 1000.0),
                 ]);
-                results.push(serde_json::to_value(&result).unwrap_or_default());
+                let mut value = serde_json::to_value(&result).unwrap_or_default();
+                let failure = match &result.outcome {
+                    TestOutcome::Failed(e) => Some(e.to_string()),
+                    TestOutcome::Rejected(e) => Some(e.to_string()),
+                    TestOutcome::Delivered { .. } => None,
+                };
+                if let (Some(hint), Some(map)) = (
+                    failure.and_then(|f| output::hint(result.platform, &f)),
+                    value.as_object_mut(),
+                ) {
+                    map.insert("hint".to_owned(), hint.into());
+                }
+                results.push(value);
             }
             Err(e) => {
                 all_ok = false;
+                let marker = causes.add(org_id, sink_name, "", &e.to_string());
                 rows.push(vec![
                     org_id.clone(),
                     sink_name.clone(),
                     String::new(),
-                    format!("FAILED: {e}"),
+                    format!("FAILED {marker}"),
                     String::new(),
                 ]);
                 results.push(serde_json::json!({"org_id": org_id, "sink": sink_name, "error": e.to_string()}));
@@ -91,8 +102,9 @@ pub async fn run(config_path: &Path, org: Option<&str>, sink: Option<&str>, json
         output::print_json(&serde_json::json!({ "all_delivered": all_ok, "results": results }));
     } else {
         eprint!(
-            "{}",
-            output::table(&["org", "sink", "platform", "result", "latency"], &rows)
+            "{}{}",
+            output::table(&["org", "sink", "platform", "result", "latency"], &rows),
+            causes.lines()
         );
     }
     if all_ok {

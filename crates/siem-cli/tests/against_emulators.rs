@@ -226,3 +226,157 @@ async fn forward_delivers_while_a_pipe_stays_open() {
     );
     assert_eq!(output.status.code(), Some(0));
 }
+
+/// The common failures come with what to do: an untrusted certificate points at
+/// `ca_file`, a refused credential names which one (HEC token, API key, client secret).
+/// Causes stand whole below the table, so no row is wider than its cells.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_test_failures_come_with_hints() {
+    let emulators = Emulators::start(EmulatorsConfig::default()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("siem-hints-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let entra = emulators.sentinel.entra().config();
+    let text = format!(
+        r#"
+[[org]]
+id = "org_acme"
+
+[[org.sink]]
+name = "splunk-untrusted"
+platform = "splunk"
+endpoint = "{splunk}"
+token = {{ env = "TEST_HEC_TOKEN" }}
+events = ["*"]
+
+[[org.sink]]
+name = "splunk-wrong-token"
+platform = "splunk"
+endpoint = "{splunk}"
+token = {{ env = "WRONG" }}
+ca_file = "{ca}"
+events = ["*"]
+
+[[org.sink]]
+name = "datadog-wrong-key"
+platform = "datadog"
+endpoint = "{datadog}"
+token = {{ env = "WRONG" }}
+ca_file = "{ca}"
+events = ["*"]
+
+[[org.sink]]
+name = "sentinel-wrong-secret"
+platform = "sentinel"
+dce = "{sentinel}"
+dcr_immutable_id = "{dcr}"
+tenant_id = "{tenant}"
+client_id = "{client}"
+authority_host = "{authority}"
+client_secret = {{ env = "WRONG" }}
+ca_file = "{ca}"
+events = ["*"]
+"#,
+        splunk = emulators.splunk.endpoint(),
+        datadog = emulators.datadog.endpoint(),
+        sentinel = emulators.sentinel.endpoint(),
+        dcr = emulators.sentinel.dcr_immutable_id(),
+        tenant = entra.tenant_id,
+        client = entra.client_id,
+        authority = emulators.sentinel.authority_host(),
+        ca = emulators.ca_file().display(),
+    );
+    let config = dir.join("siem.toml");
+    std::fs::write(&config, text).unwrap();
+    let output = tokio::task::block_in_place(|| {
+        siem(&emulators)
+            .env("WRONG", "wrong-credential-value")
+            .env("RUST_LOG", "off")
+            .args(["send-test", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap()
+    });
+    assert_eq!(output.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&output.stderr);
+    let cause_of = |sink: &str| {
+        let start = err
+            .find(&format!("org \"org_acme\", sink \"{sink}\": "))
+            .unwrap_or_else(|| panic!("{sink}: {err}"));
+        let rest = &err[start..];
+        let hint = rest.lines().nth(1).unwrap_or_default();
+        assert!(hint.starts_with("    hint: "), "{sink}: {err}");
+        (rest.lines().next().unwrap().to_owned(), hint.to_owned())
+    };
+    let (cause, hint) = cause_of("splunk-untrusted");
+    assert!(cause.contains("UnknownIssuer"), "{cause}");
+    assert!(hint.contains("ca_file = "), "{hint}");
+    let (cause, hint) = cause_of("splunk-wrong-token");
+    assert!(cause.contains("403"), "{cause}");
+    assert!(hint.contains("HEC token"), "{hint}");
+    let (_, hint) = cause_of("datadog-wrong-key");
+    assert!(hint.contains("API key"), "{hint}");
+    let (cause, hint) = cause_of("sentinel-wrong-secret");
+    assert!(cause.contains("401"), "{cause}");
+    assert!(hint.contains("client_secret"), "{hint}");
+    // The table's rows stay narrow: causes are only numbered in it.
+    let widest = err
+        .lines()
+        .filter(|l| l.starts_with("org_acme "))
+        .map(str::len)
+        .max()
+        .unwrap();
+    assert!(widest < 100, "{err}");
+    assert!(!err.contains("wrong-credential-value"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// When stderr is a log file or a pipe, progress comes as plain lines every few seconds
+/// (here every 20 ms), not as a redrawn bar; the report ends with the elapsed time and
+/// the rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_reports_progress_in_plain_lines_and_ends_with_a_rate() {
+    use std::io::{BufRead as _, Write as _};
+    let emulators = Emulators::start(EmulatorsConfig::default()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("siem-forward-progress-{}", std::process::id()));
+    let config = config_for(&emulators, &dir);
+    let first = fixture_ndjson().lines().next().unwrap().to_owned();
+    let mut child = siem_std(&emulators)
+        .args(["forward", "--progress-every-ms", "20", "--config"])
+        .arg(&config)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{first}").unwrap();
+    stdin.flush().unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    // The input stays open: the progress line comes on its own, not at the end.
+    let progress = tokio::task::block_in_place(|| {
+        stderr
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|l| l.starts_with("siem forward: 1 lines read, 1 queued, 1 delivered"))
+    });
+    assert!(
+        progress.is_some(),
+        "no progress line while the input was open"
+    );
+    drop(stdin);
+    let rest: Vec<String> = tokio::task::block_in_place(|| stderr.map_while(Result::ok).collect());
+    let status = tokio::task::block_in_place(|| child.wait().unwrap());
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    let summary = rest
+        .iter()
+        .find(|l| l.starts_with("delivered 1 of 1 events in "))
+        .unwrap_or_else(|| panic!("{rest:?}"));
+    assert!(summary.ends_with(" events/s)"), "{summary}");
+    // No terminal: no bar, no escape codes.
+    assert!(
+        rest.iter()
+            .all(|l| !l.contains('\u{1b}') && !l.contains('\r')),
+        "{rest:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

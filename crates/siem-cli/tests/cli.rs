@@ -139,7 +139,7 @@ fn a_token_pasted_into_the_file_is_never_echoed() {
         "literal-syntax",
         &SPLUNK_SINK.replace("{ env = \"SPLUNK_HEC_TOKEN\" }", "\"hec-literal-secret"),
     );
-    assert!(err.contains("line 9"), "{err}");
+    assert!(err.contains("siem.toml:9:"), "file:line:column: {err}");
     assert!(!err.contains("hec-literal-secret"), "{err}");
 }
 
@@ -180,7 +180,7 @@ fn render_uses_a_configured_sinks_options() {
         .args(["render", "--config"])
         .arg(fixtures().join("config/siem.example.toml"))
         .args(["--sink", "datadog"])
-        .arg(fixtures().join("events/budget.exhausted.json"))
+        .arg(fixtures().join("events/dlp.pii_blocked.json"))
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -189,6 +189,79 @@ fn render_uses_a_configured_sinks_options() {
     assert_eq!(item["hostname"], "aisg-proxy");
     assert!(item["ddtags"].as_str().unwrap().contains("team:secops"));
     assert!(item["ddtags"].as_str().unwrap().contains("env:production"));
+}
+
+/// What `forward` would send to the sink: its org's events that its filter lets through.
+#[test]
+fn render_applies_the_sinks_org_and_filter_unless_all() {
+    let fixture = |name: &str| {
+        std::fs::read_to_string(fixtures().join(format!("events/{name}.json")))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    // The example's datadog sink (org_acme) takes dlp.pii_blocked but not budget.exhausted;
+    // an org_globex event goes to org_globex's sinks only.
+    let other_org = fixture("dlp.pii_blocked").replace("\"org_acme\"", "\"org_globex\"");
+    let input = format!(
+        "{}\n{}\n{other_org}\n",
+        fixture("dlp.pii_blocked"),
+        fixture("budget.exhausted")
+    );
+    let render = |all: bool| {
+        let mut cmd = siem();
+        cmd.args(["render", "--config"])
+            .arg(fixtures().join("config/siem.example.toml"))
+            .args(["--sink", "datadog"]);
+        if all {
+            cmd.arg("--all");
+        }
+        cmd.arg("-").write_stdin(input.clone()).output().unwrap()
+    };
+    let output = render(false);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let body: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let items = body.as_array().unwrap();
+    assert_eq!(items.len(), 1, "{body}");
+    assert!(
+        items[0]["message"].to_string().contains("dlp.pii_blocked")
+            || items[0].to_string().contains("dlp.pii_blocked")
+    );
+    let err = stderr(&output);
+    assert!(
+        err.contains("2 of 3 events are not for org \"org_acme\", sink \"datadog\"")
+            && err.contains("--all"),
+        "{err}"
+    );
+    let output = render(true);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let body: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(body.as_array().unwrap().len(), 3, "{body}");
+}
+
+/// One bad byte spoils its line only, as in `forward`.
+#[test]
+fn render_reports_a_line_with_invalid_utf8_by_number() {
+    let event = std::fs::read_to_string(fixtures().join("events/dlp.pii_blocked.json")).unwrap();
+    let event = event.trim();
+    let mut input = format!("{event}\n{event}\n\n{event}\n").into_bytes();
+    let at = event.len() + 1 + event.find("proj_").unwrap();
+    input[at] = 0xff;
+    let output = siem()
+        .args(["render", "--platform", "splunk", "-"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("siem render: line 2: ") && err.contains("(skipped)"),
+        "{err}"
+    );
+    // The blank line 3 is no error; lines 1 and 4 are rendered.
+    assert!(!err.contains("line 3"), "{err}");
+    let bodies = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(bodies.matches("dlp.pii_blocked").count(), 2, "{bodies}");
 }
 
 #[test]
@@ -282,16 +355,34 @@ fn siem_config_stands_in_for_config_and_every_flag_has_help() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    for sub in ["forward", "send-test", "validate"] {
+    for sub in [
+        "forward",
+        "send-test",
+        "validate",
+        "render",
+        "demo",
+        "emulate",
+    ] {
         let output = siem().args([sub, "-h"]).output().unwrap();
         let text = String::from_utf8_lossy(&output.stdout).into_owned();
-        for line in text.lines().filter(|l| l.trim_start().starts_with("--")) {
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !line.trim_start().starts_with("--") {
+                continue;
+            }
             let flag = line.split_whitespace().next().unwrap();
-            let described = line.split_whitespace().count() > 1 && !line.trim_end().ends_with('>')
-                || flag == "--help";
+            // The text follows on the flag's line, or (clap's long form, used when some
+            // help spans paragraphs) on the next, indented line.
+            let same_line = line.split_whitespace().count() > 1 && !line.trim_end().ends_with('>');
+            let next_line = lines
+                .get(i + 1)
+                .is_some_and(|next| !next.trim().is_empty() && !next.trim_start().starts_with('-'));
+            let described = same_line || next_line || flag == "--help";
             assert!(described, "`siem {sub}`: {flag} has no help text:\n{text}");
         }
-        assert!(text.contains("SIEM_CONFIG"), "{text}");
+        if ["forward", "send-test", "validate"].contains(&sub) {
+            assert!(text.contains("SIEM_CONFIG"), "{text}");
+        }
     }
 }
 

@@ -18,10 +18,22 @@ pub const PLATFORM: &str = "datadog";
 pub const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
 /// Whether bodies are gzip-compressed unless configured (Datadog recommends it).
 pub const DEFAULT_GZIP: bool = siem_http::DEFAULT_GZIP;
-/// The Datadog site unless configured (US1). Others: `us3.datadoghq.com`,
-/// `us5.datadoghq.com`, `datadoghq.eu`, `ap1.datadoghq.com`, `ap2.datadoghq.com`,
-/// `uk1.datadoghq.com`, `ddog-gov.com`, `us2.ddog-gov.com`.
+/// The Datadog site unless configured (US1); the others are in [`SITES`].
 pub const DEFAULT_SITE: &str = "datadoghq.com";
+/// Every Datadog site a `site` may name. A site outside this list is refused: a typo
+/// (`datadog.eu`) would otherwise send API keys to a host that is not Datadog's. A
+/// proxy or a new site is reached with an explicit `endpoint`.
+pub const SITES: &[&str] = &[
+    "datadoghq.com",
+    "us3.datadoghq.com",
+    "us5.datadoghq.com",
+    "datadoghq.eu",
+    "ap1.datadoghq.com",
+    "ap2.datadoghq.com",
+    "uk1.datadoghq.com",
+    "ddog-gov.com",
+    "us2.ddog-gov.com",
+];
 /// Datadog's limit on log items per request.
 pub const MAX_ITEMS_PER_REQUEST: usize = 1000;
 /// Datadog's limit on the uncompressed body of one request (5 MB).
@@ -182,22 +194,14 @@ fn error(field: &'static str, reason: impl std::fmt::Display) -> ConfigError {
     ConfigError::new(PLATFORM, field, reason)
 }
 
-/// A site is a host name suffix: lowercase letters, digits, `-` and `.`, with a dot.
+/// A site is one of Datadog's [`SITES`].
 fn check_site(site: &str) -> Result<(), ConfigError> {
-    let ok = site.contains('.')
-        && site.len() <= 253
-        && !site.starts_with(['.', '-'])
-        && !site.ends_with(['.', '-'])
-        && !site.contains("..")
-        && site
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
-    if ok {
+    if SITES.contains(&site) {
         return Ok(());
     }
     let reason = format_args!(
-        "{site:?} is not a Datadog site such as \"datadoghq.com\" or \"datadoghq.eu\" \
-         (a host name without scheme or path)"
+        "{site:?} is not a Datadog site; use one of {} (or an explicit endpoint)",
+        SITES.join(", ")
     );
     Err(error("site", reason))
 }

@@ -67,6 +67,7 @@ fn invalid_values_name_their_field() {
         (with(|c| c.site = "datadoghq".into()), "site"),
         (with(|c| c.site = "DatadogHQ.com".into()), "site"),
         (with(|c| c.site = "evil.com/path".into()), "site"),
+        (with(|c| c.site = "datadog.eu".into()), "site"),
         (with(|c| c.env = Some("prod,team:x".into())), "env"),
         (with(|c| c.env = Some(String::new())), "env"),
         (with(|c| c.hostname = Some("a\u{7}".into())), "hostname"),

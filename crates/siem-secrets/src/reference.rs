@@ -16,10 +16,12 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use siem_core::Secret;
 
-/// What a configuration error says a secret reference should look like.
+/// What a configuration error says a secret reference should look like. `{ static = … }`
+/// is left out on purpose: it is for tests and demos, and a resolver refuses it unless
+/// told otherwise, so suggesting it to someone who pasted a secret would only lead to the
+/// next error.
 pub const EXPECTED_FORMS: &str = "a secret reference: `{ env = \"VAR\" }`, \
-     `{ aws_secret = \"name-or-arn\" }`, `{ aws_secret = \"name-or-arn\", key = \"json-key\" }`, \
-     or `{ static = \"...\" }` (tests and demos only)";
+     `{ aws_secret = \"name-or-arn\" }` or `{ aws_secret = \"name-or-arn\", key = \"json-key\" }`";
 
 /// Where a credential comes from.
 ///

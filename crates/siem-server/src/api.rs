@@ -512,12 +512,10 @@ async fn test_unsaved(
     if let Some(why) = missing {
         return Err(ApiError::Unavailable(why));
     }
-    let sink = app.sink_config(&org, &section).await.map_err(|why| {
-        ApiError::Invalid(vec![FieldError {
-            field: None,
-            message: why,
-        }])
-    })?;
+    let sink = app
+        .sink_config(&section)
+        .await
+        .map_err(|e| ApiError::Invalid(vec![e]))?;
     let result = siem_dispatch::send_test_event(&org, &sink)
         .await
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;

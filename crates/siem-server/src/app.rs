@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusHandle, PrometheusRecorder};
+use siem_config::Credentials;
 use siem_dispatch::{Dispatcher, OrgConfig, SinkConfig};
 use siem_secrets::SecretResolver;
 
@@ -110,7 +111,9 @@ impl App {
         if let Some(why) = missing {
             return Err(why);
         }
-        self.sink_config(&c.org_id, &section).await
+        self.sink_config(&section)
+            .await
+            .map_err(|e| describe(vec![e]))
     }
 
     /// Drops the cached secret values of a connector (rotated through the API).
@@ -125,19 +128,22 @@ impl App {
         }
     }
 
-    /// A checked section as a dispatcher sink.
+    /// A checked section as a dispatcher sink (its credentials fetched now, so a bad one
+    /// is found here).
     pub(crate) async fn sink_config(
         &self,
-        org_id: &str,
         section: &siem_config::SinkSection,
-    ) -> Result<SinkConfig, NotRunning> {
-        let sink = siem_config::build_sink(org_id, section, &self.resolver)
+    ) -> Result<SinkConfig, FieldError> {
+        let sink = siem_config::build_sink(section, Credentials::Fetch(&self.resolver))
             .await
-            .map_err(|e| e.message)?;
+            .map_err(|(field, message)| FieldError { field, message })?;
         section
             .delivery
             .apply(SinkConfig::new(sink).filter(section.events.clone()))
-            .map_err(|e| e.to_string())
+            .map_err(|e| FieldError {
+                field: None,
+                message: e.to_string(),
+            })
     }
 
     /// Makes the dispatcher run what the store holds for `org_id` now. Sinks that stay
