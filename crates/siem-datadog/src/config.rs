@@ -18,10 +18,21 @@ pub const PLATFORM: &str = "datadog";
 pub const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
 /// Whether bodies are gzip-compressed unless configured (Datadog recommends it).
 pub const DEFAULT_GZIP: bool = siem_http::DEFAULT_GZIP;
-/// The Datadog site unless configured (US1). Others: `us3.datadoghq.com`,
-/// `us5.datadoghq.com`, `datadoghq.eu`, `ap1.datadoghq.com`, `ap2.datadoghq.com`,
-/// `uk1.datadoghq.com`, `ddog-gov.com`, `us2.ddog-gov.com`.
+/// The Datadog site unless configured (US1); the others are in [`SITES`].
 pub const DEFAULT_SITE: &str = "datadoghq.com";
+/// The Datadog sites, the default first: what a connector form offers. Any other host
+/// name suffix is still accepted as `site` (a site newer than this list).
+pub const SITES: [&str; 9] = [
+    DEFAULT_SITE,
+    "us3.datadoghq.com",
+    "us5.datadoghq.com",
+    "datadoghq.eu",
+    "ap1.datadoghq.com",
+    "ap2.datadoghq.com",
+    "uk1.datadoghq.com",
+    "ddog-gov.com",
+    "us2.ddog-gov.com",
+];
 /// Datadog's limit on log items per request.
 pub const MAX_ITEMS_PER_REQUEST: usize = 1000;
 /// Datadog's limit on the uncompressed body of one request (5 MB).
