@@ -507,6 +507,10 @@ async fn steps(mut page: Page, api: Api, emulator: siem_testkit::SplunkEmulator)
     assert!(placeholder.contains("leave blank to keep"), "{placeholder}");
     assert!(!page.client.source().await.unwrap().contains(HEC_TOKEN));
     page.type_into("#f-sourcetype", "aisg:edited").await;
+    // A test with the token left blank uses the saved one.
+    page.click("#send-test").await;
+    let verdict = page.verdict("the verdict with the saved token").await;
+    assert!(verdict.starts_with("Delivered"), "{verdict}");
     page.shot("edit-token-not-shown").await;
     page.click("#save").await;
     page.until("the list after saving", row, vec![json!("splunk-prod")])
@@ -542,6 +546,31 @@ async fn steps(mut page: Page, api: Api, emulator: siem_testkit::SplunkEmulator)
     .await;
     page.assert_nothing_injected().await;
     page.shot("hostile-name-as-text").await;
+    // Its settings are shown as values in the form, not as markup.
+    page.click(&format!(r#"button[aria-label="Edit {HOSTILE_NAME}"]"#))
+        .await;
+    page.until(
+        "the hostile connector's form",
+        "return document.getElementById('f-sourcetype')?.value === arguments[0] \
+             && document.getElementById('f-name').value === arguments[1];",
+        vec![json!("<img src=x onerror=alert(3)>"), json!(HOSTILE_NAME)],
+    )
+    .await;
+    let title = page.text("#editor-title").await;
+    assert_eq!(title, format!("Edit the connector {HOSTILE_NAME}"));
+    page.assert_nothing_injected().await;
+    page.shot("hostile-settings-as-values").await;
+    page.click("#cancel").await;
+    // The list's own test button, for a saved connector.
+    page.click(r#"button[aria-label="Send a test event with splunk-prod"]"#)
+        .await;
+    page.until(
+        "the saved connector's verdict",
+        "return document.getElementById('row-verdict').classList.contains('ok') \
+             && document.getElementById('row-verdict').textContent;",
+        vec![],
+    )
+    .await;
     page.click(&format!(r#"button[aria-label="Delete {HOSTILE_NAME}"]"#))
         .await;
     let confirm = page
