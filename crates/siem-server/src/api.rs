@@ -105,6 +105,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             post(test_saved),
         )
         .route("/api/v1/events", post(crate::ingest::ingest))
+        .merge(crate::page::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(app)
 }

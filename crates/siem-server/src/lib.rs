@@ -23,6 +23,7 @@ pub mod connectors;
 mod hints;
 mod ingest;
 mod ops;
+mod page;
 pub mod secrets;
 pub mod store;
 
