@@ -27,7 +27,8 @@ use crate::control::{control_methods, Core, Keep, Recording};
 use crate::event::{decode_event, PlatformFields, CANONICAL};
 use crate::json::{self, Fields, Kind};
 use crate::server::{
-    decode_body, is_json_content_type, DecodeBody, Outcome, Reply, Req, Server, Service,
+    decode_body, is_json_content_type, server_methods, DecodeBody, EmulatorServer, Outcome, Reply,
+    Req, Service,
 };
 use crate::EmulatorError;
 
@@ -91,9 +92,8 @@ impl fmt::Debug for DatadogEmulatorConfig {
 /// A running Datadog logs intake emulator; stops when dropped.
 #[derive(Debug)]
 pub struct DatadogEmulator {
-    server: Server,
+    server: EmulatorServer,
     service: Arc<DatadogService>,
-    ca_pem: String,
 }
 
 impl DatadogEmulator {
@@ -108,52 +108,20 @@ impl DatadogEmulator {
         ca: &TestCa,
         config: DatadogEmulatorConfig,
     ) -> Result<Self, EmulatorError> {
+        let (port, http2) = (config.port, config.http2);
         let service = Arc::new(DatadogService {
             core: Core::new(config.recording),
             config,
         });
-        let server = Server::start(
-            ca,
-            service.config.port,
-            service.config.http2,
-            vec![service.clone()],
-        )
-        .await?;
-        Ok(Self {
-            server,
-            service,
-            ca_pem: ca.cert_pem().to_owned(),
-        })
+        let server = EmulatorServer::start(ca, port, http2, vec![service.clone()]).await?;
+        Ok(Self { server, service })
     }
 
-    /// The base URL (`https://127.0.0.1:PORT/`): a sink's explicit `endpoint`.
-    pub fn endpoint(&self) -> siem_core::Endpoint {
-        self.server.endpoint().clone()
-    }
+    server_methods!(server, "a sink's explicit `endpoint`");
 
     /// The intake URL, `{endpoint}api/v2/logs`.
     pub fn logs_url(&self) -> String {
         format!("{}api/v2/logs", self.server.endpoint().as_str())
-    }
-
-    /// TLS connections accepted so far: with keep-alive, far fewer than requests.
-    pub fn connections_accepted(&self) -> u64 {
-        self.server.connections()
-    }
-
-    /// The address listened on.
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.server.addr()
-    }
-
-    /// The CA certificate (PEM) clients must trust.
-    pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
-    }
-
-    /// Writes the CA certificate to `path`.
-    pub fn write_ca_pem(&self, path: &std::path::Path) -> Result<(), EmulatorError> {
-        crate::write_pem(path, &self.ca_pem)
     }
 
     /// The API key clients must send.
@@ -198,10 +166,6 @@ const RESERVED: [&str; 6] = [
 impl Service for DatadogService {
     fn core(&self) -> &Core {
         &self.core
-    }
-
-    fn claims(&self, _path: &str) -> bool {
-        true
     }
 
     fn max_body(&self) -> usize {

@@ -24,7 +24,7 @@ use siem_http::testing::TestCa;
 
 use crate::control::{control_methods, Core, Recording};
 use crate::json;
-use crate::server::{Outcome, Reply, Req, Server, Service};
+use crate::server::{EmulatorServer, Outcome, Reply, Req, Service};
 use crate::EmulatorError;
 
 /// The scope the Logs Ingestion API needs.
@@ -117,7 +117,7 @@ impl TokenBook {
 /// emulator's (see [`SentinelEmulatorConfig::token_server`](crate::SentinelEmulatorConfig::token_server)).
 #[derive(Debug)]
 pub struct EntraEmulator {
-    server: Option<Server>,
+    server: Option<EmulatorServer>,
     authority: siem_core::Endpoint,
     pub(crate) service: Arc<EntraService>,
     ca_pem: String,
@@ -136,7 +136,7 @@ impl EntraEmulator {
         config: EntraEmulatorConfig,
     ) -> Result<Self, EmulatorError> {
         let service = EntraService::new(config);
-        let server = Server::start(
+        let server = EmulatorServer::start(
             ca,
             service.config.port,
             service.config.http2,
@@ -145,9 +145,9 @@ impl EntraEmulator {
         .await?;
         Ok(Self {
             authority: server.endpoint().clone(),
+            ca_pem: server.ca_pem().to_owned(),
             server: Some(server),
             service,
-            ca_pem: ca.cert_pem().to_owned(),
         })
     }
 
@@ -181,7 +181,7 @@ impl EntraEmulator {
 
     /// TLS connections accepted by its own server (0 when hosted by the DCE emulator).
     pub fn connections_accepted(&self) -> u64 {
-        self.server.as_ref().map_or(0, Server::connections)
+        self.server.as_ref().map_or(0, EmulatorServer::connections)
     }
 
     /// Whether the endpoint has a server of its own.

@@ -32,7 +32,8 @@ use crate::entra::{EntraEmulator, EntraEmulatorConfig, EntraService, TokenBook};
 use crate::event::{decode_event, Names, PlatformFields};
 use crate::json::{self, Fields, Kind};
 use crate::server::{
-    decode_body, is_json_content_type, DecodeBody, Outcome, Reply, Req, Server, Service,
+    decode_body, is_json_content_type, server_methods, DecodeBody, EmulatorServer, Outcome, Reply,
+    Req, Service,
 };
 use crate::EmulatorError;
 
@@ -154,10 +155,9 @@ impl fmt::Debug for SentinelEmulatorConfig {
 /// dropped.
 #[derive(Debug)]
 pub struct SentinelEmulator {
-    server: Server,
+    server: EmulatorServer,
     service: Arc<DceService>,
     entra: EntraEmulator,
-    ca_pem: String,
 }
 
 impl SentinelEmulator {
@@ -172,7 +172,6 @@ impl SentinelEmulator {
         ca: &TestCa,
         config: SentinelEmulatorConfig,
     ) -> Result<Self, EmulatorError> {
-        let ca_pem = ca.cert_pem().to_owned();
         let separate = match config.token_server {
             TokenServer::Separate => {
                 Some(EntraEmulator::start_with_ca(ca, config.entra.clone()).await?)
@@ -193,23 +192,24 @@ impl SentinelEmulator {
             routes.push(entra_service.clone());
         }
         routes.push(service.clone());
-        let server = Server::start(ca, service.config.port, service.config.http2, routes).await?;
+        let server =
+            EmulatorServer::start(ca, service.config.port, service.config.http2, routes).await?;
         let entra = match separate {
             Some(entra) => entra,
-            None => EntraEmulator::hosted(entra_service, server.endpoint().clone(), ca_pem.clone()),
+            None => EntraEmulator::hosted(
+                entra_service,
+                server.endpoint().clone(),
+                server.ca_pem().to_owned(),
+            ),
         };
         Ok(Self {
             server,
             service,
             entra,
-            ca_pem,
         })
     }
 
-    /// The data collection endpoint (`https://127.0.0.1:PORT/`): a sink's `dce`.
-    pub fn endpoint(&self) -> siem_core::Endpoint {
-        self.server.endpoint().clone()
-    }
+    server_methods!(server, "the data collection endpoint, a sink's `dce`");
 
     /// The full ingestion URL, with the DCR, the stream and the api-version.
     pub fn ingestion_url(&self) -> String {
@@ -239,26 +239,6 @@ impl SentinelEmulator {
     /// The Entra authority host: a sink's `authority_host`.
     pub fn authority_host(&self) -> siem_core::Endpoint {
         self.entra.authority_host()
-    }
-
-    /// TLS connections accepted so far: with keep-alive, far fewer than requests.
-    pub fn connections_accepted(&self) -> u64 {
-        self.server.connections()
-    }
-
-    /// The address listened on (the DCE's).
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.server.addr()
-    }
-
-    /// The CA certificate (PEM) clients must trust.
-    pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
-    }
-
-    /// Writes the CA certificate to `path`.
-    pub fn write_ca_pem(&self, path: &std::path::Path) -> Result<(), EmulatorError> {
-        crate::write_pem(path, &self.ca_pem)
     }
 
     fn core(&self) -> &Core {
@@ -451,10 +431,6 @@ fn check_record(record: &RawValue, keep: Keep<'_>) -> Result<Option<crate::Recei
 impl Service for DceService {
     fn core(&self) -> &Core {
         &self.core
-    }
-
-    fn claims(&self, _path: &str) -> bool {
-        true
     }
 
     fn max_body(&self) -> usize {

@@ -31,7 +31,9 @@ use siem_http::testing::TestCa;
 use crate::control::{control_methods, Core, Keep, Recording};
 use crate::event::{decode_event, PlatformFields, CANONICAL};
 use crate::json::{self, Fields, Kind};
-use crate::server::{decode_body, DecodeBody, Outcome, Reply, Req, Server, Service};
+use crate::server::{
+    decode_body, server_methods, DecodeBody, EmulatorServer, Outcome, Reply, Req, Service,
+};
 use crate::EmulatorError;
 
 /// The HEC token the emulator accepts unless configured otherwise.
@@ -100,9 +102,8 @@ impl fmt::Debug for SplunkEmulatorConfig {
 /// ```
 #[derive(Debug)]
 pub struct SplunkEmulator {
-    server: Server,
+    server: EmulatorServer,
     service: Arc<SplunkService>,
-    ca_pem: String,
 }
 
 impl SplunkEmulator {
@@ -117,28 +118,16 @@ impl SplunkEmulator {
         ca: &TestCa,
         config: SplunkEmulatorConfig,
     ) -> Result<Self, EmulatorError> {
+        let (port, http2) = (config.port, config.http2);
         let service = Arc::new(SplunkService {
             core: Core::new(config.recording),
             config,
         });
-        let server = Server::start(
-            ca,
-            service.config.port,
-            service.config.http2,
-            vec![service.clone()],
-        )
-        .await?;
-        Ok(Self {
-            server,
-            service,
-            ca_pem: ca.cert_pem().to_owned(),
-        })
+        let server = EmulatorServer::start(ca, port, http2, vec![service.clone()]).await?;
+        Ok(Self { server, service })
     }
 
-    /// The base URL (`https://127.0.0.1:PORT/`): a sink's `endpoint`.
-    pub fn endpoint(&self) -> siem_core::Endpoint {
-        self.server.endpoint().clone()
-    }
+    server_methods!(server, "a sink's `endpoint`");
 
     /// The event URL, `{endpoint}services/collector/event`.
     pub fn event_url(&self) -> String {
@@ -146,26 +135,6 @@ impl SplunkEmulator {
             "{}services/collector/event",
             self.server.endpoint().as_str()
         )
-    }
-
-    /// TLS connections accepted so far: with keep-alive, far fewer than requests.
-    pub fn connections_accepted(&self) -> u64 {
-        self.server.connections()
-    }
-
-    /// The address listened on.
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.server.addr()
-    }
-
-    /// The CA certificate (PEM) clients must trust.
-    pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
-    }
-
-    /// Writes the CA certificate to `path` (for a sink's `ca_file`).
-    pub fn write_ca_pem(&self, path: &std::path::Path) -> Result<(), EmulatorError> {
-        crate::write_pem(path, &self.ca_pem)
     }
 
     /// The token clients must send.
@@ -215,10 +184,6 @@ fn bad_event(text: &str, code: u16, n: usize, detail: String) -> Reply {
 impl Service for SplunkService {
     fn core(&self) -> &Core {
         &self.core
-    }
-
-    fn claims(&self, _path: &str) -> bool {
-        true
     }
 
     fn max_body(&self) -> usize {

@@ -6,6 +6,8 @@
 //! it.
 //!
 //! - [`TestCa`]: a CA made up on the spot; issues server certificates.
+//! - [`HttpsServer`]: the one HTTPS server on 127.0.0.1 that every test endpoint runs on
+//!   (HTTP/1.1, HTTP/2 when negotiated, any async handler); the emulators use it directly.
 //! - [`TlsTestServer`]: `start` (own CA), `start_with_ca` (shared CA),
 //!   `start_untrusted` (a certificate the advertised CA did not issue). It records every
 //!   [`TestRequest`] and answers with the handler's [`TestResponse`], which can be
@@ -33,7 +35,7 @@ pub use outcomes::{
     OutcomeClass,
 };
 pub use requests::{gunzip, plain_body, render_requests};
-pub use server::{TestBody, TestRequest, TestResponse, TlsTestServer, HANG};
+pub use server::{HttpsServer, Listen, TestBody, TestRequest, TestResponse, TlsTestServer, HANG};
 pub use tls::{check_tls, check_transport, SinkSetup};
 
 /// The test CA or server could not be set up.
