@@ -175,22 +175,50 @@ mod tests {
         }
     }
 
+    /// Calls `check(text, byte, at)` for every text of `filler` bytes up to `max_len` long
+    /// with one byte (each of 0 to 255 but `filler`) put at each position.
+    fn each_byte_at_each_position(max_len: usize, filler: u8, check: impl Fn(&[u8], u8, usize)) {
+        for len in 0..max_len {
+            for at in 0..len {
+                for byte in (0..=255u8).filter(|&b| b != filler) {
+                    let mut text = vec![filler; len];
+                    text[at] = byte;
+                    check(&text, byte, at);
+                }
+            }
+        }
+    }
+
     #[test]
     fn printable_ascii_agrees_with_a_byte_test_for_every_byte_at_every_position() {
         let printable = |b: u8| (0x20..0x7f).contains(&b);
+        each_byte_at_each_position(20, b'x', |text, byte, at| {
+            let len = text.len();
+            let expected = printable(byte);
+            assert_eq!(
+                is_printable_ascii(text),
+                expected,
+                "byte {byte:#x} at {at} of {len}"
+            );
+        });
         for len in 0..20 {
-            for at in 0..len {
-                for byte in 0..=255u8 {
-                    let mut text = vec![b'x'; len];
-                    text[at] = byte;
-                    assert_eq!(
-                        is_printable_ascii(&text),
-                        printable(byte),
-                        "byte {byte:#x} at {at} of {len}"
-                    );
-                }
-            }
             assert!(is_printable_ascii(&vec![b'~'; len]));
         }
+    }
+
+    #[test]
+    fn the_word_scan_finds_every_escape_at_every_position() {
+        for len in 0..24 {
+            assert!(!any_needs_escape(&vec![b'a'; len]));
+        }
+        each_byte_at_each_position(24, b'a', |text, byte, at| {
+            let len = text.len();
+            let expected = needs_escape(byte);
+            assert_eq!(
+                any_needs_escape(text),
+                expected,
+                "{byte:#x} at {at} of {len}"
+            );
+        });
     }
 }
