@@ -49,23 +49,15 @@ impl Default for BreakerPolicy {
 }
 
 impl BreakerPolicy {
-    /// Sets the consecutive failures that open the circuit.
-    #[must_use]
-    pub fn failures(mut self, n: u32) -> Self {
-        self.failures = n;
-        self
-    }
-    /// Sets the wait before the first probe.
-    #[must_use]
-    pub fn backoff(mut self, d: Duration) -> Self {
-        self.backoff = d;
-        self
-    }
-    /// Sets the cap on the wait between probes.
-    #[must_use]
-    pub fn max_backoff(mut self, d: Duration) -> Self {
-        self.max_backoff = d;
-        self
+    setters! {
+        /// Sets the consecutive failures that open the circuit.
+        failures: u32;
+
+        /// Sets the wait before the first probe.
+        backoff: Duration;
+
+        /// Sets the cap on the wait between probes.
+        max_backoff: Duration;
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {

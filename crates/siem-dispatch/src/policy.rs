@@ -64,23 +64,15 @@ impl Default for BatchPolicy {
 }
 
 impl BatchPolicy {
-    /// Sets the largest batch in events.
-    #[must_use]
-    pub fn max_events(mut self, n: usize) -> Self {
-        self.max_events = n;
-        self
-    }
-    /// Sets the largest batch in estimated bytes.
-    #[must_use]
-    pub fn max_bytes(mut self, n: usize) -> Self {
-        self.max_bytes = n;
-        self
-    }
-    /// Sets the linger time.
-    #[must_use]
-    pub fn linger(mut self, d: Duration) -> Self {
-        self.linger = d;
-        self
+    setters! {
+        /// Sets the largest batch in events.
+        max_events: usize;
+
+        /// Sets the largest batch in estimated bytes.
+        max_bytes: usize;
+
+        /// Sets the linger time.
+        linger: Duration;
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
@@ -182,53 +174,30 @@ impl RetryPolicy {
         }
     }
 
-    /// Sets the number of attempts (the first included).
-    #[must_use]
-    pub fn max_attempts(mut self, n: u32) -> Self {
-        self.max_attempts = n;
-        self
-    }
-    /// Sets the first backoff.
-    #[must_use]
-    pub fn initial_backoff(mut self, d: Duration) -> Self {
-        self.initial_backoff = d;
-        self
-    }
-    /// Sets the cap on one backoff.
-    #[must_use]
-    pub fn max_backoff(mut self, d: Duration) -> Self {
-        self.max_backoff = d;
-        self
-    }
-    /// Sets the time budget of a batch.
-    #[must_use]
-    pub fn max_elapsed(mut self, d: Duration) -> Self {
-        self.max_elapsed = d;
-        self
-    }
-    /// Sets the cap on `Retry-After`.
-    #[must_use]
-    pub fn max_retry_after(mut self, d: Duration) -> Self {
-        self.max_retry_after = d;
-        self
-    }
-    /// Sets the bound on one attempt.
-    #[must_use]
-    pub fn attempt_timeout(mut self, d: Duration) -> Self {
-        self.attempt_timeout = d;
-        self
-    }
-    /// Sets the jitter.
-    #[must_use]
-    pub fn jitter(mut self, j: Jitter) -> Self {
-        self.jitter = j;
-        self
-    }
-    /// Sets whether a rejected credential gets one immediate retry.
-    #[must_use]
-    pub fn refresh_credentials_once(mut self, on: bool) -> Self {
-        self.refresh_credentials_once = on;
-        self
+    setters! {
+        /// Sets the number of attempts (the first included).
+        max_attempts: u32;
+
+        /// Sets the first backoff.
+        initial_backoff: Duration;
+
+        /// Sets the cap on one backoff.
+        max_backoff: Duration;
+
+        /// Sets the time budget of a batch.
+        max_elapsed: Duration;
+
+        /// Sets the cap on `Retry-After`.
+        max_retry_after: Duration;
+
+        /// Sets the bound on one attempt.
+        attempt_timeout: Duration;
+
+        /// Sets the jitter.
+        jitter: Jitter;
+
+        /// Sets whether a rejected credential gets one immediate retry.
+        refresh_credentials_once: bool;
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {

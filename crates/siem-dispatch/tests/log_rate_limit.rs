@@ -6,8 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::LogCapture;
-use siem_core::testing::{server_busy, MemorySink, Step};
+use siem_core::testing::{server_busy, LogCapture, MemorySink, Step};
 use siem_dispatch::{
     BatchPolicy, BreakerPolicy, BufferPolicy, Dispatcher, OrgConfig, RetryPolicy, SinkConfig,
 };
@@ -15,8 +14,9 @@ use siem_dispatch::{
 #[tokio::test(start_paused = true)]
 async fn ten_thousand_failed_batches_log_a_bounded_number_of_lines() {
     let capture = LogCapture::default();
+    let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
-        .with_writer(capture.clone())
+        .with_writer(move || writer.clone())
         .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
         .finish();
@@ -88,8 +88,9 @@ fn never_opens() -> BreakerPolicy {
 #[tokio::test(start_paused = true)]
 async fn recovery_is_logged_once() {
     let capture = LogCapture::default();
+    let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
-        .with_writer(capture.clone())
+        .with_writer(move || writer.clone())
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);

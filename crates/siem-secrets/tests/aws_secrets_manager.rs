@@ -8,7 +8,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::aws::{aws_error, get_secret_value, requests, secret_response, store, JSON_1_1};
+use common::aws::{
+    answer_first_then, aws_error, get_secret_value, requests, secret_response, store, JSON_1_1,
+};
 use serde_json::json;
 use siem_core::{CredentialErrorKind as K, CredentialProvider, Secret};
 use siem_secrets::{CacheOptions, ManualClock, SecretRef, SecretResolver, DEFAULT_TTL};
@@ -216,16 +218,13 @@ async fn resolver_caches_for_the_ttl_and_shares_one_cache_across_sinks() {
 async fn stale_value_on_store_errors_until_max_staleness() {
     let (_guard, logs) = common::capture_logs();
     let server = MockServer::start().await;
-    get_secret_value("prod/stale")
-        .respond_with(secret_response("prod/stale", "stale-ok-v1"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    get_secret_value("prod/stale")
-        .respond_with(aws_error(500, "InternalServiceError", "boom"))
-        .mount(&server)
-        .await;
+    answer_first_then(
+        &server,
+        "prod/stale",
+        (secret_response("prod/stale", "stale-ok-v1"), 1),
+        aws_error(500, "InternalServiceError", "boom"),
+    )
+    .await;
     let clock = ManualClock::new();
     let options = CacheOptions::default().with_max_staleness(Duration::from_secs(60));
     let resolver = resolver(&server, &clock, options);
@@ -253,16 +252,13 @@ async fn stale_value_on_store_errors_until_max_staleness() {
 #[tokio::test]
 async fn invalidation_after_a_rejection_triggers_exactly_one_refetch() {
     let server = MockServer::start().await;
-    get_secret_value("prod/rotated")
-        .respond_with(secret_response("prod/rotated", "rotated-old"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    get_secret_value("prod/rotated")
-        .respond_with(secret_response("prod/rotated", "rotated-new"))
-        .mount(&server)
-        .await;
+    answer_first_then(
+        &server,
+        "prod/rotated",
+        (secret_response("prod/rotated", "rotated-old"), 1),
+        secret_response("prod/rotated", "rotated-new"),
+    )
+    .await;
     let clock = ManualClock::new();
     let resolver = resolver(&server, &clock, CacheOptions::default());
     let provider = resolver

@@ -19,6 +19,17 @@ async fn value(c: &CachedCredential) -> String {
     c.get().await.unwrap().expose().to_owned()
 }
 
+/// Starts a `get` on `c`, lets it start its fetch (which waits), then cancels it.
+async fn cancel_a_waiting_caller(c: &CachedCredential) {
+    let caller = tokio::spawn({
+        let c = c.clone();
+        async move { c.get().await.map(|_| ()) }
+    });
+    tokio::task::yield_now().await;
+    caller.abort();
+    assert!(caller.await.unwrap_err().is_cancelled());
+}
+
 #[tokio::test(start_paused = true)]
 async fn serves_cached_value_until_the_default_ttl_then_refetches() {
     assert_eq!(DEFAULT_TTL, Duration::from_secs(300));
@@ -241,13 +252,7 @@ async fn a_cancelled_caller_does_not_lose_the_in_flight_fetch() {
     let gate = Arc::new(Semaphore::new(0));
     let p = Scripted::gated("test:cancel", &[Ok("v1")], Arc::clone(&gate));
     let c = cached(&p, CacheOptions::default());
-    let first = tokio::spawn({
-        let c = c.clone();
-        async move { c.get().await.map(|_| ()) }
-    });
-    tokio::task::yield_now().await;
-    first.abort();
-    assert!(first.await.unwrap_err().is_cancelled());
+    cancel_a_waiting_caller(&c).await;
     gate.add_permits(10);
     assert_eq!(value(&c).await, "v1");
     assert_eq!(p.calls(), 1, "the second caller resumed the same fetch");
@@ -280,13 +285,7 @@ async fn an_abandoned_fetch_does_not_keep_the_cache_alive() {
     let gate = Arc::new(Semaphore::new(0));
     let p = Scripted::gated("test:abandoned", &[Ok("v1")], Arc::clone(&gate));
     let c = cached(&p, CacheOptions::default());
-    let caller = tokio::spawn({
-        let c = c.clone();
-        async move { c.get().await.map(|_| ()) }
-    });
-    tokio::task::yield_now().await;
-    caller.abort();
-    assert!(caller.await.unwrap_err().is_cancelled());
+    cancel_a_waiting_caller(&c).await;
     assert_eq!(
         Arc::strong_count(&p),
         2,

@@ -66,6 +66,22 @@ async fn token_server(expires_in: u64, delay: Duration) -> MockServer {
     server
 }
 
+/// `source.get()` from `callers` tasks at once; their results.
+async fn get_at_once(
+    source: &Arc<EntraTokenSource>,
+    callers: usize,
+) -> Vec<Result<Secret, siem_core::CredentialError>> {
+    let tasks = (0..callers).map(|_| {
+        let source = source.clone();
+        tokio::spawn(async move { source.get().await })
+    });
+    futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|task| task.expect("the caller finished"))
+        .collect()
+}
+
 async fn failing_server(template: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -171,14 +187,8 @@ async fn expires_in_as_a_string_is_accepted() {
 async fn fifty_concurrent_callers_on_a_cold_cache_make_one_request() {
     let server = token_server(3599, Duration::from_millis(200)).await;
     let source = Arc::new(source(&server));
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let source = source.clone();
-            tokio::spawn(async move { source.get().await })
-        })
-        .collect();
-    for task in futures::future::join_all(tasks).await {
-        assert_eq!(task.unwrap().unwrap().expose(), "tok-1");
+    for result in get_at_once(&source, 50).await {
+        assert_eq!(result.unwrap().expose(), "tok-1");
     }
     assert_eq!(requests(&server).await, 1);
 }
@@ -189,17 +199,8 @@ async fn concurrent_callers_share_one_failure() {
         failing_server(ResponseTemplate::new(503).set_delay(Duration::from_millis(200))).await;
     let clock = ManualClock::new();
     let source = Arc::new(source(&server).with_clock(clock.clone()));
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let source = source.clone();
-            tokio::spawn(async move { source.get().await })
-        })
-        .collect();
-    for task in futures::future::join_all(tasks).await {
-        assert_eq!(
-            task.unwrap().unwrap_err().kind,
-            CredentialErrorKind::Unavailable
-        );
+    for result in get_at_once(&source, 20).await {
+        assert_eq!(result.unwrap_err().kind, CredentialErrorKind::Unavailable);
     }
     assert_eq!(requests(&server).await, 1);
     // Within the back-off the failure is remembered; a later call tries again.
@@ -223,14 +224,8 @@ async fn invalidate_causes_exactly_one_refetch() {
     assert_eq!(requests(&server).await, 1);
 
     source.invalidate(&first);
-    let tasks: Vec<_> = (0..10)
-        .map(|_| {
-            let source = source.clone();
-            tokio::spawn(async move { source.get().await })
-        })
-        .collect();
-    for task in futures::future::join_all(tasks).await {
-        assert_eq!(task.unwrap().unwrap().expose(), "tok-2");
+    for result in get_at_once(&source, 10).await {
+        assert_eq!(result.unwrap().expose(), "tok-2");
     }
     assert_eq!(requests(&server).await, 2);
     // Reporting the old token again (e.g. from a request that was in flight) is ignored.
