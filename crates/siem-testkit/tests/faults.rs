@@ -8,7 +8,8 @@ use std::time::Duration;
 use common::*;
 use serde_json::json;
 use siem_testkit::{
-    Emulators, Fault, Recording, SentinelEmulator, SplunkEmulator, SplunkEmulatorConfig,
+    DatadogEmulator, Emulators, Fault, Recording, SentinelEmulator, SplunkEmulator,
+    SplunkEmulatorConfig,
 };
 
 async fn splunk(config: SplunkEmulatorConfig) -> SplunkEmulator {
@@ -25,6 +26,33 @@ async fn send(
         .body(splunk_body(&events()))
         .send()
         .await
+}
+
+/// Posts the sample events to `datadog`, with its API key.
+async fn send_to_datadog(datadog: &DatadogEmulator, client: &reqwest::Client) -> reqwest::Response {
+    client
+        .post(datadog.logs_url())
+        .header("DD-API-KEY", datadog.api_key())
+        .header("Content-Type", "application/json")
+        .body(datadog_body(&events()))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Posts the sample events to `sentinel`, with a token its Entra endpoint issued.
+async fn send_to_sentinel(
+    sentinel: &SentinelEmulator,
+    client: &reqwest::Client,
+) -> reqwest::Response {
+    client
+        .post(sentinel.ingestion_url())
+        .bearer_auth(sentinel.entra().issue_token())
+        .header("Content-Type", "application/json")
+        .body(sentinel_body(&events()))
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -68,14 +96,7 @@ async fn injected_statuses_carry_each_platforms_error_body() {
     let client = client(all.ca_pem());
     all.datadog
         .inject(Fault::status_retry_after(429, Duration::from_secs(3)));
-    let response = client
-        .post(all.datadog.logs_url())
-        .header("DD-API-KEY", all.datadog.api_key())
-        .header("Content-Type", "application/json")
-        .body(datadog_body(&events()))
-        .send()
-        .await
-        .unwrap();
+    let response = send_to_datadog(&all.datadog, &client).await;
     assert_eq!(response.headers()["retry-after"], "3");
     let (status, body) = json_of(response).await;
     assert_eq!(
@@ -85,15 +106,7 @@ async fn injected_statuses_carry_each_platforms_error_body() {
 
     all.sentinel
         .inject(Fault::status_retry_after(503, Duration::from_secs(5)));
-    let token = all.sentinel.entra().issue_token();
-    let response = client
-        .post(all.sentinel.ingestion_url())
-        .bearer_auth(token)
-        .header("Content-Type", "application/json")
-        .body(sentinel_body(&events()))
-        .send()
-        .await
-        .unwrap();
+    let response = send_to_sentinel(&all.sentinel, &client).await;
     assert_eq!(response.headers()["retry-after"], "5");
     let (status, body) = json_of(response).await;
     assert_eq!(
@@ -228,23 +241,9 @@ async fn start_all_shares_one_ca_file_that_reaches_every_emulator() {
     let pem = std::fs::read_to_string(all.ca_file()).unwrap();
     let client = client(&pem);
     assert_eq!(send(&all.splunk, &client).await.unwrap().status(), 200);
-    let datadog = client
-        .post(all.datadog.logs_url())
-        .header("DD-API-KEY", all.datadog.api_key())
-        .header("Content-Type", "application/json")
-        .body(datadog_body(&events()))
-        .send()
-        .await
-        .unwrap();
+    let datadog = send_to_datadog(&all.datadog, &client).await;
     assert_eq!(datadog.status(), 202);
-    let sentinel = client
-        .post(all.sentinel.ingestion_url())
-        .bearer_auth(all.sentinel.entra().issue_token())
-        .header("Content-Type", "application/json")
-        .body(sentinel_body(&events()))
-        .send()
-        .await
-        .unwrap();
+    let sentinel = send_to_sentinel(&all.sentinel, &client).await;
     assert_eq!(sentinel.status(), 204);
     let file = all.ca_file().to_owned();
     drop(all);
