@@ -10,17 +10,25 @@ use siem_core::testing::{server_busy, LogCapture, MemorySink, Step};
 use siem_dispatch::{
     BatchPolicy, BreakerPolicy, BufferPolicy, Dispatcher, OrgConfig, RetryPolicy, SinkConfig,
 };
+use tracing::subscriber::DefaultGuard;
+use tracing::Level;
 
-#[tokio::test(start_paused = true)]
-async fn ten_thousand_failed_batches_log_a_bounded_number_of_lines() {
+/// Captures, on this thread while the guard lives, what is logged at `max_level` and
+/// above.
+fn capture_logs(max_level: Level) -> (DefaultGuard, LogCapture) {
     let capture = LogCapture::default();
     let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::TRACE)
+        .with_max_level(max_level)
         .with_ansi(false)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (tracing::subscriber::set_default(subscriber), capture)
+}
+
+#[tokio::test(start_paused = true)]
+async fn ten_thousand_failed_batches_log_a_bounded_number_of_lines() {
+    let (_guard, capture) = capture_logs(Level::TRACE);
 
     let sink = Arc::new(MemorySink::new("splunk-prod"));
     sink.set_fallback(Step::Fail(server_busy()));
@@ -87,13 +95,7 @@ fn never_opens() -> BreakerPolicy {
 
 #[tokio::test(start_paused = true)]
 async fn recovery_is_logged_once() {
-    let capture = LogCapture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (_guard, capture) = capture_logs(Level::INFO);
     let sink = Arc::new(MemorySink::new("dd"));
     sink.script(std::iter::repeat_n(Step::Fail(server_busy()), 50));
     let d = Dispatcher::start([OrgConfig::new("org_a").unwrap().sink(

@@ -24,6 +24,20 @@ fn resolver(server: &MockServer, clock: &ManualClock, options: CacheOptions) -> 
         .build()
 }
 
+/// The provider of the whole secret `secret_id` from `server`, cached under `clock`.
+async fn whole_secret(
+    server: &MockServer,
+    clock: &ManualClock,
+    options: CacheOptions,
+    secret_id: &str,
+) -> Arc<dyn CredentialProvider> {
+    let reference = SecretRef::aws(secret_id, None);
+    resolver(server, clock, options)
+        .resolve(&reference)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn plain_string_secret() {
     let server = MockServer::start().await;
@@ -227,11 +241,7 @@ async fn stale_value_on_store_errors_until_max_staleness() {
     .await;
     let clock = ManualClock::new();
     let options = CacheOptions::default().with_max_staleness(Duration::from_secs(60));
-    let resolver = resolver(&server, &clock, options);
-    let provider = resolver
-        .resolve(&SecretRef::aws("prod/stale", None))
-        .await
-        .unwrap();
+    let provider = whole_secret(&server, &clock, options, "prod/stale").await;
     assert_eq!(provider.get().await.unwrap().expose(), "stale-ok-v1");
     clock.advance(DEFAULT_TTL);
     assert_eq!(provider.get().await.unwrap().expose(), "stale-ok-v1");
@@ -260,11 +270,7 @@ async fn invalidation_after_a_rejection_triggers_exactly_one_refetch() {
     )
     .await;
     let clock = ManualClock::new();
-    let resolver = resolver(&server, &clock, CacheOptions::default());
-    let provider = resolver
-        .resolve(&SecretRef::aws("prod/rotated", None))
-        .await
-        .unwrap();
+    let provider = whole_secret(&server, &clock, CacheOptions::default(), "prod/rotated").await;
     let old = provider.get().await.unwrap();
     assert_eq!(old.expose(), "rotated-old");
     // Many requests in flight saw a 401 with the old value, before and after the refresh.
@@ -300,11 +306,7 @@ async fn hundred_concurrent_callers_on_a_cold_cache_send_one_request() {
         .mount(&server)
         .await;
     let clock = ManualClock::new();
-    let resolver = resolver(&server, &clock, CacheOptions::default());
-    let provider = resolver
-        .resolve(&SecretRef::aws("prod/herd", None))
-        .await
-        .unwrap();
+    let provider = whole_secret(&server, &clock, CacheOptions::default(), "prod/herd").await;
     let barrier = Arc::new(tokio::sync::Barrier::new(100));
     let tasks: Vec<_> = (0..100)
         .map(|_| {

@@ -101,6 +101,13 @@ fn source(server: &MockServer) -> EntraTokenSource {
     source_with(server, RecordingCredential::new(CLIENT_SECRET))
 }
 
+/// A source for `server` on a manual clock, and the clock.
+fn clocked_source(server: &MockServer) -> (ManualClock, EntraTokenSource) {
+    let clock = ManualClock::new();
+    let source = source(server).with_clock(clock.clone());
+    (clock, source)
+}
+
 async fn requests(server: &MockServer) -> usize {
     server.received_requests().await.unwrap().len()
 }
@@ -144,8 +151,7 @@ async fn posts_the_exact_client_credentials_form() {
 #[tokio::test]
 async fn caches_until_shortly_before_expiry() {
     let server = token_server(3600, Duration::ZERO).await;
-    let clock = ManualClock::new();
-    let source = source(&server).with_clock(clock.clone());
+    let (clock, source) = clocked_source(&server);
     assert_eq!(source.get().await.unwrap().expose(), "tok-1");
     // 3600 s lifetime → refreshed 300 s (the 5-minute cap of the 10 % margin) early.
     clock.advance(Duration::from_secs(3300) - Duration::from_millis(1));
@@ -160,8 +166,7 @@ async fn caches_until_shortly_before_expiry() {
 #[tokio::test]
 async fn short_lived_tokens_keep_a_ten_percent_margin() {
     let server = token_server(600, Duration::ZERO).await;
-    let clock = ManualClock::new();
-    let source = source(&server).with_clock(clock.clone());
+    let (clock, source) = clocked_source(&server);
     assert_eq!(source.get().await.unwrap().expose(), "tok-1");
     clock.advance(Duration::from_secs(539));
     assert_eq!(source.get().await.unwrap().expose(), "tok-1");
@@ -175,8 +180,7 @@ async fn expires_in_as_a_string_is_accepted() {
         serde_json::json!({"token_type": "Bearer", "expires_in": "3599", "access_token": "tok-s"}),
     ))
     .await;
-    let clock = ManualClock::new();
-    let source = source(&server).with_clock(clock.clone());
+    let (clock, source) = clocked_source(&server);
     assert_eq!(source.get().await.unwrap().expose(), "tok-s");
     clock.advance(Duration::from_secs(3000));
     source.get().await.unwrap();
@@ -197,8 +201,8 @@ async fn fifty_concurrent_callers_on_a_cold_cache_make_one_request() {
 async fn concurrent_callers_share_one_failure() {
     let server =
         failing_server(ResponseTemplate::new(503).set_delay(Duration::from_millis(200))).await;
-    let clock = ManualClock::new();
-    let source = Arc::new(source(&server).with_clock(clock.clone()));
+    let (clock, source) = clocked_source(&server);
+    let source = Arc::new(source);
     for result in get_at_once(&source, 20).await {
         assert_eq!(result.unwrap_err().kind, CredentialErrorKind::Unavailable);
     }
@@ -250,8 +254,7 @@ async fn a_failed_refresh_keeps_using_a_still_valid_token() {
         .respond_with(ResponseTemplate::new(500))
         .mount(&server)
         .await;
-    let clock = ManualClock::new();
-    let source = source(&server).with_clock(clock.clone());
+    let (clock, source) = clocked_source(&server);
     assert_eq!(source.get().await.unwrap().expose(), "tok-1");
     clock.advance(Duration::from_secs(3400)); // past the refresh time, before expiry
     assert_eq!(source.get().await.unwrap().expose(), "tok-1");

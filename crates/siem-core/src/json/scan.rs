@@ -175,15 +175,23 @@ mod tests {
         }
     }
 
-    /// Calls `check(text, byte, at)` for every text of `filler` bytes up to `max_len` long
-    /// with one byte (each of 0 to 255 but `filler`) put at each position.
-    fn each_byte_at_each_position(max_len: usize, filler: u8, check: impl Fn(&[u8], u8, usize)) {
+    /// Asserts that `scan` of a text agrees with `byte_test` of its one odd byte: for every
+    /// text of `filler` bytes up to `max_len` long (all filler, then with each byte 0 to 255
+    /// put at each position).
+    fn scan_agrees_at_every_position(
+        max_len: usize,
+        filler: u8,
+        scan: impl Fn(&[u8]) -> bool,
+        byte_test: impl Fn(u8) -> bool,
+    ) {
         for len in 0..max_len {
+            assert_eq!(scan(&vec![filler; len]), byte_test(filler), "len {len}");
             for at in 0..len {
-                for byte in (0..=255u8).filter(|&b| b != filler) {
+                for byte in 0..=255u8 {
                     let mut text = vec![filler; len];
                     text[at] = byte;
-                    check(&text, byte, at);
+                    let expected = byte_test(byte);
+                    assert_eq!(scan(&text), expected, "byte {byte:#x} at {at} of {len}");
                 }
             }
         }
@@ -192,33 +200,11 @@ mod tests {
     #[test]
     fn printable_ascii_agrees_with_a_byte_test_for_every_byte_at_every_position() {
         let printable = |b: u8| (0x20..0x7f).contains(&b);
-        each_byte_at_each_position(20, b'x', |text, byte, at| {
-            let len = text.len();
-            let expected = printable(byte);
-            assert_eq!(
-                is_printable_ascii(text),
-                expected,
-                "byte {byte:#x} at {at} of {len}"
-            );
-        });
-        for len in 0..20 {
-            assert!(is_printable_ascii(&vec![b'~'; len]));
-        }
+        scan_agrees_at_every_position(20, b'~', is_printable_ascii, printable);
     }
 
     #[test]
     fn the_word_scan_finds_every_escape_at_every_position() {
-        for len in 0..24 {
-            assert!(!any_needs_escape(&vec![b'a'; len]));
-        }
-        each_byte_at_each_position(24, b'a', |text, byte, at| {
-            let len = text.len();
-            let expected = needs_escape(byte);
-            assert_eq!(
-                any_needs_escape(text),
-                expected,
-                "{byte:#x} at {at} of {len}"
-            );
-        });
+        scan_agrees_at_every_position(24, b'a', any_needs_escape, needs_escape);
     }
 }
