@@ -106,11 +106,8 @@ async fn malformed_bodies_get_400_with_datadog_errors() {
         .post(datadog.logs_url())
         .header("DD-API-KEY", KEY)
         .header("Content-Type", "text/plain")
-        .body(datadog_body(&events()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(text.status(), 400);
+        .body(datadog_body(&events()));
+    assert_eq!(send_status(text).await, 400);
 }
 
 #[tokio::test]

@@ -115,13 +115,10 @@ async fn injected_statuses_carry_each_platforms_error_body() {
     );
 
     all.sentinel.entra().inject(Fault::status(503));
-    let response = client
+    let request = client
         .post(all.sentinel.entra().token_url())
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(response).await;
+        .form(&[("grant_type", "client_credentials")]);
+    let (status, body) = send_json(request).await;
     assert_eq!(
         (status, body["error"].clone()),
         (503, json!("temporarily_unavailable"))
@@ -207,11 +204,8 @@ async fn count_only_mode_counts_without_storing() {
     let bad = client
         .post(splunk.event_url())
         .header("Authorization", format!("Splunk {}", splunk.token()))
-        .body(r#"{"event":{"event_type":"x"}}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
+        .body(r#"{"event":{"event_type":"x"}}"#);
+    assert_eq!(send_status(bad).await, 400);
 }
 
 #[tokio::test]

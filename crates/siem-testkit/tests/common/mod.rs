@@ -131,6 +131,17 @@ pub fn sentinel_body(events: &[SecurityEvent]) -> String {
     Value::Array(events.iter().map(sentinel_record).collect()).to_string()
 }
 
+/// Sends `request`; the answer's status.
+pub async fn send_status(request: reqwest::RequestBuilder) -> u16 {
+    request.send().await.unwrap().status().as_u16()
+}
+
+/// Sends `request`; the answer's status and JSON body (see [`json_of`]).
+pub async fn send_json(request: reqwest::RequestBuilder) -> (u16, Value) {
+    json_of(request.send().await.unwrap()).await
+}
+
+/// The status and JSON body (`null` when empty) of `response`.
 pub async fn json_of(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
