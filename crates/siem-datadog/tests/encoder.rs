@@ -13,22 +13,9 @@ use siem_datadog::{encode, DatadogConfig, DatadogOptions};
 
 use common::{
     assert_gzip_of_plain, assert_json_contains, assert_rejected_as_too_large,
-    assert_sent_all_but_big_events, big_event, fixture_event, fixture_events, fixtures, plain_body,
+    assert_sent_all_but_big_events, big_event, fixture_event, fixture_events, fixtures, opts,
+    plain_body,
 };
-
-fn production() -> DatadogConfig {
-    DatadogConfig {
-        env: Some("production".into()),
-        hostname: Some("aisg-proxy".into()),
-        ..Default::default()
-    }
-}
-
-fn opts(f: impl FnOnce(&mut DatadogConfig)) -> DatadogOptions {
-    let mut c = production();
-    f(&mut c);
-    c.sink_options().unwrap()
-}
 
 fn items(request: &siem_core::EncodedRequest) -> Vec<Value> {
     match serde_json::from_str(&plain_body(request)).expect("body is JSON") {

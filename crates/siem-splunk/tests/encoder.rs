@@ -7,19 +7,14 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use siem_core::details::{Blocked, PiiBlocked};
-use siem_core::{Endpoint, Ident, SecurityEvent, Severity};
-use siem_splunk::{encode, SplunkConfig, SplunkOptions};
+use siem_core::{Ident, SecurityEvent, Severity};
+use siem_splunk::{encode, SplunkOptions};
 
 use common::{
     assert_gzip_of_plain, assert_json_contains, assert_rejected_as_too_large,
-    assert_sent_all_but_big_events, big_event, fixture_event, fixture_events, fixtures, plain_body,
+    assert_sent_all_but_big_events, big_event, fixture_event, fixture_events, fixtures, opts,
+    plain_body,
 };
-
-fn opts(f: impl FnOnce(&mut SplunkConfig)) -> SplunkOptions {
-    let mut c = SplunkConfig::new(Endpoint::parse("https://splunk.example.com:8088").unwrap());
-    f(&mut c);
-    c.sink_options().unwrap()
-}
 
 fn envelopes(body: &str) -> Vec<Value> {
     body.lines()

@@ -470,28 +470,22 @@ impl Service for DceService {
             .into();
         }
         let max = self.config.max_call_bytes;
-        let body = match decode_body(req, max) {
+        let body = decode_body(req, max).map_err(|e| match e {
+            DecodeBody::TooLarge => (
+                413,
+                "ContentLengthLimitExceeded",
+                format!("Maximum allowed content length: {max} bytes. The request body is larger once decompressed."),
+            ),
+            DecodeBody::Unsupported(e) => (
+                415,
+                "UnsupportedMediaType",
+                format!("Content-Encoding '{e}' is not supported; use gzip."),
+            ),
+            DecodeBody::Corrupt(e) => (400, "InvalidPayload", format!("The gzip body is invalid: {e}")),
+        });
+        let body = match body {
             Ok(body) => body,
-            Err(DecodeBody::TooLarge) => {
-                return azure_error(
-                    413,
-                    "ContentLengthLimitExceeded",
-                    &format!("Maximum allowed content length: {max} bytes. The request body is larger once decompressed."),
-                )
-                .into()
-            }
-            Err(DecodeBody::Unsupported(e)) => {
-                return azure_error(
-                    415,
-                    "UnsupportedMediaType",
-                    &format!("Content-Encoding '{e}' is not supported; use gzip."),
-                )
-                .into()
-            }
-            Err(DecodeBody::Corrupt(e)) => {
-                return azure_error(400, "InvalidPayload", &format!("The gzip body is invalid: {e}"))
-                    .into()
-            }
+            Err((status, code, message)) => return azure_error(status, code, &message).into(),
         };
         self.records(&body)
     }
