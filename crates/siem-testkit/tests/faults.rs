@@ -55,6 +55,16 @@ async fn send_to_sentinel(
         .unwrap()
 }
 
+/// The `Retry-After` header, status and JSON body of `response`.
+async fn retry_after_and_json(response: reqwest::Response) -> (String, u16, serde_json::Value) {
+    let retry_after = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = json_of(response).await;
+    (retry_after, status, body)
+}
+
 #[tokio::test]
 async fn a_status_sequence_is_answered_in_order_with_platform_bodies_then_normal_service() {
     let splunk = splunk(Default::default()).await;
@@ -96,23 +106,21 @@ async fn injected_statuses_carry_each_platforms_error_body() {
     let client = client(all.ca_pem());
     all.datadog
         .inject(Fault::status_retry_after(429, Duration::from_secs(3)));
-    let response = send_to_datadog(&all.datadog, &client).await;
-    assert_eq!(response.headers()["retry-after"], "3");
-    let (status, body) = json_of(response).await;
+    let (retry_after, status, body) =
+        retry_after_and_json(send_to_datadog(&all.datadog, &client).await).await;
+    let error_status = &body["errors"][0]["status"];
     assert_eq!(
-        (status, body["errors"][0]["status"].clone()),
-        (429, json!("429"))
+        (retry_after, status, error_status),
+        ("3".into(), 429, &json!("429"))
     );
 
     all.sentinel
         .inject(Fault::status_retry_after(503, Duration::from_secs(5)));
-    let response = send_to_sentinel(&all.sentinel, &client).await;
-    assert_eq!(response.headers()["retry-after"], "5");
-    let (status, body) = json_of(response).await;
-    assert_eq!(
-        (status, body["error"]["code"].clone()),
-        (503, json!("ServiceUnavailable"))
-    );
+    let (retry_after, status, body) =
+        retry_after_and_json(send_to_sentinel(&all.sentinel, &client).await).await;
+    let error_code = &body["error"]["code"];
+    let expected = ("5".into(), 503, &json!("ServiceUnavailable"));
+    assert_eq!((retry_after, status, error_code), expected);
 
     all.sentinel.entra().inject(Fault::status(503));
     let request = client

@@ -3,16 +3,17 @@
 mod common;
 
 use common::*;
-use serde_json::json;
+use serde_json::{json, Value};
 use siem_testkit::{
     compare_events, EntraEmulator, EntraEmulatorConfig, SentinelEmulator, SentinelEmulatorConfig,
     TokenServer,
 };
 
 async fn sentinel(config: SentinelEmulatorConfig) -> (SentinelEmulator, reqwest::Client) {
-    let sentinel = SentinelEmulator::start(config).await.unwrap();
-    let client = client(sentinel.ca_pem());
-    (sentinel, client)
+    with_client(
+        SentinelEmulator::start(config).await.unwrap(),
+        SentinelEmulator::ca_pem,
+    )
 }
 
 async fn token_request(
@@ -79,17 +80,13 @@ async fn records_sent_with_an_issued_token_are_accepted_and_decoded() {
     );
     let token = token(&client, sentinel.entra()).await;
     let events = events();
-    let response = client
+    let request = client
         .post(sentinel.ingestion_url())
         .bearer_auth(&token)
         .header("Content-Type", "application/json")
         .header("Content-Encoding", "gzip")
-        .body(gzip(sentinel_body(&events).as_bytes()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
-    assert_eq!(response.text().await.unwrap(), "");
+        .body(gzip(sentinel_body(&events).as_bytes()));
+    assert_eq!(send_json(request).await, (204, Value::Null));
     compare_events(&sentinel.received(), &events).unwrap();
     assert_eq!(sentinel.entra().tokens_issued(), 1);
     assert_eq!(sentinel.stats().accepted_events, events.len() as u64);

@@ -9,14 +9,14 @@ use siem_testkit::{compare_events, PlatformFields, SplunkEmulator, SplunkEmulato
 const TOKEN: &str = "hec-token-1";
 
 async fn splunk(config: SplunkEmulatorConfig) -> (SplunkEmulator, reqwest::Client) {
-    let splunk = SplunkEmulator::start(SplunkEmulatorConfig {
+    let config = SplunkEmulatorConfig {
         token: TOKEN.into(),
         ..config
-    })
-    .await
-    .unwrap();
-    let client = client(splunk.ca_pem());
-    (splunk, client)
+    };
+    with_client(
+        SplunkEmulator::start(config).await.unwrap(),
+        SplunkEmulator::ca_pem,
+    )
 }
 
 async fn post(
@@ -25,11 +25,12 @@ async fn post(
     auth: Option<&str>,
     body: impl Into<reqwest::Body>,
 ) -> (u16, serde_json::Value) {
-    let mut request = client.post(splunk.event_url()).body(body);
-    if let Some(auth) = auth {
-        request = request.header("Authorization", auth);
-    }
-    json_of(request.send().await.unwrap()).await
+    send_json_with(
+        client.post(splunk.event_url()).body(body),
+        "Authorization",
+        auth,
+    )
+    .await
 }
 
 #[tokio::test]
