@@ -19,6 +19,8 @@ use serde::Serialize;
 use siem_core::{DeliveryError, Timestamp};
 use tokio::time::Instant;
 
+use crate::policy::require;
+
 /// Default number of consecutive failed attempts that open the breaker.
 pub const DEFAULT_BREAKER_FAILURES: u32 = 5;
 /// Default wait before the first probe of an open breaker.
@@ -61,16 +63,15 @@ impl BreakerPolicy {
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
-        if self.failures == 0 {
-            return Err("breaker_failures must be at least 1".into());
-        }
-        if self.backoff.is_zero() {
-            return Err("breaker_backoff_ms must be positive".into());
-        }
-        if self.backoff > self.max_backoff {
-            return Err("breaker_backoff_ms must not exceed breaker_max_backoff_ms".into());
-        }
-        Ok(())
+        require(self.failures > 0, "breaker_failures must be at least 1")?;
+        require(
+            !self.backoff.is_zero(),
+            "breaker_backoff_ms must be positive",
+        )?;
+        require(
+            self.backoff <= self.max_backoff,
+            "breaker_backoff_ms must not exceed breaker_max_backoff_ms",
+        )
     }
 }
 

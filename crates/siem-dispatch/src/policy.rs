@@ -76,12 +76,8 @@ impl BatchPolicy {
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
-        if self.max_events == 0 {
-            return Err("max_events must be at least 1".into());
-        }
-        if self.max_bytes == 0 {
-            return Err("max_bytes must be at least 1".into());
-        }
+        require(self.max_events > 0, "max_events must be at least 1")?;
+        require(self.max_bytes > 0, "max_bytes must be at least 1")?;
         if self.linger > MAX_LINGER {
             return Err(format!(
                 "linger_ms must be at most {} ms",
@@ -89,6 +85,15 @@ impl BatchPolicy {
             ));
         }
         Ok(())
+    }
+}
+
+/// `Ok` when `holds`, else the `problem` (a rule a setting breaks), for `validate`.
+pub(crate) fn require(holds: bool, problem: &str) -> Result<(), String> {
+    if holds {
+        Ok(())
+    } else {
+        Err(problem.to_owned())
     }
 }
 
@@ -201,15 +206,18 @@ impl RetryPolicy {
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
-        if self.max_attempts == 0 {
-            return Err("max_attempts must be at least 1 (1 = attempt once)".into());
-        }
-        if self.initial_backoff > self.max_backoff {
-            return Err("initial_backoff_ms must not exceed max_backoff_ms".into());
-        }
-        if self.attempt_timeout.is_zero() {
-            return Err("attempt_timeout_ms must be positive".into());
-        }
+        require(
+            self.max_attempts > 0,
+            "max_attempts must be at least 1 (1 = attempt once)",
+        )?;
+        require(
+            self.initial_backoff <= self.max_backoff,
+            "initial_backoff_ms must not exceed max_backoff_ms",
+        )?;
+        require(
+            !self.attempt_timeout.is_zero(),
+            "attempt_timeout_ms must be positive",
+        )?;
         Ok(())
     }
 

@@ -27,8 +27,8 @@ use crate::control::{control_methods, Core, Keep, Recording};
 use crate::event::{decode_event, PlatformFields, CANONICAL};
 use crate::json::{self, Fields, Kind};
 use crate::server::{
-    decode_body, is_json_content_type, server_methods, DecodeBody, EmulatorServer, Outcome, Reply,
-    Req, Service,
+    decode_body, is_json_content_type, server_methods, start_with_own_ca, DecodeBody,
+    EmulatorServer, Outcome, Reply, Req, Service,
 };
 use crate::EmulatorError;
 
@@ -97,11 +97,7 @@ pub struct DatadogEmulator {
 }
 
 impl DatadogEmulator {
-    /// Starts the emulator with a CA of its own.
-    pub async fn start(config: DatadogEmulatorConfig) -> Result<Self, EmulatorError> {
-        let ca = TestCa::new("siem-testkit Datadog CA")?;
-        Self::start_with_ca(&ca, config).await
-    }
+    start_with_own_ca!(DatadogEmulatorConfig, "siem-testkit Datadog CA");
 
     /// Starts the emulator with a certificate from `ca`.
     pub async fn start_with_ca(

@@ -24,7 +24,7 @@ use siem_http::testing::TestCa;
 
 use crate::control::{control_methods, Core, Recording};
 use crate::json;
-use crate::server::{EmulatorServer, Outcome, Reply, Req, Service};
+use crate::server::{start_with_own_ca, EmulatorServer, Outcome, Reply, Req, Service};
 use crate::EmulatorError;
 
 /// The scope the Logs Ingestion API needs.
@@ -124,11 +124,7 @@ pub struct EntraEmulator {
 }
 
 impl EntraEmulator {
-    /// Starts the endpoint on its own server with a CA of its own.
-    pub async fn start(config: EntraEmulatorConfig) -> Result<Self, EmulatorError> {
-        let ca = TestCa::new("siem-testkit Entra CA")?;
-        Self::start_with_ca(&ca, config).await
-    }
+    start_with_own_ca!(EntraEmulatorConfig, "siem-testkit Entra CA");
 
     /// Starts the endpoint on its own server with a certificate from `ca`.
     pub async fn start_with_ca(

@@ -32,8 +32,8 @@ use crate::entra::{EntraEmulator, EntraEmulatorConfig, EntraService, TokenBook};
 use crate::event::{decode_event, Names, PlatformFields};
 use crate::json::{self, Fields, Kind};
 use crate::server::{
-    decode_body, is_json_content_type, server_methods, DecodeBody, EmulatorServer, Outcome, Reply,
-    Req, Service,
+    decode_body, is_json_content_type, server_methods, start_with_own_ca, DecodeBody,
+    EmulatorServer, Outcome, Reply, Req, Service,
 };
 use crate::EmulatorError;
 
@@ -161,11 +161,7 @@ pub struct SentinelEmulator {
 }
 
 impl SentinelEmulator {
-    /// Starts the emulator with a CA of its own.
-    pub async fn start(config: SentinelEmulatorConfig) -> Result<Self, EmulatorError> {
-        let ca = TestCa::new("siem-testkit Sentinel CA")?;
-        Self::start_with_ca(&ca, config).await
-    }
+    start_with_own_ca!(SentinelEmulatorConfig, "siem-testkit Sentinel CA");
 
     /// Starts the emulator (and the token endpoint) with certificates from `ca`.
     pub async fn start_with_ca(

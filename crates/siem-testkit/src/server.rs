@@ -201,6 +201,19 @@ macro_rules! server_methods {
 
 pub(crate) use server_methods;
 
+/// An emulator's `start`: a CA of its own, named `$ca_name`, then `start_with_ca`.
+macro_rules! start_with_own_ca {
+    ($config:ty, $ca_name:literal) => {
+        /// Starts it with a CA of its own.
+        pub async fn start(config: $config) -> Result<Self, $crate::EmulatorError> {
+            let ca = siem_http::testing::TestCa::new($ca_name)?;
+            Self::start_with_ca(&ca, config).await
+        }
+    };
+}
+
+pub(crate) use start_with_own_ca;
+
 fn route<'a>(routes: &'a Routes, path: &str) -> Option<&'a Arc<dyn Service>> {
     routes
         .iter()

@@ -32,7 +32,8 @@ use crate::control::{control_methods, Core, Keep, Recording};
 use crate::event::{decode_event, PlatformFields, CANONICAL};
 use crate::json::{self, Fields, Kind};
 use crate::server::{
-    decode_body, server_methods, DecodeBody, EmulatorServer, Outcome, Reply, Req, Service,
+    decode_body, server_methods, start_with_own_ca, DecodeBody, EmulatorServer, Outcome, Reply,
+    Req, Service,
 };
 use crate::EmulatorError;
 
@@ -107,11 +108,7 @@ pub struct SplunkEmulator {
 }
 
 impl SplunkEmulator {
-    /// Starts the emulator with a CA of its own.
-    pub async fn start(config: SplunkEmulatorConfig) -> Result<Self, EmulatorError> {
-        let ca = TestCa::new("siem-testkit Splunk CA")?;
-        Self::start_with_ca(&ca, config).await
-    }
+    start_with_own_ca!(SplunkEmulatorConfig, "siem-testkit Splunk CA");
 
     /// Starts the emulator with a certificate from `ca`.
     pub async fn start_with_ca(
