@@ -14,8 +14,8 @@
 //!   delayed, hang, redirect or stream an endless body.
 //! - [`gunzip`], [`plain_body`], [`render_requests`], [`assert_gzip_of_plain`]: read
 //!   encoded requests back.
-//! - [`example_sink_tables`], [`http_response`]: configuration and classification
-//!   test inputs.
+//! - [`example_sink_tables`], [`settings_from_json`], [`http_response`]: configuration
+//!   and classification test inputs.
 //! - [`check_tls`], [`check_transport`], [`check_status_table`]: the TLS, transport and
 //!   status checks of every adapter (CA file trusted, another CA refused, an endless
 //!   answer cut short, timeouts, redirects, capped error text, credential failures,
@@ -32,7 +32,9 @@ mod server;
 mod tls;
 
 pub use ca::{ServerCert, TestCa};
-pub use config::{example_configs, example_sink_tables, http_response, CLI_SINK_KEYS};
+pub use config::{
+    example_configs, example_sink_tables, http_response, settings_from_json, CLI_SINK_KEYS,
+};
 pub use outcomes::{
     assert_message_cut_short, assert_secret_absent, assert_timed_out, outcome_class, send_first,
     OutcomeClass,
