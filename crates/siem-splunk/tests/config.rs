@@ -101,12 +101,7 @@ fn settings_are_data_json_round_trip() {
 
 #[test]
 fn the_example_configuration_is_valid() {
-    for config in siem_http::testing::example_configs::<SplunkConfig>("splunk") {
-        assert!(config
-            .sink_options()
-            .unwrap()
-            .url()
-            .as_str()
-            .starts_with("https://"));
-    }
+    siem_http::testing::assert_example_configs_post_over_https("splunk", |config: SplunkConfig| {
+        config.sink_options().map(|options| options.url())
+    });
 }

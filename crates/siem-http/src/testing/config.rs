@@ -64,6 +64,22 @@ pub fn example_configs<C: serde::de::DeserializeOwned>(platform: &str) -> Vec<C>
         .collect()
 }
 
+/// Asserts that every `platform` sink of the example configuration (see
+/// [`example_configs`]) is valid and posts over HTTPS, `url` giving the URL its settings
+/// send to (or an error, which fails the check).
+pub fn assert_example_configs_post_over_https<C, E>(
+    platform: &str,
+    url: impl Fn(C) -> Result<url::Url, E>,
+) where
+    C: serde::de::DeserializeOwned,
+    E: std::fmt::Debug,
+{
+    for config in example_configs::<C>(platform) {
+        let url = url(config).unwrap_or_else(|e| panic!("a {platform} sink of the example: {e:?}"));
+        assert_eq!(url.scheme(), "https", "{url}");
+    }
+}
+
 /// The settings `C` that the JSON text `json` holds, after asserting that writing them
 /// as JSON and reading that back gives the same settings (the settings are data). Panics
 /// when `json` does not deserialize.

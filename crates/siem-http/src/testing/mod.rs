@@ -33,7 +33,8 @@ mod tls;
 
 pub use ca::{ServerCert, TestCa};
 pub use config::{
-    example_configs, example_sink_tables, http_response, settings_from_json, CLI_SINK_KEYS,
+    assert_example_configs_post_over_https, example_configs, example_sink_tables, http_response,
+    settings_from_json, CLI_SINK_KEYS,
 };
 pub use outcomes::{
     assert_message_cut_short, assert_secret_absent, assert_timed_out, outcome_class, send_first,
