@@ -16,21 +16,18 @@
 //! Error bodies: 403 is `{"errors":["Forbidden"]}`; the others are Datadog's log-intake
 //! form `{"errors":[{"status":"400","title":"Bad Request","detail":"…"}]}`.
 
-use std::fmt;
 use std::sync::Arc;
 
 use http::{Method, StatusCode};
 use serde_json::value::RawValue;
-use siem_http::testing::TestCa;
 
-use crate::control::{control_methods, Core, Keep, Recording};
+use crate::control::{config_debug, control_methods, Core, Keep, Recording};
 use crate::event::{decode_event, PlatformFields, CANONICAL};
 use crate::json::{self, Fields, Kind};
 use crate::server::{
     decode_body, is_json_content_type, server_methods, start_with_own_ca, DecodeBody,
     EmulatorServer, Outcome, Reply, Req, Service,
 };
-use crate::EmulatorError;
 
 /// The API key the emulator accepts unless configured otherwise.
 pub const DEFAULT_DATADOG_API_KEY: &str = "0123456789abcdef0123456789abcdef";
@@ -75,19 +72,15 @@ impl Default for DatadogEmulatorConfig {
     }
 }
 
-impl fmt::Debug for DatadogEmulatorConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DatadogEmulatorConfig")
-            .field("api_key", &"[REDACTED]")
-            .field("port", &self.port)
-            .field("max_items", &self.max_items)
-            .field("max_payload_bytes", &self.max_payload_bytes)
-            .field("max_item_bytes", &self.max_item_bytes)
-            .field("recording", &self.recording)
-            .field("http2", &self.http2)
-            .finish()
-    }
-}
+config_debug!(DatadogEmulatorConfig {
+    api_key => redacted,
+    port,
+    max_items,
+    max_payload_bytes,
+    max_item_bytes,
+    recording,
+    http2,
+});
 
 /// A running Datadog logs intake emulator; stops when dropped.
 #[derive(Debug)]
@@ -97,21 +90,19 @@ pub struct DatadogEmulator {
 }
 
 impl DatadogEmulator {
-    start_with_own_ca!(DatadogEmulatorConfig, "siem-testkit Datadog CA");
-
-    /// Starts the emulator with a certificate from `ca`.
-    pub async fn start_with_ca(
-        ca: &TestCa,
-        config: DatadogEmulatorConfig,
-    ) -> Result<Self, EmulatorError> {
-        let (port, http2) = (config.port, config.http2);
-        let service = Arc::new(DatadogService {
-            core: Core::new(config.recording),
-            config,
-        });
-        let server = EmulatorServer::start(ca, port, http2, vec![service.clone()]).await?;
-        Ok(Self { server, service })
-    }
+    start_with_own_ca!(
+        DatadogEmulatorConfig,
+        "siem-testkit Datadog CA",
+        |ca, config| {
+            let (port, http2) = (config.port, config.http2);
+            let service = Arc::new(DatadogService {
+                core: Core::new(config.recording, config.max_payload_bytes),
+                config,
+            });
+            let server = EmulatorServer::start(ca, port, http2, vec![service.clone()]).await?;
+            Ok(Self { server, service })
+        }
+    );
 
     server_methods!(server, "a sink's explicit `endpoint`");
 
@@ -162,10 +153,6 @@ const RESERVED: [&str; 6] = [
 impl Service for DatadogService {
     fn core(&self) -> &Core {
         &self.core
-    }
-
-    fn max_body(&self) -> usize {
-        self.config.max_payload_bytes
     }
 
     fn error(&self, status: u16, message: &str) -> Reply {

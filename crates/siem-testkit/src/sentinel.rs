@@ -20,14 +20,12 @@
 //!   record and the column. A call is accepted or rejected as a whole.
 //! - Success: 204, empty body.
 
-use std::fmt;
 use std::sync::Arc;
 
 use http::Method;
 use serde_json::value::RawValue;
-use siem_http::testing::TestCa;
 
-use crate::control::{control_methods, Core, Keep, Recording};
+use crate::control::{config_debug, control_methods, Core, Keep, Recording};
 use crate::entra::{EntraEmulator, EntraEmulatorConfig, EntraService, TokenBook};
 use crate::event::{decode_event, Names, PlatformFields};
 use crate::json::{self, Fields, Kind};
@@ -35,7 +33,6 @@ use crate::server::{
     decode_body, is_json_content_type, server_methods, start_with_own_ca, DecodeBody,
     EmulatorServer, Outcome, Reply, Req, Service,
 };
-use crate::EmulatorError;
 
 /// The API version the emulator serves.
 pub const API_VERSION: &str = "2023-01-01";
@@ -135,21 +132,17 @@ impl Default for SentinelEmulatorConfig {
     }
 }
 
-impl fmt::Debug for SentinelEmulatorConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SentinelEmulatorConfig")
-            .field("dcr_immutable_id", &self.dcr_immutable_id)
-            .field("stream", &self.stream)
-            .field("entra", &self.entra)
-            .field("token_server", &self.token_server)
-            .field("static_tokens", &self.static_tokens.len())
-            .field("max_call_bytes", &self.max_call_bytes)
-            .field("port", &self.port)
-            .field("recording", &self.recording)
-            .field("http2", &self.http2)
-            .finish()
-    }
-}
+config_debug!(SentinelEmulatorConfig {
+    dcr_immutable_id,
+    stream,
+    entra,
+    token_server,
+    static_tokens => count,
+    max_call_bytes,
+    port,
+    recording,
+    http2,
+});
 
 /// A running Logs Ingestion (DCE) emulator and its Entra token endpoint; stops when
 /// dropped.
@@ -161,49 +154,48 @@ pub struct SentinelEmulator {
 }
 
 impl SentinelEmulator {
-    start_with_own_ca!(SentinelEmulatorConfig, "siem-testkit Sentinel CA");
-
-    /// Starts the emulator (and the token endpoint) with certificates from `ca`.
-    pub async fn start_with_ca(
-        ca: &TestCa,
-        config: SentinelEmulatorConfig,
-    ) -> Result<Self, EmulatorError> {
-        let separate = match config.token_server {
-            TokenServer::Separate => {
-                Some(EntraEmulator::start_with_ca(ca, config.entra.clone()).await?)
+    start_with_own_ca!(
+        SentinelEmulatorConfig,
+        "siem-testkit Sentinel CA",
+        |ca, config| {
+            let separate = match config.token_server {
+                TokenServer::Separate => {
+                    Some(EntraEmulator::start_with_ca(ca, config.entra.clone()).await?)
+                }
+                TokenServer::SameServer => None,
+            };
+            let entra_service = match &separate {
+                Some(entra) => entra.service.clone(),
+                None => EntraService::new(config.entra.clone()),
+            };
+            let service = Arc::new(DceService {
+                core: Core::new(config.recording, config.max_call_bytes),
+                tokens: entra_service.tokens.clone(),
+                config,
+            });
+            let mut routes: Vec<Arc<dyn Service>> = Vec::with_capacity(2);
+            if separate.is_none() {
+                routes.push(entra_service.clone());
             }
-            TokenServer::SameServer => None,
-        };
-        let entra_service = match &separate {
-            Some(entra) => entra.service.clone(),
-            None => EntraService::new(config.entra.clone()),
-        };
-        let service = Arc::new(DceService {
-            core: Core::new(config.recording),
-            tokens: entra_service.tokens.clone(),
-            config,
-        });
-        let mut routes: Vec<Arc<dyn Service>> = Vec::with_capacity(2);
-        if separate.is_none() {
-            routes.push(entra_service.clone());
+            routes.push(service.clone());
+            let server =
+                EmulatorServer::start(ca, service.config.port, service.config.http2, routes)
+                    .await?;
+            let entra = match separate {
+                Some(entra) => entra,
+                None => EntraEmulator::hosted(
+                    entra_service,
+                    server.endpoint().clone(),
+                    server.ca_pem().to_owned(),
+                ),
+            };
+            Ok(Self {
+                server,
+                service,
+                entra,
+            })
         }
-        routes.push(service.clone());
-        let server =
-            EmulatorServer::start(ca, service.config.port, service.config.http2, routes).await?;
-        let entra = match separate {
-            Some(entra) => entra,
-            None => EntraEmulator::hosted(
-                entra_service,
-                server.endpoint().clone(),
-                server.ca_pem().to_owned(),
-            ),
-        };
-        Ok(Self {
-            server,
-            service,
-            entra,
-        })
-    }
+    );
 
     server_methods!(server, "the data collection endpoint, a sink's `dce`");
 
@@ -427,10 +419,6 @@ fn check_record(record: &RawValue, keep: Keep<'_>) -> Result<Option<crate::Recei
 impl Service for DceService {
     fn core(&self) -> &Core {
         &self.core
-    }
-
-    fn max_body(&self) -> usize {
-        self.config.max_call_bytes
     }
 
     fn error(&self, status: u16, message: &str) -> Reply {

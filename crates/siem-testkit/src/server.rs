@@ -96,8 +96,6 @@ pub(crate) trait Service: Send + Sync + 'static {
     fn claims(&self, _path: &str) -> bool {
         true
     }
-    /// The largest request body (as sent) the service reads; beyond it, 413.
-    fn max_body(&self) -> usize;
     /// The platform's error answer for `status` with this message.
     fn error(&self, status: u16, message: &str) -> Reply;
     /// Validates and handles a request.
@@ -201,14 +199,21 @@ macro_rules! server_methods {
 
 pub(crate) use server_methods;
 
-/// An emulator's `start`: a CA of its own, named `$ca_name`, then `start_with_ca`.
+/// An emulator's two constructors: `start_with_ca($ca, $config)`, whose body is given,
+/// and `start($config)`, which makes a CA of its own, named `$ca_name`, and calls it.
 macro_rules! start_with_own_ca {
-    ($config:ty, $ca_name:literal) => {
+    ($config_ty:ty, $ca_name:literal, |$ca:ident, $config:ident| $body:block) => {
         /// Starts it with a CA of its own.
-        pub async fn start(config: $config) -> Result<Self, $crate::EmulatorError> {
+        pub async fn start(config: $config_ty) -> Result<Self, $crate::EmulatorError> {
             let ca = siem_http::testing::TestCa::new($ca_name)?;
             Self::start_with_ca(&ca, config).await
         }
+
+        /// Starts it with a certificate from `ca` (shared by emulators that share a CA file).
+        pub async fn start_with_ca(
+            $ca: &siem_http::testing::TestCa,
+            $config: $config_ty,
+        ) -> Result<Self, $crate::EmulatorError> $body
     };
 }
 
@@ -232,7 +237,7 @@ async fn handle(
     let service = service.as_ref();
     // Read a little beyond the limit, so that a client sending slightly too much gets
     // its 413 rather than a broken pipe; far beyond it we stop reading and close.
-    let max = service.max_body();
+    let max = service.core().max_body();
     let hard_cap = max.saturating_add(max.max(1 << 20));
     let (body, over_cap) = match Limited::new(body, hard_cap).collect().await {
         Ok(collected) => (collected.to_bytes(), false),
@@ -299,11 +304,14 @@ async fn handle(
 }
 
 fn answer(service: &dyn Service, req: &Req, over_cap: bool) -> Outcome {
-    if over_cap || req.body.len() > service.max_body() {
+    if over_cap || req.body.len() > service.core().max_body() {
         return service
             .error(
                 413,
-                &format!("request body larger than {} bytes", service.max_body()),
+                &format!(
+                    "request body larger than {} bytes",
+                    service.core().max_body()
+                ),
             )
             .into();
     }

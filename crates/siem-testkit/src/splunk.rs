@@ -21,21 +21,18 @@
 //!   [`ReceivedEvent`](crate::ReceivedEvent)); otherwise 400 code 6.
 //! - Success: 200 `{"text":"Success","code":0}`.
 
-use std::fmt;
 use std::sync::Arc;
 
 use http::Method;
 use serde_json::value::RawValue;
-use siem_http::testing::TestCa;
 
-use crate::control::{control_methods, Core, Keep, Recording};
+use crate::control::{config_debug, control_methods, Core, Keep, Recording};
 use crate::event::{decode_event, PlatformFields, CANONICAL};
 use crate::json::{self, Fields, Kind};
 use crate::server::{
     decode_body, server_methods, start_with_own_ca, DecodeBody, EmulatorServer, Outcome, Reply,
     Req, Service,
 };
-use crate::EmulatorError;
 
 /// The HEC token the emulator accepts unless configured otherwise.
 pub const DEFAULT_SPLUNK_TOKEN: &str = "00000000-0000-4000-8000-000000005e1c";
@@ -73,18 +70,14 @@ impl Default for SplunkEmulatorConfig {
     }
 }
 
-impl fmt::Debug for SplunkEmulatorConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SplunkEmulatorConfig")
-            .field("token", &"[REDACTED]")
-            .field("port", &self.port)
-            .field("max_content_length", &self.max_content_length)
-            .field("allowed_indexes", &self.allowed_indexes)
-            .field("recording", &self.recording)
-            .field("http2", &self.http2)
-            .finish()
-    }
-}
+config_debug!(SplunkEmulatorConfig {
+    token => redacted,
+    port,
+    max_content_length,
+    allowed_indexes,
+    recording,
+    http2,
+});
 
 /// A running Splunk HEC emulator; stops when dropped.
 ///
@@ -108,21 +101,19 @@ pub struct SplunkEmulator {
 }
 
 impl SplunkEmulator {
-    start_with_own_ca!(SplunkEmulatorConfig, "siem-testkit Splunk CA");
-
-    /// Starts the emulator with a certificate from `ca`.
-    pub async fn start_with_ca(
-        ca: &TestCa,
-        config: SplunkEmulatorConfig,
-    ) -> Result<Self, EmulatorError> {
-        let (port, http2) = (config.port, config.http2);
-        let service = Arc::new(SplunkService {
-            core: Core::new(config.recording),
-            config,
-        });
-        let server = EmulatorServer::start(ca, port, http2, vec![service.clone()]).await?;
-        Ok(Self { server, service })
-    }
+    start_with_own_ca!(
+        SplunkEmulatorConfig,
+        "siem-testkit Splunk CA",
+        |ca, config| {
+            let (port, http2) = (config.port, config.http2);
+            let service = Arc::new(SplunkService {
+                core: Core::new(config.recording, config.max_content_length),
+                config,
+            });
+            let server = EmulatorServer::start(ca, port, http2, vec![service.clone()]).await?;
+            Ok(Self { server, service })
+        }
+    );
 
     server_methods!(server, "a sink's `endpoint`");
 
@@ -181,10 +172,6 @@ fn bad_event(text: &str, code: u16, n: usize, detail: String) -> Reply {
 impl Service for SplunkService {
     fn core(&self) -> &Core {
         &self.core
-    }
-
-    fn max_body(&self) -> usize {
-        self.config.max_content_length
     }
 
     fn error(&self, status: u16, message: &str) -> Reply {
