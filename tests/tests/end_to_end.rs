@@ -1,7 +1,6 @@
 //! End to end: the real dispatcher and adapters over real TLS into the platform
 //! emulators. What arrives must equal what was emitted, field for field, through faults.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,17 +12,24 @@ use siem_testkit::{compare_events, Emulators, EmulatorsConfig, Fault, SplunkEmul
 
 const FLUSH: Duration = Duration::from_secs(30);
 
+/// Every fixture event (of `fixtures/events/`), in file order.
 fn fixture_events() -> Vec<SecurityEvent> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/events");
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    paths.sort();
-    paths
+    siem_core::testing::fixture_events()
         .iter()
-        .map(|p| SecurityEvent::from_json(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .map(|e| SecurityEvent::clone(e))
         .collect()
+}
+
+/// Emits the fixture events of `org_id` to `dispatcher` and returns them.
+fn emit_fixture_events_of(dispatcher: &Dispatcher, org_id: &str) -> Vec<SecurityEvent> {
+    let events: Vec<_> = fixture_events()
+        .into_iter()
+        .filter(|e| e.org_id().as_str() == org_id)
+        .collect();
+    for event in &events {
+        dispatcher.emit(event.clone());
+    }
+    events
 }
 
 fn credential(value: &str) -> Arc<dyn CredentialProvider> {
@@ -139,13 +145,7 @@ async fn a_server_error_is_retried_and_delivered_exactly_once() {
         vec![splunk_sink(&emulators, Duration::from_secs(10))],
     )])
     .unwrap();
-    let events: Vec<_> = fixture_events()
-        .into_iter()
-        .filter(|e| e.org_id().as_str() == "org_acme")
-        .collect();
-    for event in &events {
-        dispatcher.emit(event.clone());
-    }
+    let events = emit_fixture_events_of(&dispatcher, "org_acme");
     let report = dispatcher.shutdown(FLUSH).await;
     assert!(report.complete);
     compare_events(&emulators.splunk.received(), &events).unwrap();
@@ -229,13 +229,7 @@ async fn a_hung_platform_times_out_without_delaying_the_others() {
         ],
     )])
     .unwrap();
-    let events: Vec<_> = fixture_events()
-        .into_iter()
-        .filter(|e| e.org_id().as_str() == "org_acme")
-        .collect();
-    for event in &events {
-        dispatcher.emit(event.clone());
-    }
+    let events = emit_fixture_events_of(&dispatcher, "org_acme");
     // Datadog delivers everything while every Splunk request hangs.
     let mut waited = 0;
     while emulators.datadog.received().len() < events.len() && waited < 300 {

@@ -530,31 +530,32 @@ pub struct SecurityEventBuilder {
     event_id: Option<EventId>,
 }
 
+/// Setters of a builder's optional fields: `field: Type` makes `pub fn field(mut self,
+/// value: impl Into<Type>) -> Self`, which sets the field to `Some(value.into())`.
+macro_rules! optional_setters {
+    ($($(#[$attr:meta])* $field:ident: $ty:ty;)*) => {
+        $(
+            $(#[$attr])*
+            pub fn $field(mut self, value: impl Into<$ty>) -> Self {
+                self.$field = Some(value.into());
+                self
+            }
+        )*
+    };
+}
+
 impl SecurityEventBuilder {
-    /// The gateway request that triggered the event.
-    pub fn request_id(mut self, request_id: impl Into<String>) -> Self {
-        self.request_id = Some(request_id.into());
-        self
-    }
-    /// Overrides the type's default severity.
-    pub fn severity(mut self, severity: Severity) -> Self {
-        self.severity = Some(severity);
-        self
-    }
-    /// Overrides the source (`aisg`).
-    pub fn source(mut self, source: impl Into<String>) -> Self {
-        self.source = Some(source.into());
-        self
-    }
-    /// Sets the time of the decision (default: now).
-    pub fn timestamp(mut self, timestamp: Timestamp) -> Self {
-        self.timestamp = Some(timestamp);
-        self
-    }
-    /// Sets the id (default: a new random UUID).
-    pub fn event_id(mut self, event_id: EventId) -> Self {
-        self.event_id = Some(event_id);
-        self
+    optional_setters! {
+        /// The gateway request that triggered the event.
+        request_id: String;
+        /// Overrides the type's default severity.
+        severity: Severity;
+        /// Overrides the source (`aisg`).
+        source: String;
+        /// Sets the time of the decision (default: now).
+        timestamp: Timestamp;
+        /// Sets the id (default: a new random UUID).
+        event_id: EventId;
     }
 
     /// Validates the identifiers and builds the event.

@@ -1,6 +1,5 @@
 //! Bounded, printable identifiers.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use smol_str::SmolStr;
 use std::fmt;
 
@@ -282,12 +281,6 @@ impl fmt::Debug for Ident {
     }
 }
 
-impl fmt::Display for Ident {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl AsRef<str> for Ident {
     fn as_ref(&self) -> &str {
         self.as_str()
@@ -316,17 +309,7 @@ impl TryFrom<String> for Ident {
     }
 }
 
-impl Serialize for Ident {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for Ident {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::strde::with_str(deserializer, Ident::new)
-    }
-}
+crate::strde::str_traits!(Ident, Ident::new);
 
 #[cfg(test)]
 mod tests {

@@ -42,3 +42,30 @@ where
         (self.parse)(value).map_err(Er::custom)
     }
 }
+
+/// Implements `Display` and `Serialize` as the type's `as_str()`, and `Deserialize` by
+/// handing the borrowed string to `$parse` ([`with_str`]): every string-shaped type reads
+/// and writes itself the same way.
+macro_rules! str_traits {
+    ($ty:ty, $parse:expr) => {
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                $crate::strde::with_str(deserializer, $parse)
+            }
+        }
+    };
+}
+
+pub(crate) use str_traits;

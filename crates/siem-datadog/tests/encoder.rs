@@ -7,25 +7,15 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use siem_core::details::{Blocked, PiiBlocked};
-use siem_core::{EncodeError, Ident, SecurityEvent, Severity, Timestamp};
+use siem_core::{EncodeError, Ident, SecurityEvent, Severity};
 use siem_datadog::config::{MAX_BODY_BYTES, MAX_ITEMS_PER_REQUEST};
 use siem_datadog::{encode, DatadogConfig, DatadogOptions};
 
-use common::{assert_json_contains, fixture_event, fixture_events, fixtures, plain_body};
-
-fn production() -> DatadogConfig {
-    DatadogConfig {
-        env: Some("production".into()),
-        hostname: Some("aisg-proxy".into()),
-        ..Default::default()
-    }
-}
-
-fn opts(f: impl FnOnce(&mut DatadogConfig)) -> DatadogOptions {
-    let mut c = production();
-    f(&mut c);
-    c.sink_options().unwrap()
-}
+use common::{
+    assert_gzip_of_plain, assert_json_contains, assert_rejected_as_too_large,
+    assert_sent_all_but_big_events, big_event, fixture_event, fixture_events, fixtures, opts,
+    plain_body,
+};
 
 fn items(request: &siem_core::EncodedRequest) -> Vec<Value> {
     match serde_json::from_str(&plain_body(request)).expect("body is JSON") {
@@ -165,26 +155,6 @@ fn identifiers_are_escaped_and_commas_kept_out_of_tags() {
     assert_eq!(tags[3], "org:org_ \"quoted\"");
 }
 
-fn big_event(labels: usize) -> Arc<SecurityEvent> {
-    let entities = (0..labels)
-        .map(|i| Ident::new(&format!("ENTITY_KIND_NUMBER_{i:04}_{}", "X".repeat(80))).unwrap())
-        .collect();
-    Arc::new(
-        SecurityEvent::builder(
-            "org_big",
-            "proj_big",
-            PiiBlocked {
-                entities_found: entities,
-                action: Blocked,
-                model: Ident::new("gpt-4.1").unwrap(),
-            },
-        )
-        .timestamp(Timestamp::from_unix_millis(1_780_949_730_000).unwrap())
-        .build()
-        .unwrap(),
-    )
-}
-
 fn check_split(
     encoded: &siem_core::Encoded,
     max_items: usize,
@@ -230,32 +200,10 @@ fn splits_at_the_body_limit_and_rejects_oversized_items() {
         c.gzip = false;
     });
     let encoded = encode(&events, &options);
-    assert_eq!(encoded.rejected.len(), 2);
-    for r in &encoded.rejected {
-        match &r.reason {
-            EncodeError::TooLarge {
-                event_id,
-                size,
-                limit,
-                what,
-            } => {
-                assert_eq!(event_id, &r.event.event_id().to_string());
-                assert!(*size > max_item);
-                assert_eq!(*limit, max_item);
-                assert!(what.contains("item"));
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
+    assert_rejected_as_too_large(&encoded, 2, max_item, "log item");
     assert!(encoded.requests.len() > 2);
     let sent = check_split(&encoded, MAX_ITEMS_PER_REQUEST, max_body);
-    let expected: Vec<_> = events
-        .iter()
-        .filter(|e| e.org_id().as_str() != "org_big")
-        .cloned()
-        .collect();
-    assert_eq!(sent.len(), expected.len());
-    assert!(sent.iter().zip(&expected).all(|(a, b)| Arc::ptr_eq(a, b)));
+    assert_sent_all_but_big_events(&sent, &events);
 }
 
 #[test]
@@ -278,11 +226,7 @@ fn gzip_body_decompresses_to_the_plain_body() {
     let events = fixture_events();
     let zipped = encode(&events, &opts(|_| {}));
     let plain = encode(&events, &opts(|c| c.gzip = false));
-    assert!(zipped.requests[0].gzip && !plain.requests[0].gzip);
-    assert_eq!(
-        common::gunzip(&zipped.requests[0].body),
-        plain.requests[0].body.to_vec()
-    );
+    assert_gzip_of_plain(&zipped, &plain);
 }
 
 #[test]

@@ -10,7 +10,9 @@ use siem_core::testing::conformance;
 use siem_core::{CredentialProvider, Endpoint, SiemSink};
 use siem_datadog::config::USER_AGENT;
 use siem_datadog::{encode, DatadogConfig, DatadogOptions, DatadogSink};
-use siem_http::testing::{check_transport, outcome_class, OutcomeClass, TestResponse};
+use siem_http::testing::{
+    check_status_table, check_transport, OutcomeClass, SinkSetup, StatusCase, TestResponse,
+};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -53,6 +55,18 @@ async fn intake_answers(mock: &MockServer, response: ResponseTemplate) {
 
 fn accepted() -> ResponseTemplate {
     ResponseTemplate::new(202).set_body_string("{}")
+}
+
+/// The sink for a test HTTPS server (`check_transport`, `check_status_table`).
+fn sink_over_tls(setup: SinkSetup) -> DatadogSink {
+    let config = DatadogConfig {
+        endpoint: Some(setup.endpoint),
+        ca_file: Some(setup.ca_file),
+        ..Default::default()
+    };
+    let options = config.sink_options().unwrap();
+    let options = options.map_http(|h| h.request_timeout(setup.request_timeout));
+    DatadogSink::new("datadog-test", options, setup.credential).unwrap()
 }
 
 #[tokio::test]
@@ -103,22 +117,12 @@ async fn gzip_off_sends_no_content_encoding() {
     assert_eq!(items.as_array().unwrap().len(), 5);
 }
 
-/// (status, body, Retry-After, class, Datadog code, message)
-type Case<'a> = (
-    u16,
-    &'a str,
-    Option<&'a str>,
-    OutcomeClass,
-    Option<&'a str>,
-    &'a str,
-);
-
 #[tokio::test]
 async fn every_status_class_and_datadog_error_body_is_mapped() {
     let secs = |s| Some(Duration::from_secs(s));
     let bad_request =
         r#"{"errors":[{"status":"400","title":"Bad Request","detail":"Malformed JSON payload"}]}"#;
-    let cases: Vec<Case<'_>> = vec![
+    let cases: Vec<StatusCase<'_>> = vec![
         (202, "{}", None, OutcomeClass::Ok, None, ""),
         (
             200,
@@ -218,48 +222,12 @@ async fn every_status_class_and_datadog_error_body_is_mapped() {
             "Service Unavailable",
         ),
     ];
-    let mock = MockServer::start().await;
-    let events = fixture_events();
-    for (status, body, retry_after, expected, code, message) in cases {
-        let mut template = ResponseTemplate::new(status).set_body_string(body);
-        if let Some(value) = retry_after {
-            template = template.insert_header("Retry-After", value);
-        }
-        intake_answers(&mock, template).await;
-        let credential = RecordingCredential::new(API_KEY);
-        let sink = sink(&mock, credential.clone());
-        let request = &sink.encode(&events).requests[0];
-        let result = sink.send(request).await;
-        let what = format!("{status} {body}: {result:?}");
-        assert_eq!(outcome_class(&result), expected, "{what}");
-        if let Err(e) = &result {
-            let detail = e.detail().unwrap();
-            assert_eq!(detail.status, Some(status), "{what}");
-            assert_eq!(detail.code.as_deref(), code, "{what}");
-            assert!(detail.message.contains(message), "{what}");
-        }
-        let invalidated = credential.invalidated();
-        if expected == OutcomeClass::Credentials {
-            assert_eq!(invalidated, [API_KEY], "{what}");
-        } else {
-            assert!(invalidated.is_empty(), "{what}");
-        }
-    }
+    check_status_table(&cases, sink_over_tls).await;
 }
 
 #[tokio::test]
 async fn timeouts_redirects_capped_errors_secrets_and_conformance() {
-    check_transport(TestResponse::json(202, "{}"), "/api/v2/logs", |setup| {
-        let config = DatadogConfig {
-            endpoint: Some(setup.endpoint),
-            ca_file: Some(setup.ca_file),
-            ..Default::default()
-        };
-        let options = config.sink_options().unwrap();
-        let options = options.map_http(|h| h.request_timeout(setup.request_timeout));
-        DatadogSink::new("datadog-test", options, setup.credential).unwrap()
-    })
-    .await;
+    check_transport(TestResponse::json(202, "{}"), "/api/v2/logs", sink_over_tls).await;
 }
 
 #[tokio::test]

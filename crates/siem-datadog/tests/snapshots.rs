@@ -8,24 +8,10 @@ use std::sync::Arc;
 use siem_core::{Endpoint, SecurityEvent};
 use siem_datadog::{encode, DatadogConfig, DatadogOptions};
 
-use common::{fixture_events, load_event, render_requests};
+use common::{fixture_events, load_event, opts, render_requests};
 
 fn snap(options: &DatadogOptions, events: &[Arc<SecurityEvent>]) -> String {
     render_requests(options.url().as_str(), &encode(events, options))
-}
-
-fn production() -> DatadogConfig {
-    DatadogConfig {
-        env: Some("production".into()),
-        hostname: Some("aisg-proxy".into()),
-        ..Default::default()
-    }
-}
-
-fn opts(f: impl FnOnce(&mut DatadogConfig)) -> DatadogOptions {
-    let mut c = production();
-    f(&mut c);
-    c.sink_options().unwrap()
 }
 
 #[test]

@@ -19,6 +19,8 @@ use serde::Serialize;
 use siem_core::{DeliveryError, Timestamp};
 use tokio::time::Instant;
 
+use crate::policy::require;
+
 /// Default number of consecutive failed attempts that open the breaker.
 pub const DEFAULT_BREAKER_FAILURES: u32 = 5;
 /// Default wait before the first probe of an open breaker.
@@ -49,36 +51,27 @@ impl Default for BreakerPolicy {
 }
 
 impl BreakerPolicy {
-    /// Sets the consecutive failures that open the circuit.
-    #[must_use]
-    pub fn failures(mut self, n: u32) -> Self {
-        self.failures = n;
-        self
-    }
-    /// Sets the wait before the first probe.
-    #[must_use]
-    pub fn backoff(mut self, d: Duration) -> Self {
-        self.backoff = d;
-        self
-    }
-    /// Sets the cap on the wait between probes.
-    #[must_use]
-    pub fn max_backoff(mut self, d: Duration) -> Self {
-        self.max_backoff = d;
-        self
+    setters! {
+        /// Sets the consecutive failures that open the circuit.
+        failures: u32;
+
+        /// Sets the wait before the first probe.
+        backoff: Duration;
+
+        /// Sets the cap on the wait between probes.
+        max_backoff: Duration;
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
-        if self.failures == 0 {
-            return Err("breaker_failures must be at least 1".into());
-        }
-        if self.backoff.is_zero() {
-            return Err("breaker_backoff_ms must be positive".into());
-        }
-        if self.backoff > self.max_backoff {
-            return Err("breaker_backoff_ms must not exceed breaker_max_backoff_ms".into());
-        }
-        Ok(())
+        require(self.failures > 0, "breaker_failures must be at least 1")?;
+        require(
+            !self.backoff.is_zero(),
+            "breaker_backoff_ms must be positive",
+        )?;
+        require(
+            self.backoff <= self.max_backoff,
+            "breaker_backoff_ms must not exceed breaker_max_backoff_ms",
+        )
     }
 }
 

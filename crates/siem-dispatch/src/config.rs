@@ -130,35 +130,21 @@ impl SinkConfig {
         }
     }
 
-    /// Sets the event filter.
-    #[must_use]
-    pub fn filter(mut self, filter: EventFilter) -> Self {
-        self.filter = filter;
-        self
-    }
-    /// Sets the batch policy.
-    #[must_use]
-    pub fn batch(mut self, batch: BatchPolicy) -> Self {
-        self.batch = batch;
-        self
-    }
-    /// Sets the retry policy.
-    #[must_use]
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-    /// Sets the buffer.
-    #[must_use]
-    pub fn buffer(mut self, buffer: BufferPolicy) -> Self {
-        self.buffer = buffer;
-        self
-    }
-    /// Sets the circuit breaker.
-    #[must_use]
-    pub fn breaker(mut self, breaker: BreakerPolicy) -> Self {
-        self.breaker = breaker;
-        self
+    setters! {
+        /// Sets the event filter.
+        filter: EventFilter;
+
+        /// Sets the batch policy.
+        batch: BatchPolicy;
+
+        /// Sets the retry policy.
+        retry: RetryPolicy;
+
+        /// Sets the buffer.
+        buffer: BufferPolicy;
+
+        /// Sets the circuit breaker.
+        breaker: BreakerPolicy;
     }
     /// Writes events that fail for good to this file.
     #[must_use]
@@ -166,11 +152,9 @@ impl SinkConfig {
         self.dead_letter = Some(path.into());
         self
     }
-    /// Sets the number of requests in flight.
-    #[must_use]
-    pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n;
-        self
+    setters! {
+        /// Sets the number of requests in flight.
+        concurrency: usize;
     }
 
     /// The sink's name.

@@ -65,11 +65,9 @@ impl DispatcherBuilder {
         self
     }
 
-    /// Sets how long dropping the handle lets workers deliver before giving up.
-    #[must_use]
-    pub fn drop_timeout(mut self, timeout: Duration) -> Self {
-        self.drop_timeout = timeout;
-        self
+    setters! {
+        /// Sets how long dropping the handle lets workers deliver before giving up.
+        drop_timeout: Duration;
     }
 
     /// Runs the workers on this runtime (default: the current one).
@@ -256,32 +254,15 @@ impl Dispatcher {
     pub fn stats(&self) -> DispatcherStats {
         let mut reg = self.shared.registry();
         reg.retiring.retain(|l| !l.is_finished());
-        let mut orgs: BTreeMap<(String, bool), OrgStats> = BTreeMap::new();
         let lanes = reg
             .orgs
             .values()
             .flat_map(|v| v.iter().map(|(_, l, _)| (l, false)))
             .chain(reg.retiring.iter().map(|l| (l, true)));
-        for (lane, removing) in lanes {
+        gather_stats(lanes.map(|(lane, removing)| {
             let org_removing = removing && !reg.orgs.contains_key(&lane.org);
-            let entry = orgs
-                .entry((lane.org.clone(), org_removing))
-                .or_insert_with(|| OrgStats {
-                    org_id: lane.org.clone(),
-                    totals: Counts::default(),
-                    sinks: Vec::new(),
-                    removing: org_removing,
-                });
-            let s = lane.stats(removing);
-            entry.totals.add(&s.counts);
-            entry.sinks.push(s);
-        }
-        let orgs: Vec<OrgStats> = orgs.into_values().collect();
-        let mut totals = Counts::default();
-        for o in &orgs {
-            totals.add(&o.totals);
-        }
-        DispatcherStats { totals, orgs }
+            (lane, removing, org_removing)
+        }))
     }
 
     /// Sends everything queued so far without waiting for linger times, and waits until
@@ -408,15 +389,23 @@ impl Dispatcher {
 }
 
 fn final_stats(lanes: &[Arc<Lane>]) -> DispatcherStats {
-    let mut orgs: BTreeMap<String, OrgStats> = BTreeMap::new();
-    for lane in lanes {
-        let entry = orgs.entry(lane.org.clone()).or_insert_with(|| OrgStats {
-            org_id: lane.org.clone(),
-            totals: Counts::default(),
-            sinks: Vec::new(),
-            removing: false,
-        });
-        let s = lane.stats(false);
+    gather_stats(lanes.iter().map(|lane| (lane, false, false)))
+}
+
+/// The counters of `lanes` (each with whether it is being removed, and whether its whole
+/// org is), one entry per org (and removal state) in order, and their totals.
+fn gather_stats<'a>(lanes: impl Iterator<Item = (&'a Arc<Lane>, bool, bool)>) -> DispatcherStats {
+    let mut orgs: BTreeMap<(String, bool), OrgStats> = BTreeMap::new();
+    for (lane, removing, org_removing) in lanes {
+        let entry = orgs
+            .entry((lane.org.clone(), org_removing))
+            .or_insert_with(|| OrgStats {
+                org_id: lane.org.clone(),
+                totals: Counts::default(),
+                sinks: Vec::new(),
+                removing: org_removing,
+            });
+        let s = lane.stats(removing);
         entry.totals.add(&s.counts);
         entry.sinks.push(s);
     }

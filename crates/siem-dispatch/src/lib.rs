@@ -39,6 +39,22 @@
 //! ```
 #![warn(missing_docs)]
 
+/// Builder setters, one per field: `setters! { /// doc\n field: Type; … }` inside an
+/// `impl` block makes `#[must_use] pub fn field(mut self, value: Type) -> Self`, which sets
+/// the field of that name.
+macro_rules! setters {
+    ($($(#[$attr:meta])* $field:ident: $ty:ty;)*) => {
+        $(
+            $(#[$attr])*
+            #[must_use]
+            pub fn $field(mut self, value: $ty) -> Self {
+                self.$field = value;
+                self
+            }
+        )*
+    };
+}
+
 pub mod breaker;
 pub mod buffer;
 mod config;

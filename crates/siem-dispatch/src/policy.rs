@@ -64,32 +64,20 @@ impl Default for BatchPolicy {
 }
 
 impl BatchPolicy {
-    /// Sets the largest batch in events.
-    #[must_use]
-    pub fn max_events(mut self, n: usize) -> Self {
-        self.max_events = n;
-        self
-    }
-    /// Sets the largest batch in estimated bytes.
-    #[must_use]
-    pub fn max_bytes(mut self, n: usize) -> Self {
-        self.max_bytes = n;
-        self
-    }
-    /// Sets the linger time.
-    #[must_use]
-    pub fn linger(mut self, d: Duration) -> Self {
-        self.linger = d;
-        self
+    setters! {
+        /// Sets the largest batch in events.
+        max_events: usize;
+
+        /// Sets the largest batch in estimated bytes.
+        max_bytes: usize;
+
+        /// Sets the linger time.
+        linger: Duration;
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
-        if self.max_events == 0 {
-            return Err("max_events must be at least 1".into());
-        }
-        if self.max_bytes == 0 {
-            return Err("max_bytes must be at least 1".into());
-        }
+        require(self.max_events > 0, "max_events must be at least 1")?;
+        require(self.max_bytes > 0, "max_bytes must be at least 1")?;
         if self.linger > MAX_LINGER {
             return Err(format!(
                 "linger_ms must be at most {} ms",
@@ -97,6 +85,15 @@ impl BatchPolicy {
             ));
         }
         Ok(())
+    }
+}
+
+/// `Ok` when `holds`, else the `problem` (a rule a setting breaks), for `validate`.
+pub(crate) fn require(holds: bool, problem: &str) -> Result<(), String> {
+    if holds {
+        Ok(())
+    } else {
+        Err(problem.to_owned())
     }
 }
 
@@ -182,65 +179,45 @@ impl RetryPolicy {
         }
     }
 
-    /// Sets the number of attempts (the first included).
-    #[must_use]
-    pub fn max_attempts(mut self, n: u32) -> Self {
-        self.max_attempts = n;
-        self
-    }
-    /// Sets the first backoff.
-    #[must_use]
-    pub fn initial_backoff(mut self, d: Duration) -> Self {
-        self.initial_backoff = d;
-        self
-    }
-    /// Sets the cap on one backoff.
-    #[must_use]
-    pub fn max_backoff(mut self, d: Duration) -> Self {
-        self.max_backoff = d;
-        self
-    }
-    /// Sets the time budget of a batch.
-    #[must_use]
-    pub fn max_elapsed(mut self, d: Duration) -> Self {
-        self.max_elapsed = d;
-        self
-    }
-    /// Sets the cap on `Retry-After`.
-    #[must_use]
-    pub fn max_retry_after(mut self, d: Duration) -> Self {
-        self.max_retry_after = d;
-        self
-    }
-    /// Sets the bound on one attempt.
-    #[must_use]
-    pub fn attempt_timeout(mut self, d: Duration) -> Self {
-        self.attempt_timeout = d;
-        self
-    }
-    /// Sets the jitter.
-    #[must_use]
-    pub fn jitter(mut self, j: Jitter) -> Self {
-        self.jitter = j;
-        self
-    }
-    /// Sets whether a rejected credential gets one immediate retry.
-    #[must_use]
-    pub fn refresh_credentials_once(mut self, on: bool) -> Self {
-        self.refresh_credentials_once = on;
-        self
+    setters! {
+        /// Sets the number of attempts (the first included).
+        max_attempts: u32;
+
+        /// Sets the first backoff.
+        initial_backoff: Duration;
+
+        /// Sets the cap on one backoff.
+        max_backoff: Duration;
+
+        /// Sets the time budget of a batch.
+        max_elapsed: Duration;
+
+        /// Sets the cap on `Retry-After`.
+        max_retry_after: Duration;
+
+        /// Sets the bound on one attempt.
+        attempt_timeout: Duration;
+
+        /// Sets the jitter.
+        jitter: Jitter;
+
+        /// Sets whether a rejected credential gets one immediate retry.
+        refresh_credentials_once: bool;
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
-        if self.max_attempts == 0 {
-            return Err("max_attempts must be at least 1 (1 = attempt once)".into());
-        }
-        if self.initial_backoff > self.max_backoff {
-            return Err("initial_backoff_ms must not exceed max_backoff_ms".into());
-        }
-        if self.attempt_timeout.is_zero() {
-            return Err("attempt_timeout_ms must be positive".into());
-        }
+        require(
+            self.max_attempts > 0,
+            "max_attempts must be at least 1 (1 = attempt once)",
+        )?;
+        require(
+            self.initial_backoff <= self.max_backoff,
+            "initial_backoff_ms must not exceed max_backoff_ms",
+        )?;
+        require(
+            !self.attempt_timeout.is_zero(),
+            "attempt_timeout_ms must be positive",
+        )?;
         Ok(())
     }
 

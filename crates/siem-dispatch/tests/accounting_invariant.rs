@@ -55,40 +55,19 @@ struct SinkSpec {
     disk: bool,
 }
 
-fn sink_spec() -> impl Strategy<Value = SinkSpec> {
-    (
-        prop::collection::vec(behaviour(), 1..6),
-        prop::option::of(prop::collection::vec(0usize..5, 1..3)),
-        1usize..120,
-        1usize..40,
-        1usize..4,
-        1u32..4,
-        1u32..8,
-        prop::bool::weighted(0.3),
-    )
-        .prop_map(
-            |(
-                script,
-                filter,
-                capacity,
-                max_events,
-                concurrency,
-                attempts,
-                breaker_failures,
-                disk,
-            )| {
-                SinkSpec {
-                    script,
-                    filter,
-                    capacity,
-                    max_events,
-                    concurrency,
-                    attempts,
-                    breaker_failures,
-                    disk,
-                }
-            },
-        )
+prop_compose! {
+    fn sink_spec()(
+        script in prop::collection::vec(behaviour(), 1..6),
+        filter in prop::option::of(prop::collection::vec(0usize..5, 1..3)),
+        capacity in 1usize..120,
+        max_events in 1usize..40,
+        concurrency in 1usize..4,
+        attempts in 1u32..4,
+        breaker_failures in 1u32..8,
+        disk in prop::bool::weighted(0.3),
+    ) -> SinkSpec {
+        SinkSpec { script, filter, capacity, max_events, concurrency, attempts, breaker_failures, disk }
+    }
 }
 
 fn act(b: Behaviour, events: usize) -> Act {

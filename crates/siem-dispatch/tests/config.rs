@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use siem_core::testing::MemorySink;
 use siem_dispatch::{
-    BufferKind, DeliveryOverrides, Dispatcher, Jitter, OrgConfig, RetryPolicy, SinkConfig,
-    WhenFull, DEFAULT_LINGER,
+    BufferKind, DeliveryOverrides, Jitter, RetryPolicy, SinkConfig, WhenFull, DEFAULT_LINGER,
 };
 
 #[derive(serde::Deserialize)]
@@ -91,13 +90,7 @@ fn defaults_are_sane() {
 
 #[tokio::test(start_paused = true)]
 async fn stats_serialize_for_the_cli() {
-    let d = Dispatcher::start([OrgConfig::new("org_a")
-        .unwrap()
-        .sink(SinkConfig::new(Arc::new(MemorySink::new("m"))))])
-    .unwrap();
-    for e in common::events("org_a", 3) {
-        d.emit(e);
-    }
+    let d = common::start_org_a(SinkConfig::new(Arc::new(MemorySink::new("m"))), 3);
     let report = d.shutdown(Duration::from_secs(1)).await;
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["complete"], true);

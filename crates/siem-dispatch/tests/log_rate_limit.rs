@@ -6,21 +6,29 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::LogCapture;
-use siem_core::testing::{server_busy, MemorySink, Step};
+use siem_core::testing::{server_busy, LogCapture, MemorySink, Step};
 use siem_dispatch::{
     BatchPolicy, BreakerPolicy, BufferPolicy, Dispatcher, OrgConfig, RetryPolicy, SinkConfig,
 };
+use tracing::subscriber::DefaultGuard;
+use tracing::Level;
+
+/// Captures, on this thread while the guard lives, what is logged at `max_level` and
+/// above.
+fn capture_logs(max_level: Level) -> (DefaultGuard, LogCapture) {
+    let capture = LogCapture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(max_level)
+        .with_ansi(false)
+        .finish();
+    (tracing::subscriber::set_default(subscriber), capture)
+}
 
 #[tokio::test(start_paused = true)]
 async fn ten_thousand_failed_batches_log_a_bounded_number_of_lines() {
-    let capture = LogCapture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(capture.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (_guard, capture) = capture_logs(Level::TRACE);
 
     let sink = Arc::new(MemorySink::new("splunk-prod"));
     sink.set_fallback(Step::Fail(server_busy()));
@@ -87,12 +95,7 @@ fn never_opens() -> BreakerPolicy {
 
 #[tokio::test(start_paused = true)]
 async fn recovery_is_logged_once() {
-    let capture = LogCapture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(capture.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (_guard, capture) = capture_logs(Level::INFO);
     let sink = Arc::new(MemorySink::new("dd"));
     sink.script(std::iter::repeat_n(Step::Fail(server_busy()), 50));
     let d = Dispatcher::start([OrgConfig::new("org_a").unwrap().sink(

@@ -108,13 +108,7 @@ async fn changing_the_queue_bound_moves_to_a_new_queue_without_loss() {
 #[tokio::test(start_paused = true)]
 async fn removing_an_org_delivers_its_queue_and_stops_routing() {
     let sink = Arc::new(MemorySink::new("s"));
-    let d = Dispatcher::start([OrgConfig::new("org_a")
-        .unwrap()
-        .sink(SinkConfig::new(sink.clone()).batch(lingering()))])
-    .unwrap();
-    for e in common::events("org_a", 10) {
-        d.emit(e);
-    }
+    let d = common::start_org_a(SinkConfig::new(sink.clone()).batch(lingering()), 10);
     assert!(d.remove_org("org_a"));
     assert!(!d.remove_org("org_a"));
     assert_eq!(

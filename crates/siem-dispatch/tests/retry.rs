@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{permanent, rejected_credentials, retryable, too_large, Act, ScriptSink};
-use siem_core::SiemSink;
+use siem_core::{DeliveryError, SiemSink};
 use siem_dispatch::{
     BatchPolicy, BreakerPolicy, Dispatcher, Jitter, OrgConfig, RetryPolicy, ShutdownReport,
     SinkConfig,
@@ -45,24 +45,39 @@ fn gaps(sends: &[(Instant, usize)]) -> Vec<Duration> {
     sends.windows(2).map(|w| w[1].0 - w[0].0).collect()
 }
 
-fn one_event_batches() -> BatchPolicy {
-    BatchPolicy::default().max_events(1)
+/// Runs one event, in a batch of its own, through `sink` under `retry`.
+async fn run_one(sink: &Arc<ScriptSink>, retry: RetryPolicy) -> ShutdownReport {
+    run(sink.clone(), 1, BatchPolicy::default().max_events(1), retry).await
+}
+
+/// Ten attempts, backing off from `initial` up to `max` with `jitter`.
+fn backoff_between(jitter: Jitter, initial: Duration, max: Duration) -> RetryPolicy {
+    RetryPolicy::recommended()
+        .jitter(jitter)
+        .initial_backoff(initial)
+        .max_backoff(max)
+        .max_attempts(10)
+}
+
+/// A sink whose first `failures` sends fail with `error()` and every later one succeeds.
+fn failing_first(
+    failures: usize,
+    error: impl Fn() -> DeliveryError + Send + Sync + 'static,
+) -> Arc<ScriptSink> {
+    ScriptSink::new("s", move |i, _| {
+        if i < failures {
+            Act::Err(error())
+        } else {
+            Act::Ok
+        }
+    })
 }
 
 #[tokio::test(start_paused = true)]
 async fn backoff_doubles_within_full_jitter_bounds() {
-    let sink = ScriptSink::new("s", |i, _| {
-        if i < 5 {
-            Act::Err(retryable(None))
-        } else {
-            Act::Ok
-        }
-    });
-    let policy = RetryPolicy::recommended()
-        .initial_backoff(MS(200))
-        .max_backoff(MS(1000))
-        .max_attempts(10);
-    let report = run(sink.clone(), 1, one_event_batches(), policy).await;
+    let sink = failing_first(5, || retryable(None));
+    let policy = backoff_between(Jitter::Full, MS(200), MS(1000));
+    let report = run_one(&sink, policy).await;
     let g = gaps(&sink.sends());
     assert_eq!(g.len(), 5);
     for (i, gap) in g.iter().enumerate() {
@@ -78,19 +93,9 @@ async fn backoff_doubles_within_full_jitter_bounds() {
 
 #[tokio::test(start_paused = true)]
 async fn backoff_schedule_is_exact_without_jitter() {
-    let sink = ScriptSink::new("s", |i, _| {
-        if i < 5 {
-            Act::Err(retryable(None))
-        } else {
-            Act::Ok
-        }
-    });
-    let policy = RetryPolicy::recommended()
-        .jitter(Jitter::None)
-        .initial_backoff(MS(200))
-        .max_backoff(MS(1000))
-        .max_attempts(10);
-    run(sink.clone(), 1, one_event_batches(), policy).await;
+    let sink = failing_first(5, || retryable(None));
+    let policy = backoff_between(Jitter::None, MS(200), MS(1000));
+    run_one(&sink, policy).await;
     assert_eq!(
         gaps(&sink.sends()),
         [MS(200), MS(400), MS(800), MS(1000), MS(1000)]
@@ -99,19 +104,9 @@ async fn backoff_schedule_is_exact_without_jitter() {
 
 #[tokio::test(start_paused = true)]
 async fn decorrelated_jitter_stays_between_initial_and_cap() {
-    let sink = ScriptSink::new("s", |i, _| {
-        if i < 8 {
-            Act::Err(retryable(None))
-        } else {
-            Act::Ok
-        }
-    });
-    let policy = RetryPolicy::recommended()
-        .jitter(Jitter::Decorrelated)
-        .initial_backoff(MS(100))
-        .max_backoff(MS(2000))
-        .max_attempts(10);
-    run(sink.clone(), 1, one_event_batches(), policy).await;
+    let sink = failing_first(8, || retryable(None));
+    let policy = backoff_between(Jitter::Decorrelated, MS(100), MS(2000));
+    run_one(&sink, policy).await;
     for gap in gaps(&sink.sends()) {
         assert!(gap >= MS(100) && gap <= MS(2000), "{gap:?}");
     }
@@ -129,7 +124,7 @@ async fn retry_after_is_honoured_and_capped() {
         .initial_backoff(MS(100))
         .max_retry_after(Duration::from_secs(20))
         .max_elapsed(Duration::from_secs(120));
-    let report = run(sink.clone(), 1, one_event_batches(), policy).await;
+    let report = run_one(&sink, policy).await;
     assert_eq!(
         gaps(&sink.sends()),
         [Duration::from_secs(5), Duration::from_secs(20)]
@@ -140,13 +135,7 @@ async fn retry_after_is_honoured_and_capped() {
 #[tokio::test(start_paused = true)]
 async fn attempts_are_bounded_and_one_means_once() {
     let sink = ScriptSink::new("s", |_, _| Act::Err(retryable(None)));
-    let report = run(
-        sink.clone(),
-        1,
-        one_event_batches(),
-        RetryPolicy::recommended().max_attempts(3),
-    )
-    .await;
+    let report = run_one(&sink, RetryPolicy::recommended().max_attempts(3)).await;
     assert_eq!(sink.sends().len(), 3);
     let c = report.stats.totals;
     assert_eq!((c.failed, c.retried, c.delivered), (1, 2, 0));
@@ -154,13 +143,7 @@ async fn attempts_are_bounded_and_one_means_once() {
     assert_eq!((last.kind, last.status), ("retryable", Some(503)));
 
     let once = ScriptSink::new("s", |_, _| Act::Err(retryable(None)));
-    let report = run(
-        once.clone(),
-        1,
-        one_event_batches(),
-        RetryPolicy::recommended().max_attempts(1),
-    )
-    .await;
+    let report = run_one(&once, RetryPolicy::recommended().max_attempts(1)).await;
     assert_eq!(once.sends().len(), 1);
     assert_eq!(report.stats.totals.failed, 1);
 }
@@ -168,13 +151,7 @@ async fn attempts_are_bounded_and_one_means_once() {
 #[tokio::test(start_paused = true)]
 async fn permanent_errors_are_not_retried() {
     let sink = ScriptSink::new("s", |_, _| Act::Err(permanent()));
-    let report = run(
-        sink.clone(),
-        1,
-        one_event_batches(),
-        RetryPolicy::recommended(),
-    )
-    .await;
+    let report = run_one(&sink, RetryPolicy::recommended()).await;
     assert_eq!(sink.sends().len(), 1);
     let s = &report.stats.orgs[0].sinks[0];
     assert_eq!((s.counts.failed, s.counts.retried), (1, 0));
@@ -195,7 +172,7 @@ async fn total_time_per_batch_is_bounded() {
         .max_backoff(Duration::from_secs(10))
         .max_attempts(100)
         .max_elapsed(Duration::from_secs(5));
-    let report = run(sink.clone(), 1, one_event_batches(), policy).await;
+    let report = run_one(&sink, policy).await;
     let sends = sink.sends();
     // Waits of 1 s and 2 s fit in 5 s; the next wait (4 s) would end at 7 s: give up.
     assert_eq!(
@@ -213,7 +190,7 @@ async fn a_hung_attempt_is_cut_by_the_attempt_timeout_and_retried() {
         .jitter(Jitter::None)
         .attempt_timeout(Duration::from_secs(2))
         .initial_backoff(MS(100));
-    let report = run(sink.clone(), 1, one_event_batches(), policy).await;
+    let report = run_one(&sink, policy).await;
     assert_eq!(gaps(&sink.sends()), [Duration::from_secs(2) + MS(100)]);
     assert_eq!(report.stats.totals.delivered, 1);
     assert_eq!(report.stats.totals.retried, 1);
@@ -282,20 +259,8 @@ async fn a_single_event_that_is_too_large_fails_alone() {
 
 #[tokio::test(start_paused = true)]
 async fn rejected_credentials_get_exactly_one_retry() {
-    let sink = ScriptSink::new("s", |i, _| {
-        if i == 0 {
-            Act::Err(rejected_credentials())
-        } else {
-            Act::Ok
-        }
-    });
-    let report = run(
-        sink.clone(),
-        1,
-        one_event_batches(),
-        RetryPolicy::recommended(),
-    )
-    .await;
+    let sink = failing_first(1, rejected_credentials);
+    let report = run_one(&sink, RetryPolicy::recommended()).await;
     let g = gaps(&sink.sends());
     assert_eq!(g, [Duration::ZERO], "the credential retry is immediate");
     assert_eq!(
@@ -304,19 +269,13 @@ async fn rejected_credentials_get_exactly_one_retry() {
     );
 
     let always = ScriptSink::new("s", |_, _| Act::Err(rejected_credentials()));
-    let report = run(
-        always.clone(),
-        1,
-        one_event_batches(),
-        RetryPolicy::recommended(),
-    )
-    .await;
+    let report = run_one(&always, RetryPolicy::recommended()).await;
     assert_eq!(always.sends().len(), 2);
     let s = &report.stats.orgs[0].sinks[0];
     assert_eq!(s.counts.failed, 1);
     assert_eq!(s.last_error.as_ref().unwrap().status, Some(403));
 
     let none = ScriptSink::new("s", |_, _| Act::Err(rejected_credentials()));
-    run(none.clone(), 1, one_event_batches(), RetryPolicy::none()).await;
+    run_one(&none, RetryPolicy::none()).await;
     assert_eq!(none.sends().len(), 1);
 }

@@ -15,16 +15,17 @@ fn lingering() -> BatchPolicy {
     BatchPolicy::default().linger(Duration::from_secs(60))
 }
 
+/// A memory sink of `org_a` batching with a long linger, and a dispatcher with `n` events
+/// queued for it.
+fn lingering_sink_with(n: usize) -> (Arc<MemorySink>, Dispatcher) {
+    let sink = Arc::new(MemorySink::new("s"));
+    let d = common::start_org_a(SinkConfig::new(sink.clone()).batch(lingering()), n);
+    (sink, d)
+}
+
 #[tokio::test(start_paused = true)]
 async fn shutdown_delivers_queued_events_without_waiting_for_linger() {
-    let sink = Arc::new(MemorySink::new("s"));
-    let d = Dispatcher::start([OrgConfig::new("org_a")
-        .unwrap()
-        .sink(SinkConfig::new(sink.clone()).batch(lingering()))])
-    .unwrap();
-    for e in common::events("org_a", 1234) {
-        d.emit(e);
-    }
+    let (sink, d) = lingering_sink_with(1234);
     let start = Instant::now();
     let report = d.shutdown(Duration::from_secs(10)).await;
     assert!(
@@ -89,14 +90,7 @@ async fn what_cannot_be_delivered_by_the_deadline_is_reported_as_failed() {
 
 #[tokio::test(start_paused = true)]
 async fn flush_sends_what_is_queued_and_keeps_running() {
-    let sink = Arc::new(MemorySink::new("s"));
-    let d = Dispatcher::start([OrgConfig::new("org_a")
-        .unwrap()
-        .sink(SinkConfig::new(sink.clone()).batch(lingering()))])
-    .unwrap();
-    for e in common::events("org_a", 30) {
-        d.emit(e);
-    }
+    let (sink, d) = lingering_sink_with(30);
     let start = Instant::now();
     let report = d.flush(Duration::from_secs(5)).await;
     assert!(report.complete && report.pending.is_empty());

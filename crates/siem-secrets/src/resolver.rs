@@ -166,9 +166,14 @@ impl SecretResolver {
                 StaticCredential::with_label(secret.clone(), "static"),
             )),
             SecretRef::Static(_) => Err(ResolveError::StaticNotAllowed),
+            #[cfg(feature = "aws")]
             SecretRef::Aws { secret_id, key } => {
                 self.resolve_aws(reference, secret_id, key.as_deref()).await
             }
+            #[cfg(not(feature = "aws"))]
+            SecretRef::Aws { .. } => Err(ResolveError::AwsUnsupported {
+                reference: reference.to_string(),
+            }),
         }
     }
 
@@ -204,18 +209,6 @@ impl SecretResolver {
             ))
         });
         Ok(Arc::clone(entry) as Arc<dyn CredentialProvider>)
-    }
-
-    #[cfg(not(feature = "aws"))]
-    async fn resolve_aws(
-        &self,
-        reference: &SecretRef,
-        _secret_id: &str,
-        _key: Option<&str>,
-    ) -> Result<Arc<dyn CredentialProvider>, ResolveError> {
-        Err(ResolveError::AwsUnsupported {
-            reference: reference.to_string(),
-        })
     }
 
     /// Resolves and fetches every distinct reference concurrently (call at start-up), so

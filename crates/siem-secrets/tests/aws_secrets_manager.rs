@@ -8,7 +8,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::aws::{aws_error, get_secret_value, requests, secret_response, store, JSON_1_1};
+use common::aws::{
+    answer_first_then, aws_error, get_secret_value, requests, secret_response, store, JSON_1_1,
+};
 use serde_json::json;
 use siem_core::{CredentialErrorKind as K, CredentialProvider, Secret};
 use siem_secrets::{CacheOptions, ManualClock, SecretRef, SecretResolver, DEFAULT_TTL};
@@ -20,6 +22,20 @@ fn resolver(server: &MockServer, clock: &ManualClock, options: CacheOptions) -> 
         .clock(Arc::new(clock.clone()))
         .cache_options(options)
         .build()
+}
+
+/// The provider of the whole secret `secret_id` from `server`, cached under `clock`.
+async fn whole_secret(
+    server: &MockServer,
+    clock: &ManualClock,
+    options: CacheOptions,
+    secret_id: &str,
+) -> Arc<dyn CredentialProvider> {
+    let reference = SecretRef::aws(secret_id, None);
+    resolver(server, clock, options)
+        .resolve(&reference)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -216,23 +232,16 @@ async fn resolver_caches_for_the_ttl_and_shares_one_cache_across_sinks() {
 async fn stale_value_on_store_errors_until_max_staleness() {
     let (_guard, logs) = common::capture_logs();
     let server = MockServer::start().await;
-    get_secret_value("prod/stale")
-        .respond_with(secret_response("prod/stale", "stale-ok-v1"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    get_secret_value("prod/stale")
-        .respond_with(aws_error(500, "InternalServiceError", "boom"))
-        .mount(&server)
-        .await;
+    answer_first_then(
+        &server,
+        "prod/stale",
+        (secret_response("prod/stale", "stale-ok-v1"), 1),
+        aws_error(500, "InternalServiceError", "boom"),
+    )
+    .await;
     let clock = ManualClock::new();
     let options = CacheOptions::default().with_max_staleness(Duration::from_secs(60));
-    let resolver = resolver(&server, &clock, options);
-    let provider = resolver
-        .resolve(&SecretRef::aws("prod/stale", None))
-        .await
-        .unwrap();
+    let provider = whole_secret(&server, &clock, options, "prod/stale").await;
     assert_eq!(provider.get().await.unwrap().expose(), "stale-ok-v1");
     clock.advance(DEFAULT_TTL);
     assert_eq!(provider.get().await.unwrap().expose(), "stale-ok-v1");
@@ -253,22 +262,15 @@ async fn stale_value_on_store_errors_until_max_staleness() {
 #[tokio::test]
 async fn invalidation_after_a_rejection_triggers_exactly_one_refetch() {
     let server = MockServer::start().await;
-    get_secret_value("prod/rotated")
-        .respond_with(secret_response("prod/rotated", "rotated-old"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    get_secret_value("prod/rotated")
-        .respond_with(secret_response("prod/rotated", "rotated-new"))
-        .mount(&server)
-        .await;
+    answer_first_then(
+        &server,
+        "prod/rotated",
+        (secret_response("prod/rotated", "rotated-old"), 1),
+        secret_response("prod/rotated", "rotated-new"),
+    )
+    .await;
     let clock = ManualClock::new();
-    let resolver = resolver(&server, &clock, CacheOptions::default());
-    let provider = resolver
-        .resolve(&SecretRef::aws("prod/rotated", None))
-        .await
-        .unwrap();
+    let provider = whole_secret(&server, &clock, CacheOptions::default(), "prod/rotated").await;
     let old = provider.get().await.unwrap();
     assert_eq!(old.expose(), "rotated-old");
     // Many requests in flight saw a 401 with the old value, before and after the refresh.
@@ -304,11 +306,7 @@ async fn hundred_concurrent_callers_on_a_cold_cache_send_one_request() {
         .mount(&server)
         .await;
     let clock = ManualClock::new();
-    let resolver = resolver(&server, &clock, CacheOptions::default());
-    let provider = resolver
-        .resolve(&SecretRef::aws("prod/herd", None))
-        .await
-        .unwrap();
+    let provider = whole_secret(&server, &clock, CacheOptions::default(), "prod/herd").await;
     let barrier = Arc::new(tokio::sync::Barrier::new(100));
     let tasks: Vec<_> = (0..100)
         .map(|_| {

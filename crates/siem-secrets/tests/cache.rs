@@ -19,6 +19,22 @@ async fn value(c: &CachedCredential) -> String {
     c.get().await.unwrap().expose().to_owned()
 }
 
+/// A cache of a provider (`label`, answering "v1") whose fetches wait for permits of the
+/// returned gate, after a caller started a fetch and was cancelled while it waited.
+async fn with_a_cancelled_caller(label: &str) -> (Arc<Semaphore>, Arc<Scripted>, CachedCredential) {
+    let gate = Arc::new(Semaphore::new(0));
+    let p = Scripted::gated(label, &[Ok("v1")], Arc::clone(&gate));
+    let c = cached(&p, CacheOptions::default());
+    let caller = tokio::spawn({
+        let c = c.clone();
+        async move { c.get().await.map(|_| ()) }
+    });
+    tokio::task::yield_now().await;
+    caller.abort();
+    assert!(caller.await.unwrap_err().is_cancelled());
+    (gate, p, c)
+}
+
 #[tokio::test(start_paused = true)]
 async fn serves_cached_value_until_the_default_ttl_then_refetches() {
     assert_eq!(DEFAULT_TTL, Duration::from_secs(300));
@@ -238,16 +254,7 @@ async fn same_value_after_a_rejection_is_not_refetched_again_within_the_backoff(
 
 #[tokio::test(start_paused = true)]
 async fn a_cancelled_caller_does_not_lose_the_in_flight_fetch() {
-    let gate = Arc::new(Semaphore::new(0));
-    let p = Scripted::gated("test:cancel", &[Ok("v1")], Arc::clone(&gate));
-    let c = cached(&p, CacheOptions::default());
-    let first = tokio::spawn({
-        let c = c.clone();
-        async move { c.get().await.map(|_| ()) }
-    });
-    tokio::task::yield_now().await;
-    first.abort();
-    assert!(first.await.unwrap_err().is_cancelled());
+    let (gate, p, c) = with_a_cancelled_caller("test:cancel").await;
     gate.add_permits(10);
     assert_eq!(value(&c).await, "v1");
     assert_eq!(p.calls(), 1, "the second caller resumed the same fetch");
@@ -277,16 +284,7 @@ async fn manual_clock_drives_expiry_without_pausing_tokio() {
 
 #[tokio::test(start_paused = true)]
 async fn an_abandoned_fetch_does_not_keep_the_cache_alive() {
-    let gate = Arc::new(Semaphore::new(0));
-    let p = Scripted::gated("test:abandoned", &[Ok("v1")], Arc::clone(&gate));
-    let c = cached(&p, CacheOptions::default());
-    let caller = tokio::spawn({
-        let c = c.clone();
-        async move { c.get().await.map(|_| ()) }
-    });
-    tokio::task::yield_now().await;
-    caller.abort();
-    assert!(caller.await.unwrap_err().is_cancelled());
+    let (_gate, p, c) = with_a_cancelled_caller("test:abandoned").await;
     assert_eq!(
         Arc::strong_count(&p),
         2,

@@ -66,6 +66,22 @@ async fn token_server(expires_in: u64, delay: Duration) -> MockServer {
     server
 }
 
+/// `source.get()` from `callers` tasks at once; their results.
+async fn get_at_once(
+    source: &Arc<EntraTokenSource>,
+    callers: usize,
+) -> Vec<Result<Secret, siem_core::CredentialError>> {
+    let tasks = (0..callers).map(|_| {
+        let source = source.clone();
+        tokio::spawn(async move { source.get().await })
+    });
+    futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|task| task.expect("the caller finished"))
+        .collect()
+}
+
 async fn failing_server(template: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -83,6 +99,13 @@ fn source_with(server: &MockServer, secret: Arc<RecordingCredential>) -> EntraTo
 
 fn source(server: &MockServer) -> EntraTokenSource {
     source_with(server, RecordingCredential::new(CLIENT_SECRET))
+}
+
+/// A source for `server` on a manual clock, and the clock.
+fn clocked_source(server: &MockServer) -> (ManualClock, EntraTokenSource) {
+    let clock = ManualClock::new();
+    let source = source(server).with_clock(clock.clone());
+    (clock, source)
 }
 
 async fn requests(server: &MockServer) -> usize {
@@ -128,8 +151,7 @@ async fn posts_the_exact_client_credentials_form() {
 #[tokio::test]
 async fn caches_until_shortly_before_expiry() {
     let server = token_server(3600, Duration::ZERO).await;
-    let clock = ManualClock::new();
-    let source = source(&server).with_clock(clock.clone());
+    let (clock, source) = clocked_source(&server);
     assert_eq!(source.get().await.unwrap().expose(), "tok-1");
     // 3600 s lifetime → refreshed 300 s (the 5-minute cap of the 10 % margin) early.
     clock.advance(Duration::from_secs(3300) - Duration::from_millis(1));
@@ -144,8 +166,7 @@ async fn caches_until_shortly_before_expiry() {
 #[tokio::test]
 async fn short_lived_tokens_keep_a_ten_percent_margin() {
     let server = token_server(600, Duration::ZERO).await;
-    let clock = ManualClock::new();
-    let source = source(&server).with_clock(clock.clone());
+    let (clock, source) = clocked_source(&server);
     assert_eq!(source.get().await.unwrap().expose(), "tok-1");
     clock.advance(Duration::from_secs(539));
     assert_eq!(source.get().await.unwrap().expose(), "tok-1");
@@ -159,8 +180,7 @@ async fn expires_in_as_a_string_is_accepted() {
         serde_json::json!({"token_type": "Bearer", "expires_in": "3599", "access_token": "tok-s"}),
     ))
     .await;
-    let clock = ManualClock::new();
-    let source = source(&server).with_clock(clock.clone());
+    let (clock, source) = clocked_source(&server);
     assert_eq!(source.get().await.unwrap().expose(), "tok-s");
     clock.advance(Duration::from_secs(3000));
     source.get().await.unwrap();
@@ -171,14 +191,8 @@ async fn expires_in_as_a_string_is_accepted() {
 async fn fifty_concurrent_callers_on_a_cold_cache_make_one_request() {
     let server = token_server(3599, Duration::from_millis(200)).await;
     let source = Arc::new(source(&server));
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let source = source.clone();
-            tokio::spawn(async move { source.get().await })
-        })
-        .collect();
-    for task in futures::future::join_all(tasks).await {
-        assert_eq!(task.unwrap().unwrap().expose(), "tok-1");
+    for result in get_at_once(&source, 50).await {
+        assert_eq!(result.unwrap().expose(), "tok-1");
     }
     assert_eq!(requests(&server).await, 1);
 }
@@ -187,19 +201,10 @@ async fn fifty_concurrent_callers_on_a_cold_cache_make_one_request() {
 async fn concurrent_callers_share_one_failure() {
     let server =
         failing_server(ResponseTemplate::new(503).set_delay(Duration::from_millis(200))).await;
-    let clock = ManualClock::new();
-    let source = Arc::new(source(&server).with_clock(clock.clone()));
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let source = source.clone();
-            tokio::spawn(async move { source.get().await })
-        })
-        .collect();
-    for task in futures::future::join_all(tasks).await {
-        assert_eq!(
-            task.unwrap().unwrap_err().kind,
-            CredentialErrorKind::Unavailable
-        );
+    let (clock, source) = clocked_source(&server);
+    let source = Arc::new(source);
+    for result in get_at_once(&source, 20).await {
+        assert_eq!(result.unwrap_err().kind, CredentialErrorKind::Unavailable);
     }
     assert_eq!(requests(&server).await, 1);
     // Within the back-off the failure is remembered; a later call tries again.
@@ -223,14 +228,8 @@ async fn invalidate_causes_exactly_one_refetch() {
     assert_eq!(requests(&server).await, 1);
 
     source.invalidate(&first);
-    let tasks: Vec<_> = (0..10)
-        .map(|_| {
-            let source = source.clone();
-            tokio::spawn(async move { source.get().await })
-        })
-        .collect();
-    for task in futures::future::join_all(tasks).await {
-        assert_eq!(task.unwrap().unwrap().expose(), "tok-2");
+    for result in get_at_once(&source, 10).await {
+        assert_eq!(result.unwrap().expose(), "tok-2");
     }
     assert_eq!(requests(&server).await, 2);
     // Reporting the old token again (e.g. from a request that was in flight) is ignored.
@@ -255,8 +254,7 @@ async fn a_failed_refresh_keeps_using_a_still_valid_token() {
         .respond_with(ResponseTemplate::new(500))
         .mount(&server)
         .await;
-    let clock = ManualClock::new();
-    let source = source(&server).with_clock(clock.clone());
+    let (clock, source) = clocked_source(&server);
     assert_eq!(source.get().await.unwrap().expose(), "tok-1");
     clock.advance(Duration::from_secs(3400)); // past the refresh time, before expiry
     assert_eq!(source.get().await.unwrap().expose(), "tok-1");

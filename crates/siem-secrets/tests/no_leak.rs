@@ -63,23 +63,20 @@ async fn cache_env_and_static_paths_never_leak() {
 #[cfg(feature = "aws")]
 #[tokio::test]
 async fn aws_paths_never_leak_even_at_trace_level() {
-    use common::aws::{aws_error, get_secret_value, secret_response, store};
+    use common::aws::{answer_first_then, aws_error, get_secret_value, secret_response, store};
     use siem_secrets::ManualClock;
     use wiremock::MockServer;
 
     let (_guard, logs) = common::capture_logs();
     let server = MockServer::start().await;
     let json = r#"{"hec":"SENTINEL-hec","other":"SENTINEL-other"}"#;
-    get_secret_value("leak/json")
-        .respond_with(secret_response("leak/json", json))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    get_secret_value("leak/json")
-        .respond_with(aws_error(500, "InternalServiceError", "down"))
-        .mount(&server)
-        .await;
+    answer_first_then(
+        &server,
+        "leak/json",
+        (secret_response("leak/json", json), 2),
+        aws_error(500, "InternalServiceError", "down"),
+    )
+    .await;
     get_secret_value("leak/plain")
         .respond_with(secret_response("leak/plain", "SENTINEL-not-json"))
         .mount(&server)

@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use common::*;
 use siem_core::{DeliveryError, SiemSink};
-use siem_http::testing::{check_transport, TestResponse};
+use siem_http::testing::{
+    check_status_table, check_transport, OutcomeClass, SinkSetup, StatusCase, TestResponse,
+};
 use siem_sentinel::config::USER_AGENT;
-use siem_sentinel::encoder;
+use siem_sentinel::{encoder, SentinelConfig, SentinelSink};
 use wiremock::matchers::{body_bytes, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -80,9 +82,7 @@ async fn gzip_off_sends_plain_json_without_content_encoding() {
         .mount(&server)
         .await;
     let options = mock_options(&server.uri(), |c| c.gzip = false);
-    let sink =
-        siem_sentinel::SentinelSink::new("s", options, RecordingCredential::new("test-token-1"))
-            .unwrap();
+    let sink = SentinelSink::new("s", options, RecordingCredential::new("test-token-1")).unwrap();
     let report = sink.deliver(&events).await;
     assert!(report.is_complete(), "{report:?}");
     let received = server.received_requests().await.unwrap();
@@ -101,162 +101,114 @@ async fn other_stream_changes_the_path() {
         .mount(&server)
         .await;
     let options = mock_options(&server.uri(), |c| c.stream = "Custom-Other_CL".into());
-    let sink =
-        siem_sentinel::SentinelSink::new("s", options, RecordingCredential::new("test-token-1"))
-            .unwrap();
+    let sink = SentinelSink::new("s", options, RecordingCredential::new("test-token-1")).unwrap();
     assert!(sink.deliver(&fixture_events()).await.is_complete());
-}
-
-/// What a case expects: class, status, code, message fragment, retry-after.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Class {
-    Ok,
-    Retryable,
-    Permanent,
-    Credentials,
-    TooLarge,
-}
-
-fn class_of(result: &Result<siem_core::Ack, DeliveryError>) -> Class {
-    match result {
-        Ok(_) => Class::Ok,
-        Err(DeliveryError::Retryable { .. }) => Class::Retryable,
-        Err(DeliveryError::Permanent { .. }) => Class::Permanent,
-        Err(DeliveryError::CredentialsRejected { .. }) => Class::Credentials,
-        Err(DeliveryError::PayloadTooLarge { .. }) => Class::TooLarge,
-        Err(other) => panic!("unexpected {other:?}"),
-    }
 }
 
 fn azure_error(code: &str, message: &str) -> String {
     serde_json::json!({"error": {"code": code, "message": message}}).to_string()
 }
 
-#[tokio::test]
-async fn statuses_map_to_delivery_error_classes() {
-    struct Case {
-        status: u16,
-        body: String,
-        retry_after: Option<&'static str>,
-        class: Class,
-        code: Option<&'static str>,
-        message: &'static str,
-        wait: Option<Duration>,
-    }
-    let case = |status, class| Case {
-        status,
-        body: String::new(),
-        retry_after: None,
-        class,
-        code: None,
-        message: "",
-        wait: None,
+/// The sink for a test HTTPS server (`check_transport`, `check_status_table`).
+fn sink_over_tls(setup: SinkSetup) -> SentinelSink {
+    let config = SentinelConfig {
+        ca_file: Some(setup.ca_file),
+        ..SentinelConfig::new(setup.endpoint, DCR)
     };
-    let cases = vec![
-        case(204, Class::Ok),
-        case(200, Class::Ok),
-        Case {
-            body: azure_error("InvalidPayload", "Data at index 0 does not match the schema"),
-            code: Some("InvalidPayload"),
-            message: "Data at index 0 does not match the schema",
-            ..case(400, Class::Permanent)
-        },
-        Case {
-            body: azure_error("InvalidToken", "Token is expired"),
-            code: Some("InvalidToken"),
-            message: "Token is expired",
-            ..case(401, Class::Credentials)
-        },
-        Case {
-            body: azure_error("OperationFailed", "The authentication token provided does not have access to ingest data for the data collection rule"),
-            code: Some("OperationFailed"),
-            message: "does not have access",
-            ..case(403, Class::Credentials)
-        },
-        Case {
-            body: azure_error("InvalidDataCollectionRule", "Data collection rule dcr-… not found"),
-            code: Some("InvalidDataCollectionRule"),
-            message: "not found",
-            ..case(404, Class::Permanent)
-        },
-        case(408, Class::Retryable),
-        Case {
-            body: azure_error("ContentLengthLimitExceeded", "Maximum allowed content length: 1048576 bytes"),
-            code: Some("ContentLengthLimitExceeded"),
-            message: "Maximum allowed content length",
-            ..case(413, Class::TooLarge)
-        },
-        Case {
-            body: azure_error("TooManyRequests", "Request rate is too large"),
-            retry_after: Some("17"),
-            code: Some("TooManyRequests"),
-            message: "Request rate is too large",
-            wait: Some(Duration::from_secs(17)),
-            ..case(429, Class::Retryable)
-        },
-        case(429, Class::Retryable),
-        Case {
-            body: azure_error("ServiceError", "An internal error occurred"),
-            code: Some("ServiceError"),
-            message: "internal error",
-            ..case(500, Class::Retryable)
-        },
-        Case {
-            retry_after: Some("120"),
-            body: "<html>Service Unavailable</html>".to_owned(),
-            message: "<html>Service Unavailable</html>",
-            wait: Some(Duration::from_secs(120)),
-            ..case(503, Class::Retryable)
-        },
-        case(503, Class::Retryable),
+    let options = config.sink_options().unwrap();
+    let options = options.map_http(|h| h.request_timeout(setup.request_timeout));
+    SentinelSink::new("sentinel-test", options, setup.credential).unwrap()
+}
+
+#[tokio::test]
+async fn every_status_class_and_azure_error_body_is_mapped() {
+    let secs = |s| Some(Duration::from_secs(s));
+    let bodies = [
+        azure_error("InvalidPayload", "Data at index 0 does not match the schema"),
+        azure_error("InvalidToken", "Token is expired"),
+        azure_error("OperationFailed", "The authentication token provided does not have access to ingest data for the data collection rule"),
+        azure_error("InvalidDataCollectionRule", "Data collection rule dcr-… not found"),
+        azure_error("ContentLengthLimitExceeded", "Maximum allowed content length: 1048576 bytes"),
+        azure_error("TooManyRequests", "Request rate is too large"),
+        azure_error("ServiceError", "An internal error occurred"),
     ];
-    for c in cases {
-        let mut template = ResponseTemplate::new(c.status).set_body_string(c.body.clone());
-        if let Some(v) = c.retry_after {
-            template = template.insert_header("retry-after", v);
-        }
-        let server = answering(template).await;
-        let credential = RecordingCredential::new("token-xyz");
-        let sink = mock_sink(&server.uri(), credential.clone());
-        let encoded = sink.encode(&fixture_events());
-        let result = sink.send(&encoded.requests[0]).await;
-        let label = format!("HTTP {}", c.status);
-        assert_eq!(class_of(&result), c.class, "{label}: {result:?}");
-        match &result {
-            Ok(ack) => assert_eq!(ack.status, c.status),
-            Err(e) => {
-                let d = e.detail().unwrap();
-                assert_eq!(d.status, Some(c.status), "{label}");
-                assert_eq!(d.code.as_deref(), c.code, "{label}");
-                assert!(d.message.contains(c.message), "{label}: {}", d.message);
-                assert_eq!(e.retry_after(), c.wait, "{label}");
-            }
-        }
-        let rejected = matches!(c.status, 401 | 403);
-        assert_eq!(
-            credential.invalidated(),
-            if rejected {
-                vec!["token-xyz".to_owned()]
-            } else {
-                vec![]
-            },
-            "{label}"
-        );
-    }
+    let cases: Vec<StatusCase<'_>> = vec![
+        (204, "", None, OutcomeClass::Ok, None, ""),
+        (200, "", None, OutcomeClass::Ok, None, ""),
+        (
+            400,
+            &bodies[0],
+            None,
+            OutcomeClass::Permanent,
+            Some("InvalidPayload"),
+            "Data at index 0 does not match the schema",
+        ),
+        (
+            401,
+            &bodies[1],
+            None,
+            OutcomeClass::Credentials,
+            Some("InvalidToken"),
+            "Token is expired",
+        ),
+        (
+            403,
+            &bodies[2],
+            None,
+            OutcomeClass::Credentials,
+            Some("OperationFailed"),
+            "does not have access",
+        ),
+        (
+            404,
+            &bodies[3],
+            None,
+            OutcomeClass::Permanent,
+            Some("InvalidDataCollectionRule"),
+            "not found",
+        ),
+        (408, "", None, OutcomeClass::Retryable(None), None, ""),
+        (
+            413,
+            &bodies[4],
+            None,
+            OutcomeClass::TooLarge,
+            Some("ContentLengthLimitExceeded"),
+            "Maximum allowed content length",
+        ),
+        (
+            429,
+            &bodies[5],
+            Some("17"),
+            OutcomeClass::Retryable(secs(17)),
+            Some("TooManyRequests"),
+            "Request rate is too large",
+        ),
+        (429, "", None, OutcomeClass::Retryable(None), None, ""),
+        (
+            500,
+            &bodies[6],
+            None,
+            OutcomeClass::Retryable(None),
+            Some("ServiceError"),
+            "internal error",
+        ),
+        (
+            503,
+            "<html>Service Unavailable</html>",
+            Some("120"),
+            OutcomeClass::Retryable(secs(120)),
+            None,
+            "<html>Service Unavailable</html>",
+        ),
+        (503, "", None, OutcomeClass::Retryable(None), None, ""),
+    ];
+    check_status_table(&cases, sink_over_tls).await;
 }
 
 #[tokio::test]
 async fn timeouts_redirects_capped_errors_secrets_and_conformance() {
-    check_transport(TestResponse::new(204), &ingestion_path(), |setup| {
-        let config = siem_sentinel::SentinelConfig {
-            ca_file: Some(setup.ca_file),
-            ..siem_sentinel::SentinelConfig::new(setup.endpoint, DCR)
-        };
-        let options = config.sink_options().unwrap();
-        let options = options.map_http(|h| h.request_timeout(setup.request_timeout));
-        siem_sentinel::SentinelSink::new("sentinel-test", options, setup.credential).unwrap()
-    })
-    .await;
+    check_transport(TestResponse::new(204), &ingestion_path(), sink_over_tls).await;
 }
 
 #[tokio::test]

@@ -7,16 +7,14 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use siem_core::details::{Blocked, PiiBlocked};
-use siem_core::{EncodeError, Endpoint, Ident, SecurityEvent, Severity, Timestamp};
-use siem_splunk::{encode, SplunkConfig, SplunkOptions};
+use siem_core::{Ident, SecurityEvent, Severity};
+use siem_splunk::{encode, SplunkOptions};
 
-use common::{assert_json_contains, fixture_event, fixture_events, fixtures, plain_body};
-
-fn opts(f: impl FnOnce(&mut SplunkConfig)) -> SplunkOptions {
-    let mut c = SplunkConfig::new(Endpoint::parse("https://splunk.example.com:8088").unwrap());
-    f(&mut c);
-    c.sink_options().unwrap()
-}
+use common::{
+    assert_gzip_of_plain, assert_json_contains, assert_rejected_as_too_large,
+    assert_sent_all_but_big_events, big_event, fixture_event, fixture_events, fixtures, opts,
+    plain_body,
+};
 
 fn envelopes(body: &str) -> Vec<Value> {
     body.lines()
@@ -148,26 +146,6 @@ fn identifiers_with_quotes_backslashes_and_unicode_are_escaped() {
     assert_eq!(envelope["host"], "h\"1");
 }
 
-fn big_event(labels: usize) -> Arc<SecurityEvent> {
-    let entities = (0..labels)
-        .map(|i| Ident::new(&format!("ENTITY_KIND_NUMBER_{i:04}_{}", "X".repeat(80))).unwrap())
-        .collect();
-    Arc::new(
-        SecurityEvent::builder(
-            "org_big",
-            "proj_big",
-            PiiBlocked {
-                entities_found: entities,
-                action: Blocked,
-                model: Ident::new("gpt-4.1").unwrap(),
-            },
-        )
-        .timestamp(Timestamp::from_unix_millis(1_780_949_730_000).unwrap())
-        .build()
-        .unwrap(),
-    )
-}
-
 #[test]
 fn bodies_are_split_at_the_limit_in_order_and_oversized_events_rejected() {
     let mut events = Vec::new();
@@ -184,22 +162,7 @@ fn bodies_are_split_at_the_limit_in_order_and_oversized_events_rejected() {
     });
     let encoded = encode(&events, &options);
 
-    assert_eq!(encoded.rejected.len(), 2);
-    for r in &encoded.rejected {
-        match &r.reason {
-            EncodeError::TooLarge {
-                event_id,
-                size,
-                limit,
-                ..
-            } => {
-                assert_eq!(event_id, &r.event.event_id().to_string());
-                assert!(*size > max);
-                assert_eq!(*limit, max);
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
+    assert_rejected_as_too_large(&encoded, 2, max, "request body");
     assert!(encoded.requests.len() > 1);
     let mut sent = Vec::new();
     for r in &encoded.requests {
@@ -212,16 +175,10 @@ fn bodies_are_split_at_the_limit_in_order_and_oversized_events_rejected() {
         }
         sent.extend(r.events.iter().cloned());
     }
-    let expected: Vec<_> = events
-        .iter()
-        .filter(|e| e.org_id().as_str() != "org_big")
-        .cloned()
-        .collect();
-    assert_eq!(sent.len(), expected.len());
-    assert!(sent.iter().zip(&expected).all(|(a, b)| Arc::ptr_eq(a, b)));
+    assert_sent_all_but_big_events(&sent, &events);
 
     // The split bodies are exactly the one-request body cut at envelope boundaries.
-    let whole = encode(&expected, &opts(|c| c.gzip = false));
+    let whole = encode(&sent, &opts(|c| c.gzip = false));
     assert_eq!(whole.requests.len(), 1);
     let joined: Vec<u8> = encoded
         .requests
@@ -236,15 +193,7 @@ fn gzip_body_decompresses_to_the_plain_body() {
     let events = fixture_events();
     let zipped = encode(&events, &opts(|_| {}));
     let plain = encode(&events, &opts(|c| c.gzip = false));
-    assert!(zipped.requests[0].gzip && !plain.requests[0].gzip);
-    assert_eq!(
-        common::gunzip(&zipped.requests[0].body),
-        plain.requests[0].body.to_vec()
-    );
-    assert_eq!(
-        zipped.requests[0].uncompressed_len,
-        plain.requests[0].body.len()
-    );
+    assert_gzip_of_plain(&zipped, &plain);
 }
 
 #[test]

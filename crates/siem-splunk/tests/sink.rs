@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use siem_core::testing::conformance;
 use siem_core::{CredentialProvider, Endpoint, SiemSink};
-use siem_http::testing::{check_transport, outcome_class, OutcomeClass, TestResponse};
+use siem_http::testing::{
+    check_status_table, check_transport, OutcomeClass, SinkSetup, StatusCase, TestResponse,
+};
 use siem_splunk::config::USER_AGENT;
 use siem_splunk::{encode, SplunkConfig, SplunkOptions, SplunkSink};
 use wiremock::matchers::{header, method, path};
@@ -46,6 +48,17 @@ async fn hec_answers(mock: &MockServer, response: ResponseTemplate) {
         .respond_with(response)
         .mount(mock)
         .await;
+}
+
+/// The sink for a test HTTPS server (`check_transport`, `check_status_table`).
+fn sink_over_tls(setup: SinkSetup) -> SplunkSink {
+    let config = SplunkConfig {
+        ca_file: Some(setup.ca_file),
+        ..SplunkConfig::new(setup.endpoint)
+    };
+    let options = config.sink_options().unwrap();
+    let options = options.map_http(|h| h.request_timeout(setup.request_timeout));
+    SplunkSink::new("splunk-test", options, setup.credential).unwrap()
 }
 
 #[tokio::test]
@@ -95,20 +108,10 @@ async fn gzip_off_sends_no_content_encoding() {
     assert_eq!(body.lines().count(), 5);
 }
 
-/// (status, body, Retry-After, class, HEC code, message)
-type Case<'a> = (
-    u16,
-    &'a str,
-    Option<&'a str>,
-    OutcomeClass,
-    Option<&'a str>,
-    &'a str,
-);
-
 #[tokio::test]
 async fn every_status_class_and_hec_error_body_is_mapped() {
     let secs = |s| Some(Duration::from_secs(s));
-    let cases: Vec<Case<'_>> = vec![
+    let cases: Vec<StatusCase<'_>> = vec![
         (200, SUCCESS, None, OutcomeClass::Ok, None, ""),
         (
             200,
@@ -225,33 +228,7 @@ async fn every_status_class_and_hec_error_body_is_mapped() {
             "HEC is unhealthy, queues are full",
         ),
     ];
-    let mock = MockServer::start().await;
-    let events = fixture_events();
-    for (status, body, retry_after, expected, code, message) in cases {
-        let mut template = ResponseTemplate::new(status).set_body_string(body);
-        if let Some(value) = retry_after {
-            template = template.insert_header("Retry-After", value);
-        }
-        hec_answers(&mock, template).await;
-        let credential = RecordingCredential::new(TOKEN);
-        let sink = sink(&mock, credential.clone());
-        let request = &sink.encode(&events).requests[0];
-        let result = sink.send(request).await;
-        let what = format!("{status} {body}: {result:?}");
-        assert_eq!(outcome_class(&result), expected, "{what}");
-        if let Err(e) = &result {
-            let detail = e.detail().unwrap();
-            assert_eq!(detail.status, Some(status), "{what}");
-            assert_eq!(detail.code.as_deref(), code, "{what}");
-            assert!(detail.message.contains(message), "{what}");
-        }
-        let invalidated = credential.invalidated();
-        if expected == OutcomeClass::Credentials {
-            assert_eq!(invalidated, [TOKEN], "{what}");
-        } else {
-            assert!(invalidated.is_empty(), "{what}");
-        }
-    }
+    check_status_table(&cases, sink_over_tls).await;
 }
 
 #[tokio::test]
@@ -259,15 +236,7 @@ async fn timeouts_redirects_capped_errors_secrets_and_conformance() {
     check_transport(
         TestResponse::json(200, SUCCESS),
         "/services/collector/event",
-        |setup| {
-            let config = SplunkConfig {
-                ca_file: Some(setup.ca_file),
-                ..SplunkConfig::new(setup.endpoint)
-            };
-            let options = config.sink_options().unwrap();
-            let options = options.map_http(|h| h.request_timeout(setup.request_timeout));
-            SplunkSink::new("splunk-test", options, setup.credential).unwrap()
-        },
+        sink_over_tls,
     )
     .await;
 }

@@ -5,16 +5,10 @@ mod common;
 
 use std::sync::Arc;
 
-use siem_core::{Endpoint, SecurityEvent};
-use siem_splunk::{encode, SplunkConfig, SplunkOptions};
+use siem_core::SecurityEvent;
+use siem_splunk::{encode, SplunkOptions};
 
-use common::{fixture_events, load_event, render_requests};
-
-fn opts(f: impl FnOnce(&mut SplunkConfig)) -> SplunkOptions {
-    let mut c = SplunkConfig::new(Endpoint::parse("https://splunk.example.com:8088").unwrap());
-    f(&mut c);
-    c.sink_options().unwrap()
-}
+use common::{fixture_events, load_event, opts, render_requests};
 
 fn snap(options: &SplunkOptions, events: &[Arc<SecurityEvent>]) -> String {
     render_requests(options.url().as_str(), &encode(events, options))

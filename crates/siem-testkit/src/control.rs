@@ -155,6 +155,7 @@ struct Store {
 /// The shared state of one emulated service: faults, counters and records.
 pub(crate) struct Core {
     recording: Recording,
+    max_body: usize,
     faults: Mutex<FaultState>,
     store: Mutex<Store>,
     requests: AtomicU64,
@@ -209,9 +210,12 @@ pub(crate) struct Plan {
 }
 
 impl Core {
-    pub(crate) fn new(recording: Recording) -> Self {
+    /// A service's state, keeping `recording` of its events and reading request bodies
+    /// (as sent) of at most `max_body` bytes.
+    pub(crate) fn new(recording: Recording, max_body: usize) -> Self {
         Self {
             recording,
+            max_body,
             faults: Mutex::default(),
             store: Mutex::default(),
             requests: AtomicU64::new(0),
@@ -224,6 +228,11 @@ impl Core {
             track_delays: AtomicBool::new(false),
             delays: DelayHistogram::new(),
         }
+    }
+
+    /// The largest request body (as sent) the service reads; beyond it, 413.
+    pub(crate) fn max_body(&self) -> usize {
+        self.max_body
     }
 
     /// What to do with the valid events of a request being handled now.
@@ -439,3 +448,29 @@ macro_rules! control_methods {
 }
 
 pub(crate) use control_methods;
+
+/// `Debug` for an emulator's configuration, its fields in order: `field` as is,
+/// `field => redacted` as `[REDACTED]` (a secret), `field => count` as its length (a list
+/// of secrets).
+macro_rules! config_debug {
+    ($ty:ident { $($field:ident $(=> $how:ident)?),* $(,)? }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let mut out = f.debug_struct(stringify!($ty));
+                $($crate::control::config_debug!(@field out, self, $field $(, $how)?);)*
+                out.finish()
+            }
+        }
+    };
+    (@field $out:ident, $config:ident, $field:ident) => {
+        $out.field(stringify!($field), &$config.$field);
+    };
+    (@field $out:ident, $config:ident, $field:ident, redacted) => {
+        $out.field(stringify!($field), &"[REDACTED]");
+    };
+    (@field $out:ident, $config:ident, $field:ident, count) => {
+        $out.field(stringify!($field), &$config.$field.len());
+    };
+}
+
+pub(crate) use config_debug;

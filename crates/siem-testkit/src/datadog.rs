@@ -16,20 +16,18 @@
 //! Error bodies: 403 is `{"errors":["Forbidden"]}`; the others are Datadog's log-intake
 //! form `{"errors":[{"status":"400","title":"Bad Request","detail":"…"}]}`.
 
-use std::fmt;
 use std::sync::Arc;
 
 use http::{Method, StatusCode};
 use serde_json::value::RawValue;
-use siem_http::testing::TestCa;
 
-use crate::control::{control_methods, Core, Keep, Recording};
+use crate::control::{config_debug, control_methods, Core, Keep, Recording};
 use crate::event::{decode_event, PlatformFields, CANONICAL};
 use crate::json::{self, Fields, Kind};
 use crate::server::{
-    decode_body, is_json_content_type, DecodeBody, Outcome, Reply, Req, Server, Service,
+    decode_body, is_json_content_type, server_methods, start_with_own_ca, DecodeBody,
+    EmulatorServer, Outcome, Reply, Req, Service,
 };
-use crate::EmulatorError;
 
 /// The API key the emulator accepts unless configured otherwise.
 pub const DEFAULT_DATADOG_API_KEY: &str = "0123456789abcdef0123456789abcdef";
@@ -74,86 +72,43 @@ impl Default for DatadogEmulatorConfig {
     }
 }
 
-impl fmt::Debug for DatadogEmulatorConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DatadogEmulatorConfig")
-            .field("api_key", &"[REDACTED]")
-            .field("port", &self.port)
-            .field("max_items", &self.max_items)
-            .field("max_payload_bytes", &self.max_payload_bytes)
-            .field("max_item_bytes", &self.max_item_bytes)
-            .field("recording", &self.recording)
-            .field("http2", &self.http2)
-            .finish()
-    }
-}
+config_debug!(DatadogEmulatorConfig {
+    api_key => redacted,
+    port,
+    max_items,
+    max_payload_bytes,
+    max_item_bytes,
+    recording,
+    http2,
+});
 
 /// A running Datadog logs intake emulator; stops when dropped.
 #[derive(Debug)]
 pub struct DatadogEmulator {
-    server: Server,
+    server: EmulatorServer,
     service: Arc<DatadogService>,
-    ca_pem: String,
 }
 
 impl DatadogEmulator {
-    /// Starts the emulator with a CA of its own.
-    pub async fn start(config: DatadogEmulatorConfig) -> Result<Self, EmulatorError> {
-        let ca = TestCa::new("siem-testkit Datadog CA")?;
-        Self::start_with_ca(&ca, config).await
-    }
+    start_with_own_ca!(
+        DatadogEmulatorConfig,
+        "siem-testkit Datadog CA",
+        |ca, config| {
+            let (port, http2) = (config.port, config.http2);
+            let service = Arc::new(DatadogService {
+                core: Core::new(config.recording, config.max_payload_bytes),
+                config,
+            });
+            let server = EmulatorServer::start(ca, port, http2, vec![service.clone()]).await?;
+            Ok(Self { server, service })
+        }
+    );
 
-    /// Starts the emulator with a certificate from `ca`.
-    pub async fn start_with_ca(
-        ca: &TestCa,
-        config: DatadogEmulatorConfig,
-    ) -> Result<Self, EmulatorError> {
-        let service = Arc::new(DatadogService {
-            core: Core::new(config.recording),
-            config,
-        });
-        let server = Server::start(
-            ca,
-            service.config.port,
-            service.config.http2,
-            vec![service.clone()],
-        )
-        .await?;
-        Ok(Self {
-            server,
-            service,
-            ca_pem: ca.cert_pem().to_owned(),
-        })
-    }
-
-    /// The base URL (`https://127.0.0.1:PORT/`): a sink's explicit `endpoint`.
-    pub fn endpoint(&self) -> siem_core::Endpoint {
-        self.server.endpoint().clone()
-    }
+    server_methods!(server, "a sink's explicit `endpoint`");
 
     /// The intake URL, `{endpoint}api/v2/logs`.
     pub fn logs_url(&self) -> String {
         format!("{}api/v2/logs", self.server.endpoint().as_str())
-    }
-
-    /// TLS connections accepted so far: with keep-alive, far fewer than requests.
-    pub fn connections_accepted(&self) -> u64 {
-        self.server.connections()
-    }
-
-    /// The address listened on.
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.server.addr()
-    }
-
-    /// The CA certificate (PEM) clients must trust.
-    pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
-    }
-
-    /// Writes the CA certificate to `path`.
-    pub fn write_ca_pem(&self, path: &std::path::Path) -> Result<(), EmulatorError> {
-        crate::write_pem(path, &self.ca_pem)
     }
 
     /// The API key clients must send.
@@ -198,14 +153,6 @@ const RESERVED: [&str; 6] = [
 impl Service for DatadogService {
     fn core(&self) -> &Core {
         &self.core
-    }
-
-    fn claims(&self, _path: &str) -> bool {
-        true
-    }
-
-    fn max_body(&self) -> usize {
-        self.config.max_payload_bytes
     }
 
     fn error(&self, status: u16, message: &str) -> Reply {

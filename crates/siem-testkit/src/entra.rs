@@ -15,17 +15,14 @@
 //!   shares this endpoint's token book, until [`EntraEmulator::revoke_tokens`].
 
 use std::collections::HashSet;
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use http::Method;
-use siem_http::testing::TestCa;
 
-use crate::control::{control_methods, Core, Recording};
+use crate::control::{config_debug, control_methods, Core, Recording};
 use crate::json;
-use crate::server::{Outcome, Reply, Req, Server, Service};
-use crate::EmulatorError;
+use crate::server::{start_with_own_ca, EmulatorServer, Outcome, Reply, Req, Service};
 
 /// The scope the Logs Ingestion API needs.
 pub const MONITOR_SCOPE: &str = "https://monitor.azure.com/.default";
@@ -66,18 +63,14 @@ impl Default for EntraEmulatorConfig {
     }
 }
 
-impl fmt::Debug for EntraEmulatorConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EntraEmulatorConfig")
-            .field("tenant_id", &self.tenant_id)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"[REDACTED]")
-            .field("expires_in", &self.expires_in)
-            .field("port", &self.port)
-            .field("http2", &self.http2)
-            .finish()
-    }
-}
+config_debug!(EntraEmulatorConfig {
+    tenant_id,
+    client_id,
+    client_secret => redacted,
+    expires_in,
+    port,
+    http2,
+});
 
 /// The tokens an Entra emulator issued, shared with the DCE emulator that checks them.
 #[derive(Debug, Default)]
@@ -117,39 +110,33 @@ impl TokenBook {
 /// emulator's (see [`SentinelEmulatorConfig::token_server`](crate::SentinelEmulatorConfig::token_server)).
 #[derive(Debug)]
 pub struct EntraEmulator {
-    server: Option<Server>,
+    server: Option<EmulatorServer>,
     authority: siem_core::Endpoint,
     pub(crate) service: Arc<EntraService>,
     ca_pem: String,
 }
 
 impl EntraEmulator {
-    /// Starts the endpoint on its own server with a CA of its own.
-    pub async fn start(config: EntraEmulatorConfig) -> Result<Self, EmulatorError> {
-        let ca = TestCa::new("siem-testkit Entra CA")?;
-        Self::start_with_ca(&ca, config).await
-    }
-
-    /// Starts the endpoint on its own server with a certificate from `ca`.
-    pub async fn start_with_ca(
-        ca: &TestCa,
-        config: EntraEmulatorConfig,
-    ) -> Result<Self, EmulatorError> {
-        let service = EntraService::new(config);
-        let server = Server::start(
-            ca,
-            service.config.port,
-            service.config.http2,
-            vec![service.clone()],
-        )
-        .await?;
-        Ok(Self {
-            authority: server.endpoint().clone(),
-            server: Some(server),
-            service,
-            ca_pem: ca.cert_pem().to_owned(),
-        })
-    }
+    start_with_own_ca!(
+        EntraEmulatorConfig,
+        "siem-testkit Entra CA",
+        |ca, config| {
+            let service = EntraService::new(config);
+            let server = EmulatorServer::start(
+                ca,
+                service.config.port,
+                service.config.http2,
+                vec![service.clone()],
+            )
+            .await?;
+            Ok(Self {
+                authority: server.endpoint().clone(),
+                ca_pem: server.ca_pem().to_owned(),
+                server: Some(server),
+                service,
+            })
+        }
+    );
 
     /// The handle of an endpoint served by another emulator's server.
     pub(crate) fn hosted(
@@ -181,7 +168,7 @@ impl EntraEmulator {
 
     /// TLS connections accepted by its own server (0 when hosted by the DCE emulator).
     pub fn connections_accepted(&self) -> u64 {
-        self.server.as_ref().map_or(0, Server::connections)
+        self.server.as_ref().map_or(0, EmulatorServer::connections)
     }
 
     /// Whether the endpoint has a server of its own.
@@ -262,7 +249,7 @@ impl EntraService {
         Arc::new(Self {
             config,
             tokens: Arc::default(),
-            core: Core::new(Recording::CountOnly),
+            core: Core::new(Recording::CountOnly, 64 * 1024),
         })
     }
 
@@ -389,10 +376,6 @@ impl Service for EntraService {
 
     fn claims(&self, path: &str) -> bool {
         path.ends_with(TOKEN_PATH_SUFFIX)
-    }
-
-    fn max_body(&self) -> usize {
-        64 * 1024
     }
 
     fn error(&self, status: u16, message: &str) -> Reply {

@@ -20,21 +20,19 @@
 //!   record and the column. A call is accepted or rejected as a whole.
 //! - Success: 204, empty body.
 
-use std::fmt;
 use std::sync::Arc;
 
 use http::Method;
 use serde_json::value::RawValue;
-use siem_http::testing::TestCa;
 
-use crate::control::{control_methods, Core, Keep, Recording};
+use crate::control::{config_debug, control_methods, Core, Keep, Recording};
 use crate::entra::{EntraEmulator, EntraEmulatorConfig, EntraService, TokenBook};
 use crate::event::{decode_event, Names, PlatformFields};
 use crate::json::{self, Fields, Kind};
 use crate::server::{
-    decode_body, is_json_content_type, DecodeBody, Outcome, Reply, Req, Server, Service,
+    decode_body, is_json_content_type, server_methods, start_with_own_ca, DecodeBody,
+    EmulatorServer, Outcome, Reply, Req, Service,
 };
-use crate::EmulatorError;
 
 /// The API version the emulator serves.
 pub const API_VERSION: &str = "2023-01-01";
@@ -134,82 +132,72 @@ impl Default for SentinelEmulatorConfig {
     }
 }
 
-impl fmt::Debug for SentinelEmulatorConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SentinelEmulatorConfig")
-            .field("dcr_immutable_id", &self.dcr_immutable_id)
-            .field("stream", &self.stream)
-            .field("entra", &self.entra)
-            .field("token_server", &self.token_server)
-            .field("static_tokens", &self.static_tokens.len())
-            .field("max_call_bytes", &self.max_call_bytes)
-            .field("port", &self.port)
-            .field("recording", &self.recording)
-            .field("http2", &self.http2)
-            .finish()
-    }
-}
+config_debug!(SentinelEmulatorConfig {
+    dcr_immutable_id,
+    stream,
+    entra,
+    token_server,
+    static_tokens => count,
+    max_call_bytes,
+    port,
+    recording,
+    http2,
+});
 
 /// A running Logs Ingestion (DCE) emulator and its Entra token endpoint; stops when
 /// dropped.
 #[derive(Debug)]
 pub struct SentinelEmulator {
-    server: Server,
+    server: EmulatorServer,
     service: Arc<DceService>,
     entra: EntraEmulator,
-    ca_pem: String,
 }
 
 impl SentinelEmulator {
-    /// Starts the emulator with a CA of its own.
-    pub async fn start(config: SentinelEmulatorConfig) -> Result<Self, EmulatorError> {
-        let ca = TestCa::new("siem-testkit Sentinel CA")?;
-        Self::start_with_ca(&ca, config).await
-    }
-
-    /// Starts the emulator (and the token endpoint) with certificates from `ca`.
-    pub async fn start_with_ca(
-        ca: &TestCa,
-        config: SentinelEmulatorConfig,
-    ) -> Result<Self, EmulatorError> {
-        let ca_pem = ca.cert_pem().to_owned();
-        let separate = match config.token_server {
-            TokenServer::Separate => {
-                Some(EntraEmulator::start_with_ca(ca, config.entra.clone()).await?)
+    start_with_own_ca!(
+        SentinelEmulatorConfig,
+        "siem-testkit Sentinel CA",
+        |ca, config| {
+            let separate = match config.token_server {
+                TokenServer::Separate => {
+                    Some(EntraEmulator::start_with_ca(ca, config.entra.clone()).await?)
+                }
+                TokenServer::SameServer => None,
+            };
+            let entra_service = match &separate {
+                Some(entra) => entra.service.clone(),
+                None => EntraService::new(config.entra.clone()),
+            };
+            let service = Arc::new(DceService {
+                core: Core::new(config.recording, config.max_call_bytes),
+                tokens: entra_service.tokens.clone(),
+                config,
+            });
+            let mut routes: Vec<Arc<dyn Service>> = Vec::with_capacity(2);
+            if separate.is_none() {
+                routes.push(entra_service.clone());
             }
-            TokenServer::SameServer => None,
-        };
-        let entra_service = match &separate {
-            Some(entra) => entra.service.clone(),
-            None => EntraService::new(config.entra.clone()),
-        };
-        let service = Arc::new(DceService {
-            core: Core::new(config.recording),
-            tokens: entra_service.tokens.clone(),
-            config,
-        });
-        let mut routes: Vec<Arc<dyn Service>> = Vec::with_capacity(2);
-        if separate.is_none() {
-            routes.push(entra_service.clone());
+            routes.push(service.clone());
+            let server =
+                EmulatorServer::start(ca, service.config.port, service.config.http2, routes)
+                    .await?;
+            let entra = match separate {
+                Some(entra) => entra,
+                None => EntraEmulator::hosted(
+                    entra_service,
+                    server.endpoint().clone(),
+                    server.ca_pem().to_owned(),
+                ),
+            };
+            Ok(Self {
+                server,
+                service,
+                entra,
+            })
         }
-        routes.push(service.clone());
-        let server = Server::start(ca, service.config.port, service.config.http2, routes).await?;
-        let entra = match separate {
-            Some(entra) => entra,
-            None => EntraEmulator::hosted(entra_service, server.endpoint().clone(), ca_pem.clone()),
-        };
-        Ok(Self {
-            server,
-            service,
-            entra,
-            ca_pem,
-        })
-    }
+    );
 
-    /// The data collection endpoint (`https://127.0.0.1:PORT/`): a sink's `dce`.
-    pub fn endpoint(&self) -> siem_core::Endpoint {
-        self.server.endpoint().clone()
-    }
+    server_methods!(server, "the data collection endpoint, a sink's `dce`");
 
     /// The full ingestion URL, with the DCR, the stream and the api-version.
     pub fn ingestion_url(&self) -> String {
@@ -239,26 +227,6 @@ impl SentinelEmulator {
     /// The Entra authority host: a sink's `authority_host`.
     pub fn authority_host(&self) -> siem_core::Endpoint {
         self.entra.authority_host()
-    }
-
-    /// TLS connections accepted so far: with keep-alive, far fewer than requests.
-    pub fn connections_accepted(&self) -> u64 {
-        self.server.connections()
-    }
-
-    /// The address listened on (the DCE's).
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.server.addr()
-    }
-
-    /// The CA certificate (PEM) clients must trust.
-    pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
-    }
-
-    /// Writes the CA certificate to `path`.
-    pub fn write_ca_pem(&self, path: &std::path::Path) -> Result<(), EmulatorError> {
-        crate::write_pem(path, &self.ca_pem)
     }
 
     fn core(&self) -> &Core {
@@ -453,14 +421,6 @@ impl Service for DceService {
         &self.core
     }
 
-    fn claims(&self, _path: &str) -> bool {
-        true
-    }
-
-    fn max_body(&self) -> usize {
-        self.config.max_call_bytes
-    }
-
     fn error(&self, status: u16, message: &str) -> Reply {
         let code = match status {
             400 => "InvalidPayload",
@@ -494,28 +454,22 @@ impl Service for DceService {
             .into();
         }
         let max = self.config.max_call_bytes;
-        let body = match decode_body(req, max) {
+        let body = decode_body(req, max).map_err(|e| match e {
+            DecodeBody::TooLarge => (
+                413,
+                "ContentLengthLimitExceeded",
+                format!("Maximum allowed content length: {max} bytes. The request body is larger once decompressed."),
+            ),
+            DecodeBody::Unsupported(e) => (
+                415,
+                "UnsupportedMediaType",
+                format!("Content-Encoding '{e}' is not supported; use gzip."),
+            ),
+            DecodeBody::Corrupt(e) => (400, "InvalidPayload", format!("The gzip body is invalid: {e}")),
+        });
+        let body = match body {
             Ok(body) => body,
-            Err(DecodeBody::TooLarge) => {
-                return azure_error(
-                    413,
-                    "ContentLengthLimitExceeded",
-                    &format!("Maximum allowed content length: {max} bytes. The request body is larger once decompressed."),
-                )
-                .into()
-            }
-            Err(DecodeBody::Unsupported(e)) => {
-                return azure_error(
-                    415,
-                    "UnsupportedMediaType",
-                    &format!("Content-Encoding '{e}' is not supported; use gzip."),
-                )
-                .into()
-            }
-            Err(DecodeBody::Corrupt(e)) => {
-                return azure_error(400, "InvalidPayload", &format!("The gzip body is invalid: {e}"))
-                    .into()
-            }
+            Err((status, code, message)) => return azure_error(status, code, &message).into(),
         };
         self.records(&body)
     }

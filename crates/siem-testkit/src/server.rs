@@ -1,27 +1,17 @@
-//! The HTTPS server the emulators run on: 127.0.0.1, a certificate from a shared test CA,
-//! HTTP/1.1 with keep-alive (and HTTP/2 when negotiated by ALPN), and routing of each
+//! The emulators on siem-http's test HTTPS server ([`HttpsServer`]): routing of each
 //! request to an emulated service, with faults applied on the way.
 
 use std::fmt;
 use std::io::Read as _;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use siem_core::Endpoint;
-use siem_http::testing::TestCa;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::task::{JoinHandle, JoinSet};
-use tokio_rustls::TlsAcceptor;
+use siem_http::testing::{HttpsServer, Listen, TestCa, TestServerError};
 
 use crate::control::{Core, Fault, RequestRecord};
 use crate::event::ReceivedEvent;
@@ -102,10 +92,10 @@ pub(crate) trait Service: Send + Sync + 'static {
     /// Its faults, counters and records.
     fn core(&self) -> &Core;
     /// Whether a request for `path` is for this service (the last service of a server
-    /// gets every request no earlier one claims).
-    fn claims(&self, path: &str) -> bool;
-    /// The largest request body (as sent) the service reads; beyond it, 413.
-    fn max_body(&self) -> usize;
+    /// gets every request no earlier one claims); by default, every request.
+    fn claims(&self, _path: &str) -> bool {
+        true
+    }
     /// The platform's error answer for `status` with this message.
     fn error(&self, status: u16, message: &str) -> Reply;
     /// Validates and handles a request.
@@ -124,162 +114,110 @@ impl fmt::Display for ResetConnection {
 
 impl std::error::Error for ResetConnection {}
 
-/// A running server; stops (and drops every connection) when dropped.
-pub(crate) struct Server {
-    endpoint: Endpoint,
-    addr: SocketAddr,
-    connections: Arc<AtomicU64>,
-    task: JoinHandle<()>,
-}
-
-impl fmt::Debug for Server {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Server")
-            .field("url", &self.endpoint.as_str())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 type Routes = Arc<[Arc<dyn Service>]>;
 
-impl Server {
-    /// Binds `127.0.0.1:port` (0 = any free port) and serves `routes`.
+/// An emulator's server (siem-http's one test HTTPS server, routing to the emulated
+/// services) and the CA certificate clients must trust; stops when dropped.
+#[derive(Debug)]
+pub(crate) struct EmulatorServer {
+    https: HttpsServer,
+    ca_pem: String,
+}
+
+impl EmulatorServer {
+    /// Starts a server on `127.0.0.1:port` (0 = any free port) with a certificate from
+    /// `ca`, and routes its requests to `routes`.
     pub(crate) async fn start(
         ca: &TestCa,
         port: u16,
         http2: bool,
         routes: Vec<Arc<dyn Service>>,
     ) -> Result<Self, EmulatorError> {
-        let acceptor = tls_acceptor(ca, http2)?;
-        let bind = |e: std::io::Error| EmulatorError::Bind {
-            port,
-            reason: e.to_string(),
-        };
-        // SO_REUSEADDR: a fixed port can be taken again right after a previous emulator
-        // on it stopped (its old connections may linger in TIME_WAIT).
-        let socket = TcpSocket::new_v4().map_err(bind)?;
-        socket.set_reuseaddr(true).map_err(bind)?;
-        socket
-            .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
-            .map_err(bind)?;
-        let listener = socket.listen(1024).map_err(bind)?;
-        let addr = listener.local_addr().map_err(|e| EmulatorError::Bind {
-            port,
-            reason: e.to_string(),
+        let routes: Routes = routes.into();
+        let https = HttpsServer::start(ca, Listen { port, http2 }, move |request| {
+            handle(request, routes.clone())
+        })
+        .await
+        .map_err(|e| match e {
+            TestServerError::Bind { reason } => EmulatorError::Bind { port, reason },
+            TestServerError::Tls { reason } => EmulatorError::Tls { reason },
+            other => EmulatorError::Certificate(other),
         })?;
-        let endpoint =
-            Endpoint::parse(&format!("https://{addr}/")).map_err(|e| EmulatorError::Bind {
-                port,
-                reason: e.to_string(),
-            })?;
-        let connections = Arc::new(AtomicU64::new(0));
-        let task = tokio::spawn(accept_loop(
-            listener,
-            acceptor,
-            routes.into(),
-            connections.clone(),
-        ));
         Ok(Self {
-            endpoint,
-            addr,
-            connections,
-            task,
+            https,
+            ca_pem: ca.cert_pem().to_owned(),
         })
     }
 
     pub(crate) fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
+        self.https.endpoint()
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {
-        self.addr
+        self.https.addr()
     }
 
-    /// TLS connections accepted so far (handshake completed).
     pub(crate) fn connections(&self) -> u64 {
-        self.connections.load(Ordering::Relaxed)
+        self.https.connections()
+    }
+
+    pub(crate) fn ca_pem(&self) -> &str {
+        &self.ca_pem
     }
 }
 
-fn tls_acceptor(ca: &TestCa, http2: bool) -> Result<TlsAcceptor, EmulatorError> {
-    let cert = ca.issue_server_cert(&["127.0.0.1", "localhost"])?;
-    let tls = |e: rustls::Error| EmulatorError::Tls {
-        reason: e.to_string(),
+/// The accessors every emulator with a server of its own has, reading `self.$server` (an
+/// [`EmulatorServer`]); `$endpoint_use` says what its base URL is for.
+macro_rules! server_methods {
+    ($server:ident, $endpoint_use:literal) => {
+        #[doc = concat!("The base URL (`https://127.0.0.1:PORT/`): ", $endpoint_use, ".")]
+        pub fn endpoint(&self) -> siem_core::Endpoint {
+            self.$server.endpoint().clone()
+        }
+
+        /// TLS connections accepted so far: with keep-alive, far fewer than requests.
+        pub fn connections_accepted(&self) -> u64 {
+            self.$server.connections()
+        }
+
+        /// The address listened on.
+        pub fn addr(&self) -> std::net::SocketAddr {
+            self.$server.addr()
+        }
+
+        /// The CA certificate (PEM) clients must trust.
+        pub fn ca_pem(&self) -> &str {
+            self.$server.ca_pem()
+        }
+
+        /// Writes the CA certificate to `path` (for a sink's `ca_file`).
+        pub fn write_ca_pem(&self, path: &std::path::Path) -> Result<(), $crate::EmulatorError> {
+            $crate::write_pem(path, self.$server.ca_pem())
+        }
     };
-    let pem = |e: rustls::pki_types::pem::Error| EmulatorError::Tls {
-        reason: format!("server certificate PEM: {e}"),
-    };
-    let cert_der = CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).map_err(pem)?;
-    let key_der = PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).map_err(pem)?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(tls)?
-        .with_no_client_auth()
-        .with_single_cert(vec![cert_der], key_der)
-        .map_err(tls)?;
-    config.alpn_protocols = if http2 {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-    } else {
-        vec![b"http/1.1".to_vec()]
-    };
-    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    routes: Routes,
-    accepted: Arc<AtomicU64>,
-) {
-    let mut connections = JoinSet::new();
-    loop {
-        while connections.try_join_next().is_some() {}
-        let Ok((tcp, _)) = listener.accept().await else {
-            // Out of descriptors or similar: wait a little rather than spin.
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
-        let _ = tcp.set_nodelay(true);
-        connections.spawn(serve_connection(
-            tcp,
-            acceptor.clone(),
-            routes.clone(),
-            accepted.clone(),
-        ));
-    }
+pub(crate) use server_methods;
+
+/// An emulator's two constructors: `start_with_ca($ca, $config)`, whose body is given,
+/// and `start($config)`, which makes a CA of its own, named `$ca_name`, and calls it.
+macro_rules! start_with_own_ca {
+    ($config_ty:ty, $ca_name:literal, |$ca:ident, $config:ident| $body:block) => {
+        /// Starts it with a CA of its own.
+        pub async fn start(config: $config_ty) -> Result<Self, $crate::EmulatorError> {
+            let ca = siem_http::testing::TestCa::new($ca_name)?;
+            Self::start_with_ca(&ca, config).await
+        }
+
+        /// Starts it with a certificate from `ca` (shared by emulators that share a CA file).
+        pub async fn start_with_ca(
+            $ca: &siem_http::testing::TestCa,
+            $config: $config_ty,
+        ) -> Result<Self, $crate::EmulatorError> $body
+    };
 }
 
-async fn serve_connection(
-    tcp: TcpStream,
-    acceptor: TlsAcceptor,
-    routes: Routes,
-    accepted: Arc<AtomicU64>,
-) {
-    // A client that refuses our certificate ends the handshake; nothing to serve then.
-    let Ok(tls) = acceptor.accept(tcp).await else {
-        return;
-    };
-    accepted.fetch_add(1, Ordering::Relaxed);
-    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-    let service = service_fn(move |request| handle(request, routes.clone()));
-    let io = TokioIo::new(tls);
-    if h2 {
-        let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-            .serve_connection(io, service)
-            .await;
-    } else {
-        let _ = hyper::server::conn::http1::Builder::new()
-            .serve_connection(io, service)
-            .await;
-    }
-}
+pub(crate) use start_with_own_ca;
 
 fn route<'a>(routes: &'a Routes, path: &str) -> Option<&'a Arc<dyn Service>> {
     routes
@@ -299,7 +237,7 @@ async fn handle(
     let service = service.as_ref();
     // Read a little beyond the limit, so that a client sending slightly too much gets
     // its 413 rather than a broken pipe; far beyond it we stop reading and close.
-    let max = service.max_body();
+    let max = service.core().max_body();
     let hard_cap = max.saturating_add(max.max(1 << 20));
     let (body, over_cap) = match Limited::new(body, hard_cap).collect().await {
         Ok(collected) => (collected.to_bytes(), false),
@@ -366,11 +304,14 @@ async fn handle(
 }
 
 fn answer(service: &dyn Service, req: &Req, over_cap: bool) -> Outcome {
-    if over_cap || req.body.len() > service.max_body() {
+    if over_cap || req.body.len() > service.core().max_body() {
         return service
             .error(
                 413,
-                &format!("request body larger than {} bytes", service.max_body()),
+                &format!(
+                    "request body larger than {} bytes",
+                    service.core().max_body()
+                ),
             )
             .into();
     }

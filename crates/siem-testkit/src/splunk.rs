@@ -21,18 +21,18 @@
 //!   [`ReceivedEvent`](crate::ReceivedEvent)); otherwise 400 code 6.
 //! - Success: 200 `{"text":"Success","code":0}`.
 
-use std::fmt;
 use std::sync::Arc;
 
 use http::Method;
 use serde_json::value::RawValue;
-use siem_http::testing::TestCa;
 
-use crate::control::{control_methods, Core, Keep, Recording};
+use crate::control::{config_debug, control_methods, Core, Keep, Recording};
 use crate::event::{decode_event, PlatformFields, CANONICAL};
 use crate::json::{self, Fields, Kind};
-use crate::server::{decode_body, DecodeBody, Outcome, Reply, Req, Server, Service};
-use crate::EmulatorError;
+use crate::server::{
+    decode_body, server_methods, start_with_own_ca, DecodeBody, EmulatorServer, Outcome, Reply,
+    Req, Service,
+};
 
 /// The HEC token the emulator accepts unless configured otherwise.
 pub const DEFAULT_SPLUNK_TOKEN: &str = "00000000-0000-4000-8000-000000005e1c";
@@ -70,18 +70,14 @@ impl Default for SplunkEmulatorConfig {
     }
 }
 
-impl fmt::Debug for SplunkEmulatorConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SplunkEmulatorConfig")
-            .field("token", &"[REDACTED]")
-            .field("port", &self.port)
-            .field("max_content_length", &self.max_content_length)
-            .field("allowed_indexes", &self.allowed_indexes)
-            .field("recording", &self.recording)
-            .field("http2", &self.http2)
-            .finish()
-    }
-}
+config_debug!(SplunkEmulatorConfig {
+    token => redacted,
+    port,
+    max_content_length,
+    allowed_indexes,
+    recording,
+    http2,
+});
 
 /// A running Splunk HEC emulator; stops when dropped.
 ///
@@ -100,45 +96,26 @@ impl fmt::Debug for SplunkEmulatorConfig {
 /// ```
 #[derive(Debug)]
 pub struct SplunkEmulator {
-    server: Server,
+    server: EmulatorServer,
     service: Arc<SplunkService>,
-    ca_pem: String,
 }
 
 impl SplunkEmulator {
-    /// Starts the emulator with a CA of its own.
-    pub async fn start(config: SplunkEmulatorConfig) -> Result<Self, EmulatorError> {
-        let ca = TestCa::new("siem-testkit Splunk CA")?;
-        Self::start_with_ca(&ca, config).await
-    }
+    start_with_own_ca!(
+        SplunkEmulatorConfig,
+        "siem-testkit Splunk CA",
+        |ca, config| {
+            let (port, http2) = (config.port, config.http2);
+            let service = Arc::new(SplunkService {
+                core: Core::new(config.recording, config.max_content_length),
+                config,
+            });
+            let server = EmulatorServer::start(ca, port, http2, vec![service.clone()]).await?;
+            Ok(Self { server, service })
+        }
+    );
 
-    /// Starts the emulator with a certificate from `ca`.
-    pub async fn start_with_ca(
-        ca: &TestCa,
-        config: SplunkEmulatorConfig,
-    ) -> Result<Self, EmulatorError> {
-        let service = Arc::new(SplunkService {
-            core: Core::new(config.recording),
-            config,
-        });
-        let server = Server::start(
-            ca,
-            service.config.port,
-            service.config.http2,
-            vec![service.clone()],
-        )
-        .await?;
-        Ok(Self {
-            server,
-            service,
-            ca_pem: ca.cert_pem().to_owned(),
-        })
-    }
-
-    /// The base URL (`https://127.0.0.1:PORT/`): a sink's `endpoint`.
-    pub fn endpoint(&self) -> siem_core::Endpoint {
-        self.server.endpoint().clone()
-    }
+    server_methods!(server, "a sink's `endpoint`");
 
     /// The event URL, `{endpoint}services/collector/event`.
     pub fn event_url(&self) -> String {
@@ -146,26 +123,6 @@ impl SplunkEmulator {
             "{}services/collector/event",
             self.server.endpoint().as_str()
         )
-    }
-
-    /// TLS connections accepted so far: with keep-alive, far fewer than requests.
-    pub fn connections_accepted(&self) -> u64 {
-        self.server.connections()
-    }
-
-    /// The address listened on.
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.server.addr()
-    }
-
-    /// The CA certificate (PEM) clients must trust.
-    pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
-    }
-
-    /// Writes the CA certificate to `path` (for a sink's `ca_file`).
-    pub fn write_ca_pem(&self, path: &std::path::Path) -> Result<(), EmulatorError> {
-        crate::write_pem(path, &self.ca_pem)
     }
 
     /// The token clients must send.
@@ -215,14 +172,6 @@ fn bad_event(text: &str, code: u16, n: usize, detail: String) -> Reply {
 impl Service for SplunkService {
     fn core(&self) -> &Core {
         &self.core
-    }
-
-    fn claims(&self, _path: &str) -> bool {
-        true
-    }
-
-    fn max_body(&self) -> usize {
-        self.config.max_content_length
     }
 
     fn error(&self, status: u16, message: &str) -> Reply {

@@ -9,14 +9,14 @@ use siem_testkit::{compare_events, DatadogEmulator, DatadogEmulatorConfig, Platf
 const KEY: &str = "dd-key-1";
 
 async fn datadog(config: DatadogEmulatorConfig) -> (DatadogEmulator, reqwest::Client) {
-    let datadog = DatadogEmulator::start(DatadogEmulatorConfig {
+    let config = DatadogEmulatorConfig {
         api_key: KEY.into(),
         ..config
-    })
-    .await
-    .unwrap();
-    let client = client(datadog.ca_pem());
-    (datadog, client)
+    };
+    with_client(
+        DatadogEmulator::start(config).await.unwrap(),
+        DatadogEmulator::ca_pem,
+    )
 }
 
 async fn post(
@@ -25,30 +25,28 @@ async fn post(
     key: Option<&str>,
     body: impl Into<reqwest::Body>,
 ) -> (u16, serde_json::Value) {
-    let mut request = client
-        .post(datadog.logs_url())
-        .header("Content-Type", "application/json")
-        .body(body);
-    if let Some(key) = key {
-        request = request.header("DD-API-KEY", key);
-    }
-    json_of(request.send().await.unwrap()).await
+    send_json_with(
+        client
+            .post(datadog.logs_url())
+            .header("Content-Type", "application/json")
+            .body(body),
+        "DD-API-KEY",
+        key,
+    )
+    .await
 }
 
 #[tokio::test]
 async fn a_gzip_array_of_items_is_accepted_and_decoded() {
     let (datadog, client) = datadog(Default::default()).await;
     let events = events();
-    let response = client
+    let request = client
         .post(datadog.logs_url())
         .header("DD-API-KEY", KEY)
         .header("Content-Type", "application/json")
         .header("Content-Encoding", "gzip")
-        .body(gzip(datadog_body(&events).as_bytes()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_of(response).await, (202, json!({})));
+        .body(gzip(datadog_body(&events).as_bytes()));
+    assert_eq!(send_json(request).await, (202, json!({})));
     let received = datadog.received();
     compare_events(&received, &events).unwrap();
     match &received[0].platform {
@@ -106,11 +104,8 @@ async fn malformed_bodies_get_400_with_datadog_errors() {
         .post(datadog.logs_url())
         .header("DD-API-KEY", KEY)
         .header("Content-Type", "text/plain")
-        .body(datadog_body(&events()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(text.status(), 400);
+        .body(datadog_body(&events()));
+    assert_eq!(send_status(text).await, 400);
 }
 
 #[tokio::test]

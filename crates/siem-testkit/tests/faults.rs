@@ -8,7 +8,8 @@ use std::time::Duration;
 use common::*;
 use serde_json::json;
 use siem_testkit::{
-    Emulators, Fault, Recording, SentinelEmulator, SplunkEmulator, SplunkEmulatorConfig,
+    DatadogEmulator, Emulators, Fault, Recording, SentinelEmulator, SplunkEmulator,
+    SplunkEmulatorConfig,
 };
 
 async fn splunk(config: SplunkEmulatorConfig) -> SplunkEmulator {
@@ -25,6 +26,43 @@ async fn send(
         .body(splunk_body(&events()))
         .send()
         .await
+}
+
+/// Posts the sample events to `datadog`, with its API key.
+async fn send_to_datadog(datadog: &DatadogEmulator, client: &reqwest::Client) -> reqwest::Response {
+    client
+        .post(datadog.logs_url())
+        .header("DD-API-KEY", datadog.api_key())
+        .header("Content-Type", "application/json")
+        .body(datadog_body(&events()))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Posts the sample events to `sentinel`, with a token its Entra endpoint issued.
+async fn send_to_sentinel(
+    sentinel: &SentinelEmulator,
+    client: &reqwest::Client,
+) -> reqwest::Response {
+    client
+        .post(sentinel.ingestion_url())
+        .bearer_auth(sentinel.entra().issue_token())
+        .header("Content-Type", "application/json")
+        .body(sentinel_body(&events()))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The `Retry-After` header, status and JSON body of `response`.
+async fn retry_after_and_json(response: reqwest::Response) -> (String, u16, serde_json::Value) {
+    let retry_after = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = json_of(response).await;
+    (retry_after, status, body)
 }
 
 #[tokio::test]
@@ -68,47 +106,27 @@ async fn injected_statuses_carry_each_platforms_error_body() {
     let client = client(all.ca_pem());
     all.datadog
         .inject(Fault::status_retry_after(429, Duration::from_secs(3)));
-    let response = client
-        .post(all.datadog.logs_url())
-        .header("DD-API-KEY", all.datadog.api_key())
-        .header("Content-Type", "application/json")
-        .body(datadog_body(&events()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["retry-after"], "3");
-    let (status, body) = json_of(response).await;
+    let (retry_after, status, body) =
+        retry_after_and_json(send_to_datadog(&all.datadog, &client).await).await;
+    let error_status = &body["errors"][0]["status"];
     assert_eq!(
-        (status, body["errors"][0]["status"].clone()),
-        (429, json!("429"))
+        (retry_after, status, error_status),
+        ("3".into(), 429, &json!("429"))
     );
 
     all.sentinel
         .inject(Fault::status_retry_after(503, Duration::from_secs(5)));
-    let token = all.sentinel.entra().issue_token();
-    let response = client
-        .post(all.sentinel.ingestion_url())
-        .bearer_auth(token)
-        .header("Content-Type", "application/json")
-        .body(sentinel_body(&events()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["retry-after"], "5");
-    let (status, body) = json_of(response).await;
-    assert_eq!(
-        (status, body["error"]["code"].clone()),
-        (503, json!("ServiceUnavailable"))
-    );
+    let (retry_after, status, body) =
+        retry_after_and_json(send_to_sentinel(&all.sentinel, &client).await).await;
+    let error_code = &body["error"]["code"];
+    let expected = ("5".into(), 503, &json!("ServiceUnavailable"));
+    assert_eq!((retry_after, status, error_code), expected);
 
     all.sentinel.entra().inject(Fault::status(503));
-    let response = client
+    let request = client
         .post(all.sentinel.entra().token_url())
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(response).await;
+        .form(&[("grant_type", "client_credentials")]);
+    let (status, body) = send_json(request).await;
     assert_eq!(
         (status, body["error"].clone()),
         (503, json!("temporarily_unavailable"))
@@ -194,11 +212,8 @@ async fn count_only_mode_counts_without_storing() {
     let bad = client
         .post(splunk.event_url())
         .header("Authorization", format!("Splunk {}", splunk.token()))
-        .body(r#"{"event":{"event_type":"x"}}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
+        .body(r#"{"event":{"event_type":"x"}}"#);
+    assert_eq!(send_status(bad).await, 400);
 }
 
 #[tokio::test]
@@ -228,23 +243,9 @@ async fn start_all_shares_one_ca_file_that_reaches_every_emulator() {
     let pem = std::fs::read_to_string(all.ca_file()).unwrap();
     let client = client(&pem);
     assert_eq!(send(&all.splunk, &client).await.unwrap().status(), 200);
-    let datadog = client
-        .post(all.datadog.logs_url())
-        .header("DD-API-KEY", all.datadog.api_key())
-        .header("Content-Type", "application/json")
-        .body(datadog_body(&events()))
-        .send()
-        .await
-        .unwrap();
+    let datadog = send_to_datadog(&all.datadog, &client).await;
     assert_eq!(datadog.status(), 202);
-    let sentinel = client
-        .post(all.sentinel.ingestion_url())
-        .bearer_auth(all.sentinel.entra().issue_token())
-        .header("Content-Type", "application/json")
-        .body(sentinel_body(&events()))
-        .send()
-        .await
-        .unwrap();
+    let sentinel = send_to_sentinel(&all.sentinel, &client).await;
     assert_eq!(sentinel.status(), 204);
     let file = all.ca_file().to_owned();
     drop(all);

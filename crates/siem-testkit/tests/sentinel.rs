@@ -3,16 +3,17 @@
 mod common;
 
 use common::*;
-use serde_json::json;
+use serde_json::{json, Value};
 use siem_testkit::{
     compare_events, EntraEmulator, EntraEmulatorConfig, SentinelEmulator, SentinelEmulatorConfig,
     TokenServer,
 };
 
 async fn sentinel(config: SentinelEmulatorConfig) -> (SentinelEmulator, reqwest::Client) {
-    let sentinel = SentinelEmulator::start(config).await.unwrap();
-    let client = client(sentinel.ca_pem());
-    (sentinel, client)
+    with_client(
+        SentinelEmulator::start(config).await.unwrap(),
+        SentinelEmulator::ca_pem,
+    )
 }
 
 async fn token_request(
@@ -79,17 +80,13 @@ async fn records_sent_with_an_issued_token_are_accepted_and_decoded() {
     );
     let token = token(&client, sentinel.entra()).await;
     let events = events();
-    let response = client
+    let request = client
         .post(sentinel.ingestion_url())
         .bearer_auth(&token)
         .header("Content-Type", "application/json")
         .header("Content-Encoding", "gzip")
-        .body(gzip(sentinel_body(&events).as_bytes()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
-    assert_eq!(response.text().await.unwrap(), "");
+        .body(gzip(sentinel_body(&events).as_bytes()));
+    assert_eq!(send_json(request).await, (204, Value::Null));
     compare_events(&sentinel.received(), &events).unwrap();
     assert_eq!(sentinel.entra().tokens_issued(), 1);
     assert_eq!(sentinel.stats().accepted_events, events.len() as u64);
@@ -164,13 +161,10 @@ async fn entra_rejects_bad_client_credentials_like_entra() {
         "{}other-tenant/oauth2/v2.0/token",
         entra.authority_host().as_str()
     );
-    let response = client
+    let request = client
         .post(wrong_tenant)
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
+        .form(&[("grant_type", "client_credentials")]);
+    assert_eq!(send_status(request).await, 400);
     assert_eq!(entra.tokens_issued(), 0);
 }
 
@@ -185,11 +179,8 @@ async fn the_dce_checks_the_bearer_token() {
     let no_token = client
         .post(sentinel.ingestion_url())
         .header("Content-Type", "application/json")
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
-    let (status, answer) = json_of(no_token).await;
+        .body(body.clone());
+    let (status, answer) = send_json(no_token).await;
     assert_eq!(
         (status, answer["error"]["code"].clone()),
         (401, json!("InvalidToken"))
@@ -254,15 +245,12 @@ async fn wrong_dcr_stream_or_api_version_are_refused() {
         (format!("{base}somewhere/else"), 404, "NotFound"),
     ];
     for (url, status, code) in cases {
-        let response = client
+        let request = client
             .post(&url)
             .bearer_auth(&token)
             .header("Content-Type", "application/json")
-            .body(sentinel_body(&events()))
-            .send()
-            .await
-            .unwrap();
-        let (got, body) = json_of(response).await;
+            .body(sentinel_body(&events()));
+        let (got, body) = send_json(request).await;
         assert_eq!(
             (got, body["error"]["code"].clone()),
             (status, json!(code)),
@@ -354,11 +342,8 @@ async fn calls_over_the_size_limit_get_413() {
         .bearer_auth(&token)
         .header("Content-Type", "application/json")
         .header("Content-Encoding", "gzip")
-        .body(gzip(body.as_bytes()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(zipped.status(), 413);
+        .body(gzip(body.as_bytes()));
+    assert_eq!(send_status(zipped).await, 413);
 }
 
 #[tokio::test]

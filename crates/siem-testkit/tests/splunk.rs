@@ -9,14 +9,14 @@ use siem_testkit::{compare_events, PlatformFields, SplunkEmulator, SplunkEmulato
 const TOKEN: &str = "hec-token-1";
 
 async fn splunk(config: SplunkEmulatorConfig) -> (SplunkEmulator, reqwest::Client) {
-    let splunk = SplunkEmulator::start(SplunkEmulatorConfig {
+    let config = SplunkEmulatorConfig {
         token: TOKEN.into(),
         ..config
-    })
-    .await
-    .unwrap();
-    let client = client(splunk.ca_pem());
-    (splunk, client)
+    };
+    with_client(
+        SplunkEmulator::start(config).await.unwrap(),
+        SplunkEmulator::ca_pem,
+    )
 }
 
 async fn post(
@@ -25,11 +25,12 @@ async fn post(
     auth: Option<&str>,
     body: impl Into<reqwest::Body>,
 ) -> (u16, serde_json::Value) {
-    let mut request = client.post(splunk.event_url()).body(body);
-    if let Some(auth) = auth {
-        request = request.header("Authorization", auth);
-    }
-    json_of(request.send().await.unwrap()).await
+    send_json_with(
+        client.post(splunk.event_url()).body(body),
+        "Authorization",
+        auth,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -95,15 +96,11 @@ async fn the_bare_collector_path_is_accepted_and_health_answers() {
         json_of(health).await,
         (200, json!({"text":"HEC is healthy","code":17}))
     );
-    let other = client
-        .post(format!(
-            "{}services/collector/raw2",
-            splunk.endpoint().as_str()
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(other.status(), 404);
+    let other = client.post(format!(
+        "{}services/collector/raw2",
+        splunk.endpoint().as_str()
+    ));
+    assert_eq!(send_status(other).await, 404);
 }
 
 #[tokio::test]
@@ -222,15 +219,12 @@ async fn data_errors_name_the_envelope_and_keep_the_ones_before_it() {
 async fn gzip_bodies_are_decompressed_and_corrupt_ones_rejected() {
     let (splunk, client) = splunk(Default::default()).await;
     let events = events();
-    let response = client
+    let request = client
         .post(splunk.event_url())
         .header("Authorization", "Splunk hec-token-1")
         .header("Content-Encoding", "gzip")
-        .body(gzip(splunk_body(&events).as_bytes()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+        .body(gzip(splunk_body(&events).as_bytes()));
+    assert_eq!(send_status(request).await, 200);
     compare_events(&splunk.received(), &events).unwrap();
     assert_eq!(
         splunk.requests()[0].content_encoding.as_deref(),
@@ -264,11 +258,8 @@ async fn bodies_over_max_content_length_get_413_plain_or_gzip() {
         .post(splunk.event_url())
         .header("Authorization", "Splunk hec-token-1")
         .header("Content-Encoding", "gzip")
-        .body(gzip(body.as_bytes()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(zipped.status(), 413);
+        .body(gzip(body.as_bytes()));
+    assert_eq!(send_status(zipped).await, 413);
     assert!(splunk.received().is_empty());
     assert_eq!(splunk.stats().rejected_with(413), 2);
 }

@@ -175,22 +175,36 @@ mod tests {
         }
     }
 
+    /// Asserts that `scan` of a text agrees with `byte_test` of its one odd byte: for every
+    /// text of `filler` bytes up to `max_len` long (all filler, then with each byte 0 to 255
+    /// put at each position).
+    fn scan_agrees_at_every_position(
+        max_len: usize,
+        filler: u8,
+        scan: impl Fn(&[u8]) -> bool,
+        byte_test: impl Fn(u8) -> bool,
+    ) {
+        for len in 0..max_len {
+            assert_eq!(scan(&vec![filler; len]), byte_test(filler), "len {len}");
+            for at in 0..len {
+                for byte in 0..=255u8 {
+                    let mut text = vec![filler; len];
+                    text[at] = byte;
+                    let expected = byte_test(byte);
+                    assert_eq!(scan(&text), expected, "byte {byte:#x} at {at} of {len}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn printable_ascii_agrees_with_a_byte_test_for_every_byte_at_every_position() {
         let printable = |b: u8| (0x20..0x7f).contains(&b);
-        for len in 0..20 {
-            for at in 0..len {
-                for byte in 0..=255u8 {
-                    let mut text = vec![b'x'; len];
-                    text[at] = byte;
-                    assert_eq!(
-                        is_printable_ascii(&text),
-                        printable(byte),
-                        "byte {byte:#x} at {at} of {len}"
-                    );
-                }
-            }
-            assert!(is_printable_ascii(&vec![b'~'; len]));
-        }
+        scan_agrees_at_every_position(20, b'~', is_printable_ascii, printable);
+    }
+
+    #[test]
+    fn the_word_scan_finds_every_escape_at_every_position() {
+        scan_agrees_at_every_position(24, b'a', any_needs_escape, needs_escape);
     }
 }

@@ -18,6 +18,7 @@
 //! # }
 //! ```
 
+mod logs;
 mod memory;
 mod support;
 
@@ -25,10 +26,12 @@ pub mod conformance;
 #[cfg(feature = "proptest")]
 pub mod strategies;
 
+pub use logs::LogCapture;
 pub use memory::{server_busy, MemorySink, Step};
 pub use support::{
-    assert_json_contains, event_needing_escapes, fixture_event, fixture_events, fixture_events_in,
-    fixtures, load_event, FailingCredential, RecordingCredential,
+    assert_json_contains, assert_rejected_as_too_large, assert_sent_all_but_big_events, big_event,
+    event_needing_escapes, fixture_event, fixture_events, fixture_events_in, fixtures, load_event,
+    FailingCredential, RecordingCredential, BIG_EVENT_ORG,
 };
 
 use crate::details::{

@@ -1,5 +1,6 @@
-//! Helpers adapter tests share: fixture loading, a JSON subset assertion, and
-//! credential providers that record or fail.
+//! Helpers adapter tests share: fixture loading, events over size limits and the checks
+//! of their rejection, a JSON subset assertion, and credential providers that record or
+//! fail.
 //!
 //! Test support: these panic on bad input (an unreadable fixture is a broken test).
 
@@ -7,7 +8,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::{CredentialError, CredentialErrorKind, CredentialProvider, Secret, SecurityEvent};
+use crate::details::{Blocked, PiiBlocked};
+use crate::{
+    CredentialError, CredentialErrorKind, CredentialProvider, EncodeError, Encoded, Ident, Secret,
+    SecurityEvent, Timestamp,
+};
 
 /// Reads and parses one event file. Panics naming the file when it cannot.
 pub fn load_event(path: &Path) -> Arc<SecurityEvent> {
@@ -63,6 +68,60 @@ pub fn event_needing_escapes(org_id: &str) -> Arc<SecurityEvent> {
         "details": {"iterations": 3, "window_seconds": 1, "action": "killed"},
     });
     Arc::new(SecurityEvent::from_json(&json.to_string()).expect("a valid event"))
+}
+
+/// The org of [`big_event`]s, so that a test can tell them apart from the others.
+pub const BIG_EVENT_ORG: &str = "org_big";
+
+/// A `dlp.pii_blocked` event of org [`BIG_EVENT_ORG`] whose details grow with `labels`
+/// (about 110 bytes each): for checks of size limits.
+pub fn big_event(labels: usize) -> Arc<SecurityEvent> {
+    let entities = (0..labels)
+        .map(|i| {
+            Ident::new(&format!("ENTITY_KIND_NUMBER_{i:04}_{}", "X".repeat(80)))
+                .expect("a valid identifier")
+        })
+        .collect();
+    let details = PiiBlocked {
+        entities_found: entities,
+        action: Blocked,
+        model: Ident::new("gpt-4.1").expect("a valid identifier"),
+    };
+    let event = SecurityEvent::builder(BIG_EVENT_ORG, "proj_big", details)
+        .timestamp(Timestamp::from_unix_millis(1_780_949_730_000).expect("a valid time"))
+        .build()
+        .expect("a valid event");
+    Arc::new(event)
+}
+
+/// Asserts that `encoded` rejected `count` events, each as [`EncodeError::TooLarge`] for
+/// the limit `limit` named with `what` in it, and reporting its own id and a size over
+/// the limit.
+pub fn assert_rejected_as_too_large(encoded: &Encoded, count: usize, limit: usize, what: &str) {
+    assert_eq!(encoded.rejected.len(), count, "{:?}", encoded.rejected);
+    for rejected in &encoded.rejected {
+        let EncodeError::TooLarge {
+            event_id,
+            size,
+            limit: named_limit,
+            what: named,
+        } = &rejected.reason;
+        assert_eq!(event_id, &rejected.event.event_id().to_string());
+        assert!(*size > limit, "{size} <= {limit}");
+        assert_eq!(*named_limit, limit);
+        assert!(named.contains(what), "{named}");
+    }
+}
+
+/// Asserts that `sent` holds exactly the events of `batch` but the [`big_event`]s, in
+/// order (the very same `Arc`s).
+pub fn assert_sent_all_but_big_events(sent: &[Arc<SecurityEvent>], batch: &[Arc<SecurityEvent>]) {
+    let expected: Vec<_> = batch
+        .iter()
+        .filter(|e| e.org_id().as_str() != BIG_EVENT_ORG)
+        .collect();
+    assert_eq!(sent.len(), expected.len());
+    assert!(sent.iter().zip(expected).all(|(a, b)| Arc::ptr_eq(a, b)));
 }
 
 /// Asserts that every field of `expected` appears in `actual` with the same value

@@ -196,15 +196,23 @@ mod tests {
     use super::*;
     use siem_core::testing::sample_events;
 
-    fn ev() -> Arc<SecurityEvent> {
-        Arc::new(sample_events().remove(0))
+    /// An event and its size as the queue counts it.
+    fn sized_event() -> (Arc<SecurityEvent>, usize) {
+        let event = Arc::new(sample_events().remove(0));
+        let size = event_size(&event);
+        (event, size)
+    }
+
+    /// A queue of at most `events` events and `bytes` bytes (its wake-up thresholds play
+    /// no part in these tests).
+    fn bounded(events: usize, bytes: usize) -> Queue {
+        Queue::new(events, bytes, 100, usize::MAX, Arc::new(Notify::new()))
     }
 
     #[test]
     fn bounds_by_count_and_bytes_and_closes() {
-        let e = ev();
-        let size = event_size(&e);
-        let q = Queue::new(3, size * 10, 100, usize::MAX, Arc::new(Notify::new()));
+        let (e, size) = sized_event();
+        let q = bounded(3, size * 10);
         for _ in 0..3 {
             q.push(e.clone(), size).unwrap();
         }
@@ -215,7 +223,7 @@ mod tests {
         let mut b = 0;
         assert_eq!(q.pop_into(&mut out, &mut b, 2, usize::MAX), 2);
         assert_eq!(q.level().events, 1);
-        let byte_bound = Queue::new(100, size * 2, 100, usize::MAX, Arc::new(Notify::new()));
+        let byte_bound = bounded(100, size * 2);
         byte_bound.push(e.clone(), size).unwrap();
         byte_bound.push(e.clone(), size).unwrap();
         assert_eq!(byte_bound.push(e.clone(), size), Err(PushError::Full));
@@ -230,15 +238,8 @@ mod tests {
 
     #[test]
     fn a_refused_event_comes_back_to_the_caller() {
-        let e = ev();
-        let size = event_size(&e);
-        let q = Queue::new(
-            1,
-            usize::MAX >> 30,
-            100,
-            usize::MAX,
-            Arc::new(Notify::new()),
-        );
+        let (e, size) = sized_event();
+        let q = bounded(1, usize::MAX >> 30);
         q.push_or_return(e.clone(), size).unwrap();
         let (error, back) = q.push_or_return(e.clone(), size).unwrap_err();
         assert_eq!(error, PushError::Full);
@@ -251,15 +252,8 @@ mod tests {
 
     #[test]
     fn pop_respects_the_byte_budget_but_takes_one() {
-        let e = ev();
-        let size = event_size(&e);
-        let q = Queue::new(
-            10,
-            usize::MAX >> 30,
-            100,
-            usize::MAX,
-            Arc::new(Notify::new()),
-        );
+        let (e, size) = sized_event();
+        let q = bounded(10, usize::MAX >> 30);
         for _ in 0..5 {
             q.push(e.clone(), size).unwrap();
         }

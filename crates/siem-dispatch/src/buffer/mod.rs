@@ -97,23 +97,15 @@ impl BufferPolicy {
         }
     }
 
-    /// Sets the bound in events.
-    #[must_use]
-    pub fn max_events(mut self, n: usize) -> Self {
-        self.max_events = n;
-        self
-    }
-    /// Sets the bound in bytes.
-    #[must_use]
-    pub fn max_bytes(mut self, n: usize) -> Self {
-        self.max_bytes = n;
-        self
-    }
-    /// Sets what happens when full.
-    #[must_use]
-    pub fn when_full(mut self, w: WhenFull) -> Self {
-        self.when_full = w;
-        self
+    setters! {
+        /// Sets the bound in events.
+        max_events: usize;
+
+        /// Sets the bound in bytes.
+        max_bytes: usize;
+
+        /// Sets what happens when full.
+        when_full: WhenFull;
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {

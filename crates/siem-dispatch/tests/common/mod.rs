@@ -1,8 +1,7 @@
-//! Test helpers: event generators, a scripted sink that records when it was called, and
-//! a log capture.
+//! Test helpers: event generators, a dispatcher with events queued, a scripted sink that
+//! records when it was called.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,7 +10,18 @@ use siem_core::testing::sample_events_for;
 use siem_core::{
     async_trait, Ack, DeliveryError, Encoded, EncodedRequest, ErrorDetail, SecurityEvent, SiemSink,
 };
+use siem_dispatch::{Dispatcher, OrgConfig, SinkConfig};
 use tokio::time::Instant;
+
+/// A dispatcher for one org, `org_a`, with one sink, `sink`, after `n` events of
+/// [`events`] for it were emitted.
+pub fn start_org_a(sink: SinkConfig, n: usize) -> Dispatcher {
+    let dispatcher = Dispatcher::start([OrgConfig::new("org_a").unwrap().sink(sink)]).unwrap();
+    for event in events("org_a", n) {
+        dispatcher.emit(event);
+    }
+    dispatcher
+}
 
 /// `n` events for `org`, cycling through every known type.
 pub fn events(org: &str, n: usize) -> Vec<SecurityEvent> {
@@ -144,34 +154,4 @@ impl SiemSink for ScriptSink {
 
 fn bytes_of(n: usize) -> bytes::Bytes {
     bytes::Bytes::from(vec![b'x'; n])
-}
-
-/// A `MakeWriter` that collects log lines.
-#[derive(Clone, Default)]
-pub struct LogCapture(pub Arc<Mutex<Vec<u8>>>);
-
-impl LogCapture {
-    pub fn lines(&self) -> Vec<String> {
-        String::from_utf8_lossy(&self.0.lock().unwrap())
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
-impl io::Write for LogCapture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
-    type Writer = LogCapture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
 }

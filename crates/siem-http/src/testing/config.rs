@@ -1,5 +1,5 @@
 //! Test helpers for adapter configuration: the sink tables of an example `siem.toml`,
-//! and canned [`HttpResponse`]s for response-classification unit tests.
+//! the JSON round trip of settings, and canned [`HttpResponse`]s for response-classification unit tests.
 
 use bytes::Bytes;
 
@@ -62,6 +62,36 @@ pub fn example_configs<C: serde::de::DeserializeOwned>(platform: &str) -> Vec<C>
                 .unwrap_or_else(|e| panic!("a {platform} sink of the example: {e}"))
         })
         .collect()
+}
+
+/// Asserts that every `platform` sink of the example configuration (see
+/// [`example_configs`]) is valid and posts over HTTPS, `url` giving the URL its settings
+/// send to (or an error, which fails the check).
+pub fn assert_example_configs_post_over_https<C, E>(
+    platform: &str,
+    url: impl Fn(C) -> Result<url::Url, E>,
+) where
+    C: serde::de::DeserializeOwned,
+    E: std::fmt::Debug,
+{
+    for config in example_configs::<C>(platform) {
+        let url = url(config).unwrap_or_else(|e| panic!("a {platform} sink of the example: {e:?}"));
+        assert_eq!(url.scheme(), "https", "{url}");
+    }
+}
+
+/// The settings `C` that the JSON text `json` holds, after asserting that writing them
+/// as JSON and reading that back gives the same settings (the settings are data). Panics
+/// when `json` does not deserialize.
+pub fn settings_from_json<C>(json: &str) -> C
+where
+    C: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let settings: C = serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+    let written = serde_json::to_string(&settings).expect("settings serialize");
+    let back: C = serde_json::from_str(&written).unwrap_or_else(|e| panic!("{written}: {e}"));
+    assert_eq!(back, settings, "{written}");
+    settings
 }
 
 /// A complete (not truncated) response with `status` and `body` and no `Retry-After`.

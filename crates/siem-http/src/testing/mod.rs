@@ -6,16 +6,21 @@
 //! it.
 //!
 //! - [`TestCa`]: a CA made up on the spot; issues server certificates.
+//! - [`HttpsServer`]: the one HTTPS server on 127.0.0.1 that every test endpoint runs on
+//!   (HTTP/1.1, HTTP/2 when negotiated, any async handler); the emulators use it directly.
 //! - [`TlsTestServer`]: `start` (own CA), `start_with_ca` (shared CA),
 //!   `start_untrusted` (a certificate the advertised CA did not issue). It records every
 //!   [`TestRequest`] and answers with the handler's [`TestResponse`], which can be
 //!   delayed, hang, redirect or stream an endless body.
-//! - [`gunzip`], [`plain_body`], [`render_requests`]: read encoded requests back.
-//! - [`example_sink_tables`], [`http_response`]: configuration and classification
-//!   test inputs.
-//! - [`check_tls`], [`check_transport`]: the TLS and transport checks of every adapter (CA
-//!   file trusted, another CA refused, an endless answer cut short, timeouts, redirects,
-//!   capped error text, credential failures, secrets kept out of text, conformance).
+//! - [`gunzip`], [`plain_body`], [`render_requests`], [`assert_gzip_of_plain`]: read
+//!   encoded requests back.
+//! - [`example_sink_tables`], [`settings_from_json`], [`http_response`]: configuration
+//!   and classification test inputs.
+//! - [`check_tls`], [`check_transport`], [`check_status_table`]: the TLS, transport and
+//!   status checks of every adapter (CA file trusted, another CA refused, an endless
+//!   answer cut short, timeouts, redirects, capped error text, credential failures,
+//!   secrets kept out of text, conformance, each answer's class, detail and credential
+//!   invalidation).
 //! - [`send_first`], [`outcome_class`] and the `assert_*` checks: what every sink's
 //!   send tests check the same way.
 
@@ -27,14 +32,17 @@ mod server;
 mod tls;
 
 pub use ca::{ServerCert, TestCa};
-pub use config::{example_configs, example_sink_tables, http_response, CLI_SINK_KEYS};
+pub use config::{
+    assert_example_configs_post_over_https, example_configs, example_sink_tables, http_response,
+    settings_from_json, CLI_SINK_KEYS,
+};
 pub use outcomes::{
     assert_message_cut_short, assert_secret_absent, assert_timed_out, outcome_class, send_first,
     OutcomeClass,
 };
-pub use requests::{gunzip, plain_body, render_requests};
-pub use server::{TestBody, TestRequest, TestResponse, TlsTestServer, HANG};
-pub use tls::{check_tls, check_transport, SinkSetup};
+pub use requests::{assert_gzip_of_plain, gunzip, plain_body, render_requests};
+pub use server::{HttpsServer, Listen, TestBody, TestRequest, TestResponse, TlsTestServer, HANG};
+pub use tls::{check_status_table, check_tls, check_transport, SinkSetup, StatusCase};
 
 /// The test CA or server could not be set up.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,5 +1,5 @@
-//! Reading encoded requests back in tests: gunzip, the plain body, and a readable
-//! rendering for snapshots.
+//! Reading encoded requests back in tests: gunzip, the plain body, the gzip check, and a
+//! readable rendering for snapshots.
 
 use std::fmt::Write as _;
 use std::io::Read as _;
@@ -23,6 +23,16 @@ pub fn plain_body(request: &EncodedRequest) -> String {
         request.body.to_vec()
     };
     String::from_utf8(bytes).unwrap_or_else(|e| panic!("body is not UTF-8: {e}"))
+}
+
+/// Asserts that `zipped` (encoded with gzip on) and `plain` (the same events, gzip off)
+/// carry the same bytes: the first request of each is flagged as encoded, decompresses to
+/// the other's body, and reports that body's length as its uncompressed length.
+pub fn assert_gzip_of_plain(zipped: &Encoded, plain: &Encoded) {
+    let (zipped, plain) = (&zipped.requests[0], &plain.requests[0]);
+    assert!(zipped.gzip && !plain.gzip);
+    assert_eq!(gunzip(&zipped.body), plain.body.to_vec());
+    assert_eq!(zipped.uncompressed_len, plain.body.len());
 }
 
 /// A readable, exact rendering of encoded requests (posted to `url`) for snapshots: per

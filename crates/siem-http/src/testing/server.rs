@@ -1,27 +1,31 @@
-//! An HTTPS server on 127.0.0.1 whose answers a test scripts with a closure.
+//! The HTTPS server every test endpoint runs on ([`HttpsServer`]), and on it a server
+//! whose answers a test scripts with a closure ([`TlsTestServer`]).
 
 use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
-use http_body_util::BodyExt as _;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use siem_core::Endpoint;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 use url::Url;
 
-use super::{ServerCert, TestCa, TestServerError};
+use super::{TestCa, TestServerError};
 
 /// How long [`TestResponse::hang`] waits before answering: longer than any test.
 pub const HANG: Duration = Duration::from_secs(24 * 60 * 60);
@@ -175,24 +179,16 @@ type Received = Arc<Mutex<Vec<TestRequest>>>;
 /// # Ok(()) }
 /// ```
 pub struct TlsTestServer {
-    endpoint: Endpoint,
+    server: HttpsServer,
     ca_pem: String,
     received: Received,
-    task: JoinHandle<()>,
 }
 
 impl fmt::Debug for TlsTestServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsTestServer")
-            .field("url", &self.endpoint.as_str())
+            .field("url", &self.server.endpoint.as_str())
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for TlsTestServer {
-    fn drop(&mut self) {
-        // Dropping the accept task drops its JoinSet, which aborts every connection.
-        self.task.abort();
     }
 }
 
@@ -212,8 +208,7 @@ impl TlsTestServer {
     where
         F: Fn(&TestRequest) -> TestResponse + Send + Sync + 'static,
     {
-        let cert = ca.issue_server_cert(&["127.0.0.1", "localhost"])?;
-        Self::serve(cert, ca.cert_pem().to_owned(), Arc::new(handler)).await
+        Self::serve(ca, ca.cert_pem().to_owned(), Arc::new(handler)).await
     }
 
     /// Starts a server that a client must refuse: its certificate is issued by one CA,
@@ -224,66 +219,40 @@ impl TlsTestServer {
     {
         let signer = TestCa::new("siem-connectors untrusted CA")?;
         let decoy = TestCa::new("siem-connectors test CA")?;
-        let cert = signer.issue_server_cert(&["127.0.0.1", "localhost"])?;
-        Self::serve(cert, decoy.cert_pem().to_owned(), Arc::new(handler)).await
+        Self::serve(&signer, decoy.cert_pem().to_owned(), Arc::new(handler)).await
     }
 
     async fn serve(
-        cert: ServerCert,
+        signer: &TestCa,
         ca_pem: String,
         handler: Handler,
     ) -> Result<Self, TestServerError> {
-        let tls = |e: rustls::Error| TestServerError::Tls {
-            reason: e.to_string(),
-        };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(tls)?
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![CertificateDer::from(cert.cert_der)],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_der)),
-            )
-            .map_err(tls)?;
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let acceptor = TlsAcceptor::from(Arc::new(config));
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .await
-            .map_err(|e| TestServerError::Bind {
-                reason: e.to_string(),
-            })?;
-        let addr = listener.local_addr().map_err(|e| TestServerError::Bind {
-            reason: e.to_string(),
-        })?;
-        let endpoint =
-            Endpoint::parse(&format!("https://{addr}/")).map_err(|e| TestServerError::Bind {
-                reason: e.to_string(),
-            })?;
         let received = Received::default();
-        let task = tokio::spawn(accept_loop(listener, acceptor, handler, received.clone()));
+        let recorder = received.clone();
+        let server = HttpsServer::start(signer, Listen::default(), move |request| {
+            handle(request, handler.clone(), recorder.clone())
+        })
+        .await?;
         Ok(Self {
-            endpoint,
+            server,
             ca_pem,
             received,
-            task,
         })
     }
 
     /// The base URL, e.g. `https://127.0.0.1:41234/`.
     pub fn url(&self) -> &Url {
-        self.endpoint.as_url()
+        self.server.endpoint.as_url()
     }
 
     /// The base URL as an [`Endpoint`].
     pub fn endpoint(&self) -> Endpoint {
-        self.endpoint.clone()
+        self.server.endpoint.clone()
     }
 
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
-        let port = self.endpoint.as_url().port().unwrap_or(443);
-        SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+        self.server.addr
     }
 
     /// The PEM of the CA to trust (for an untrusted server: a CA that did not issue its
@@ -300,45 +269,6 @@ impl TlsTestServer {
 
 fn lock(received: &Received) -> MutexGuard<'_, Vec<TestRequest>> {
     received.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    handler: Handler,
-    received: Received,
-) {
-    let mut connections = JoinSet::new();
-    loop {
-        while connections.try_join_next().is_some() {}
-        let Ok((tcp, _)) = listener.accept().await else {
-            // e.g. out of file descriptors: wait instead of spinning.
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
-        connections.spawn(serve_connection(
-            tcp,
-            acceptor.clone(),
-            handler.clone(),
-            received.clone(),
-        ));
-    }
-}
-
-async fn serve_connection(
-    tcp: TcpStream,
-    acceptor: TlsAcceptor,
-    handler: Handler,
-    received: Received,
-) {
-    // A client that refuses our certificate ends the handshake; nothing to serve then.
-    let Ok(tls) = acceptor.accept(tcp).await else {
-        return;
-    };
-    let service = service_fn(move |request| handle(request, handler.clone(), received.clone()));
-    let _ = hyper::server::conn::http1::Builder::new()
-        .serve_connection(TokioIo::new(tls), service)
-        .await;
 }
 
 async fn handle(
@@ -379,6 +309,208 @@ async fn handle(
         }
     }
     Ok(response)
+}
+
+/// Where and how an [`HttpsServer`] listens.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Listen {
+    /// The port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Offer HTTP/2 by ALPN (HTTP/1.1 is always offered).
+    pub http2: bool,
+}
+
+/// The server every test HTTPS endpoint runs on ([`TlsTestServer`] and `siem-testkit`'s
+/// emulators): `127.0.0.1`, a certificate for `127.0.0.1` and `localhost` from a given
+/// CA, HTTP/1.1 with keep-alive (and HTTP/2 when offered and negotiated), each request
+/// answered by an async handler. Stops, dropping every connection, when dropped.
+pub struct HttpsServer {
+    endpoint: Endpoint,
+    addr: SocketAddr,
+    connections: Arc<AtomicU64>,
+    task: JoinHandle<()>,
+}
+
+impl fmt::Debug for HttpsServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpsServer")
+            .field("url", &self.endpoint.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        // Dropping the accept task drops its JoinSet, which aborts every connection.
+        self.task.abort();
+    }
+}
+
+/// What a handler's errors convert to.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A handler's answer with its types erased, so that the connection code is not generic.
+type Answer = Pin<
+    Box<dyn Future<Output = Result<Response<UnsyncBoxBody<Bytes, Infallible>>, NoAnswer>> + Send>,
+>;
+
+/// A handler's error: the connection closes without an answer. (A concrete type: hyper
+/// cannot prove its bounds for a boxed error inside a spawned connection.)
+#[derive(Debug)]
+struct NoAnswer(BoxError);
+
+impl fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for NoAnswer {}
+type ErasedHandler = Arc<dyn Fn(Request<Incoming>) -> Answer + Send + Sync>;
+
+impl HttpsServer {
+    /// Binds `127.0.0.1` as `listen` says, with a certificate `ca` issues, and answers
+    /// every request with `handler`. A handler error closes the connection without an
+    /// answer (a reset, as the client sees it).
+    pub async fn start<F, Fut, B, E>(
+        ca: &TestCa,
+        listen: Listen,
+        handler: F,
+    ) -> Result<Self, TestServerError>
+    where
+        F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Response<B>, E>> + Send + 'static,
+        B: Body<Data = Bytes, Error = Infallible> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        let acceptor = tls_acceptor(ca, listen.http2)?;
+        let bind = |e: std::io::Error| TestServerError::Bind {
+            reason: e.to_string(),
+        };
+        // SO_REUSEADDR: a fixed port can be taken again right after a previous server on
+        // it stopped (its old connections may linger in TIME_WAIT).
+        let socket = TcpSocket::new_v4().map_err(bind)?;
+        socket.set_reuseaddr(true).map_err(bind)?;
+        socket
+            .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, listen.port)))
+            .map_err(bind)?;
+        let listener = socket.listen(1024).map_err(bind)?;
+        let addr = listener.local_addr().map_err(bind)?;
+        let endpoint =
+            Endpoint::parse(&format!("https://{addr}/")).map_err(|e| TestServerError::Bind {
+                reason: e.to_string(),
+            })?;
+        let handler: ErasedHandler = Arc::new(move |request| {
+            let answer = handler(request);
+            Box::pin(async move {
+                match answer.await {
+                    Ok(response) => Ok(response.map(BodyExt::boxed_unsync)),
+                    Err(e) => Err(NoAnswer(e.into())),
+                }
+            })
+        });
+        let connections = Arc::new(AtomicU64::new(0));
+        let task = tokio::spawn(accept_loop(
+            listener,
+            acceptor,
+            handler,
+            connections.clone(),
+        ));
+        Ok(Self {
+            endpoint,
+            addr,
+            connections,
+            task,
+        })
+    }
+
+    /// The base URL, e.g. `https://127.0.0.1:41234/`.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The address listened on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// TLS connections accepted so far (handshake completed): with keep-alive, far fewer
+    /// than requests.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+}
+
+fn tls_acceptor(ca: &TestCa, http2: bool) -> Result<TlsAcceptor, TestServerError> {
+    let cert = ca.issue_server_cert(&["127.0.0.1", "localhost"])?;
+    let tls = |e: rustls::Error| TestServerError::Tls {
+        reason: e.to_string(),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(tls)?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(cert.cert_der)],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_der)),
+        )
+        .map_err(tls)?;
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    handler: ErasedHandler,
+    accepted: Arc<AtomicU64>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        while connections.try_join_next().is_some() {}
+        let Ok((tcp, _)) = listener.accept().await else {
+            // e.g. out of file descriptors: wait instead of spinning.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        connections.spawn(serve_connection(
+            tcp,
+            acceptor.clone(),
+            handler.clone(),
+            accepted.clone(),
+        ));
+    }
+}
+
+async fn serve_connection(
+    tcp: TcpStream,
+    acceptor: TlsAcceptor,
+    handler: ErasedHandler,
+    accepted: Arc<AtomicU64>,
+) {
+    // A client that refuses our certificate ends the handshake; nothing to serve then.
+    let Ok(tls) = acceptor.accept(tcp).await else {
+        return;
+    };
+    accepted.fetch_add(1, Ordering::Relaxed);
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    let service = service_fn(move |request| handler(request));
+    let io = TokioIo::new(tls);
+    if h2 {
+        let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .serve_connection(io, service)
+            .await;
+    } else {
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(io, service)
+            .await;
+    }
 }
 
 /// A response body: all at once, or endless chunks.

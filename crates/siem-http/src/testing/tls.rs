@@ -3,10 +3,20 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use siem_core::{DeliveryError, Endpoint, SiemSink};
+use siem_core::testing::RecordingCredential;
+use siem_core::{DeliveryError, Endpoint, SecurityEvent, SiemSink};
 
-use super::{TestRequest, TestResponse, TlsTestServer};
+use super::{outcome_class, send_first, OutcomeClass, TestRequest, TestResponse, TlsTestServer};
+
+/// One event of every type, as sinks take them.
+fn sample_events() -> Vec<Arc<SecurityEvent>> {
+    siem_core::testing::sample_events()
+        .into_iter()
+        .map(Arc::new)
+        .collect()
+}
 
 /// Writes `pem` to a file of its own under the temporary directory.
 fn ca_file(server: &TlsTestServer, what: &str) -> PathBuf {
@@ -30,10 +40,7 @@ pub async fn check_tls<S: SiemSink>(
     answer: fn(&TestRequest) -> TestResponse,
     sink: impl Fn(Endpoint, PathBuf) -> S,
 ) {
-    let events: Vec<_> = siem_core::testing::sample_events()
-        .into_iter()
-        .map(Arc::new)
-        .collect();
+    let events = sample_events();
 
     let server = TlsTestServer::start(answer).await.expect("server");
     let trusted = sink(server.endpoint(), ca_file(&server, "trusted"));
@@ -77,13 +84,15 @@ pub struct SinkSetup {
     /// The credential to send.
     pub credential: Arc<dyn siem_core::CredentialProvider>,
     /// The request timeout to configure.
-    pub request_timeout: std::time::Duration,
+    pub request_timeout: Duration,
 }
 
-/// Starts a server answering every request with `response` and builds a sink for it.
+/// Starts a server answering every request with `response` and builds a sink for it that
+/// gives up on a request after `request_timeout`.
 async fn serve<S>(
     response: TestResponse,
     credential: Arc<dyn siem_core::CredentialProvider>,
+    request_timeout: Duration,
     sink: &impl Fn(SinkSetup) -> S,
 ) -> (TlsTestServer, S) {
     let server = TlsTestServer::start(move |_| response.clone())
@@ -93,11 +102,67 @@ async fn serve<S>(
         endpoint: server.endpoint(),
         ca_file: ca_file(&server, "faults"),
         credential,
-        request_timeout: std::time::Duration::from_millis(300),
+        request_timeout,
     };
     let built = sink(setup);
     (server, built)
 }
+
+/// Short, so that the hang check is quick; every other answer comes at once.
+const TRANSPORT_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// One row of a status table: the platform's answer (status, body, `Retry-After`), then
+/// what the sink must make of it (outcome class, the platform's error code, a fragment of
+/// the error message).
+pub type StatusCase<'a> = (
+    u16,
+    &'a str,
+    Option<&'a str>,
+    OutcomeClass,
+    Option<&'a str>,
+    &'a str,
+);
+
+/// Checks how a sink maps each answer of `cases`, each from a real HTTPS server, with
+/// `sink` building it as for [`check_transport`]: the outcome class (and on success the
+/// status), the error detail's status, code and message, and that the credential is
+/// invalidated exactly when the platform rejected it.
+pub async fn check_status_table<S: SiemSink>(
+    cases: &[StatusCase<'_>],
+    sink: impl Fn(SinkSetup) -> S,
+) {
+    const SECRET: &str = "status-table-s3cret";
+    let events = sample_events();
+    for &(status, body, retry_after, expected, code, message) in cases {
+        let mut answer = TestResponse::new(status).body(body.to_owned());
+        if let Some(value) = retry_after {
+            answer = answer.header("Retry-After", value);
+        }
+        let credential = RecordingCredential::new(SECRET);
+        let (_server, sink) = serve(answer, credential.clone(), STATUS_TIMEOUT, &sink).await;
+        let result = send_first(&sink, &events).await;
+        let what = format!("{status} {body}: {result:?}");
+        assert_eq!(outcome_class(&result), expected, "{what}");
+        match &result {
+            Ok(ack) => assert_eq!(ack.status, status, "{what}"),
+            Err(e) => {
+                let detail = e.detail().unwrap();
+                assert_eq!(detail.status, Some(status), "{what}");
+                assert_eq!(detail.code.as_deref(), code, "{what}");
+                assert!(detail.message.contains(message), "{what}");
+            }
+        }
+        let invalidated = credential.invalidated();
+        if expected == OutcomeClass::Credentials {
+            assert_eq!(invalidated, [SECRET], "{what}");
+        } else {
+            assert!(invalidated.is_empty(), "{what}");
+        }
+    }
+}
+
+/// Long enough for a loaded machine; no status case waits.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Checks what every sink does the same way whatever the platform, against a real HTTPS
 /// server: `ok` is the platform's success answer, `path` the path requests go to.
@@ -113,24 +178,22 @@ pub async fn check_transport<S: SiemSink + std::fmt::Debug>(
     path: &str,
     sink: impl Fn(SinkSetup) -> S,
 ) {
-    use siem_core::testing::{conformance, FailingCredential, RecordingCredential};
+    use siem_core::testing::{conformance, FailingCredential};
 
-    use super::{assert_message_cut_short, assert_secret_absent, assert_timed_out, send_first};
+    use super::{assert_message_cut_short, assert_secret_absent, assert_timed_out};
 
     const SECRET: &str = "transport-check-s3cret-0d6f3b2a";
-    let events: Vec<_> = siem_core::testing::sample_events()
-        .into_iter()
-        .map(Arc::new)
-        .collect();
+    let events = sample_events();
     let credential =
         || -> Arc<dyn siem_core::CredentialProvider> { RecordingCredential::new(SECRET) };
 
-    let (_server, hung) = serve(TestResponse::hang(), credential(), &sink).await;
+    let (_server, hung) = serve(TestResponse::hang(), credential(), TRANSPORT_TIMEOUT, &sink).await;
     assert_timed_out(&send_first(&hung, &events).await);
 
     let (server, redirected) = serve(
         TestResponse::redirect("https://127.0.0.1:9/elsewhere"),
         credential(),
+        TRANSPORT_TIMEOUT,
         &sink,
     )
     .await;
@@ -144,10 +207,16 @@ pub async fn check_transport<S: SiemSink + std::fmt::Debug>(
     assert_eq!(received[0].path, path);
 
     let huge = TestResponse::new(500).body("E".repeat(4 * 1024 * 1024));
-    let (_server, cut) = serve(huge, credential(), &sink).await;
+    let (_server, cut) = serve(huge, credential(), TRANSPORT_TIMEOUT, &sink).await;
     assert_message_cut_short(&send_first(&cut, &events).await);
 
-    let (server, failing) = serve(ok.clone(), Arc::new(FailingCredential), &sink).await;
+    let (server, failing) = serve(
+        ok.clone(),
+        Arc::new(FailingCredential),
+        TRANSPORT_TIMEOUT,
+        &sink,
+    )
+    .await;
     let err = send_first(&failing, &events).await.unwrap_err();
     assert!(matches!(err, DeliveryError::Credentials(_)), "{err:?}");
     assert!(err.to_string().contains("env:MISSING_TOKEN"));
@@ -155,7 +224,7 @@ pub async fn check_transport<S: SiemSink + std::fmt::Debug>(
 
     // A platform (or proxy) that echoes the credential back in its error text.
     let echo = TestResponse::new(403).body(format!("invalid credential {SECRET}"));
-    let (_server, echoed) = serve(echo, credential(), &sink).await;
+    let (_server, echoed) = serve(echo, credential(), TRANSPORT_TIMEOUT, &sink).await;
     let report = echoed.deliver(&events).await;
     let err = report.error.clone().unwrap();
     assert_secret_absent(
@@ -170,7 +239,7 @@ pub async fn check_transport<S: SiemSink + std::fmt::Debug>(
     );
     assert!(err.to_string().contains("[REDACTED]"), "{err}");
 
-    let (_server, good) = serve(ok, credential(), &sink).await;
+    let (_server, good) = serve(ok, credential(), TRANSPORT_TIMEOUT, &sink).await;
     conformance::check_encoding(&good).unwrap();
     conformance::check_delivery(&good, Some(&siem_core::Secret::new(SECRET)))
         .await

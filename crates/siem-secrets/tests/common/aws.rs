@@ -57,3 +57,23 @@ pub fn aws_error(status: u16, error_type: &str, message: &str) -> ResponseTempla
 pub async fn requests(server: &MockServer) -> usize {
     server.received_requests().await.unwrap_or_default().len()
 }
+
+/// Mounts on `server` the answers to `GetSecretValue` for `secret_id`: `first` for the
+/// first `times` calls, then `then` for every later one.
+pub async fn answer_first_then(
+    server: &MockServer,
+    secret_id: &str,
+    (first, times): (ResponseTemplate, u64),
+    then: ResponseTemplate,
+) {
+    get_secret_value(secret_id)
+        .respond_with(first)
+        .up_to_n_times(times)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    get_secret_value(secret_id)
+        .respond_with(then)
+        .mount(server)
+        .await;
+}

@@ -2,39 +2,19 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
-use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use siem_core::testing::LogCapture;
 use siem_core::{async_trait, CredentialError, CredentialErrorKind, CredentialProvider, Secret};
 use tokio::sync::Semaphore;
 
 #[cfg(feature = "aws")]
 pub mod aws;
 
-/// Everything `tracing` wrote while the guard lives (this thread only).
-#[derive(Clone, Default)]
-pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl LogBuffer {
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Captures every `tracing` event at `TRACE` and above on this thread.
-pub fn capture_logs() -> (tracing::subscriber::DefaultGuard, LogBuffer) {
-    let buffer = LogBuffer::default();
+pub fn capture_logs() -> (tracing::subscriber::DefaultGuard, LogCapture) {
+    let buffer = LogCapture::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)

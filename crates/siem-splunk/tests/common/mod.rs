@@ -1,9 +1,20 @@
 //! This crate's test prelude: the generic helpers from `siem_core::testing` (fixtures,
-//! credentials) and `siem_http::testing` (reading requests back).
-#![allow(unused_imports)] // each test binary uses a different part
+//! credentials) and `siem_http::testing` (reading requests back), and the options the
+//! encoder and snapshot tests start from.
+#![allow(unused_imports, dead_code)] // each test binary uses a different part
 
 pub use siem_core::testing::{
-    assert_json_contains, fixture_event, fixture_events, fixtures, load_event, FailingCredential,
-    RecordingCredential,
+    assert_json_contains, assert_rejected_as_too_large, assert_sent_all_but_big_events, big_event,
+    fixture_event, fixture_events, fixtures, load_event, FailingCredential, RecordingCredential,
 };
-pub use siem_http::testing::{gunzip, plain_body, render_requests};
+pub use siem_http::testing::{assert_gzip_of_plain, gunzip, plain_body, render_requests};
+
+use siem_core::Endpoint;
+use siem_splunk::{SplunkConfig, SplunkOptions};
+
+/// The options of the test configuration, changed by `f`.
+pub fn opts(f: impl FnOnce(&mut SplunkConfig)) -> SplunkOptions {
+    let mut c = SplunkConfig::new(Endpoint::parse("https://splunk.example.com:8088").unwrap());
+    f(&mut c);
+    c.sink_options().unwrap()
+}

@@ -131,6 +131,36 @@ pub fn sentinel_body(events: &[SecurityEvent]) -> String {
     Value::Array(events.iter().map(sentinel_record).collect()).to_string()
 }
 
+/// `emulator`, and a client trusting its CA (`ca_pem` of it).
+pub fn with_client<E>(emulator: E, ca_pem: impl Fn(&E) -> &str) -> (E, reqwest::Client) {
+    let client = client(ca_pem(&emulator));
+    (emulator, client)
+}
+
+/// Sends `request`, with the header `name: value` when there is a value; the answer's
+/// status and JSON body.
+pub async fn send_json_with(
+    request: reqwest::RequestBuilder,
+    name: &str,
+    value: Option<&str>,
+) -> (u16, Value) {
+    match value {
+        Some(value) => send_json(request.header(name, value)).await,
+        None => send_json(request).await,
+    }
+}
+
+/// Sends `request`; the answer's status.
+pub async fn send_status(request: reqwest::RequestBuilder) -> u16 {
+    request.send().await.unwrap().status().as_u16()
+}
+
+/// Sends `request`; the answer's status and JSON body (see [`json_of`]).
+pub async fn send_json(request: reqwest::RequestBuilder) -> (u16, Value) {
+    json_of(request.send().await.unwrap()).await
+}
+
+/// The status and JSON body (`null` when empty) of `response`.
 pub async fn json_of(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
