@@ -6,6 +6,7 @@
 //! ([`build_orgs`]) checks the rest (CA files parsed, delivery policies) and resolves
 //! credential references, or puts placeholders in their place ([`Credentials`]). Errors
 //! name the file, line and column, the org, the sink and the field.
+#![warn(missing_docs)]
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -33,8 +34,10 @@ pub enum Platform {
 }
 
 impl Platform {
+    /// Every platform, in the order errors list them.
     pub const ALL: [Platform; 3] = [Platform::Splunk, Platform::Datadog, Platform::Sentinel];
 
+    /// The name used in configuration (`splunk`, `datadog`, `sentinel`).
     pub fn as_str(self) -> &'static str {
         match self {
             Platform::Splunk => "splunk",
@@ -177,29 +180,37 @@ impl From<ConfigError> for ConfigErrors {
 /// A loaded, checked configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The file it was read from.
     pub file: PathBuf,
     /// Where disk buffers live (relative paths are relative to the file).
     pub data_dir: Option<PathBuf>,
+    /// The organizations, in file order.
     pub orgs: Vec<OrgSection>,
 }
 
 /// One `[[org]]`.
 #[derive(Debug, Clone)]
 pub struct OrgSection {
+    /// The organization id (the routing key).
     pub id: String,
+    /// Its sinks, in file order.
     pub sinks: Vec<SinkSection>,
 }
 
 /// One `[[org.sink]]`.
 #[derive(Debug, Clone)]
 pub struct SinkSection {
+    /// The sink's name, unique in its organization.
     pub name: String,
+    /// The event types it receives.
     pub events: EventFilter,
     /// The HEC token, Datadog API key or static Sentinel bearer token.
     pub token: Option<SecretRef>,
     /// Sentinel's Entra ID client secret.
     pub client_secret: Option<SecretRef>,
+    /// Batching, retry, buffer and breaker settings.
     pub delivery: DeliveryOverrides,
+    /// The platform and its fields.
     pub platform: PlatformSection,
     /// Where the sink and each of its keys are in the file, for errors found after
     /// loading (when its sink is built).
@@ -238,12 +249,16 @@ impl SinkSection {
 /// The platform fields of a sink.
 #[derive(Debug, Clone)]
 pub enum PlatformSection {
+    /// A Splunk HEC sink.
     Splunk(siem_splunk::SplunkConfig),
+    /// A Datadog Logs sink.
     Datadog(siem_datadog::DatadogConfig),
+    /// A Microsoft Sentinel sink.
     Sentinel(siem_sentinel::SentinelConfig),
 }
 
 impl PlatformSection {
+    /// The platform of the section.
     pub fn platform(&self) -> Platform {
         match self {
             PlatformSection::Splunk(_) => Platform::Splunk,

@@ -14,6 +14,7 @@
 //! let report = server.shutdown().await;                      // drains as `forward` does
 //! # Ok(()) }
 //! ```
+#![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod api;
