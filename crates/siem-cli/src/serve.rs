@@ -38,7 +38,7 @@ pub struct ServeArgs {
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// Database: sqlite://path or postgres://user:pass@host/db (several instances may share
-    /// one PostgreSQL database). Default: sqlite://<data-dir>/siem.db.
+    /// one PostgreSQL database). Default: `sqlite://<data-dir>/siem.db`.
     #[arg(long, env = "SIEM_DATABASE_URL")]
     database_url: Option<String>,
     /// Folder for the embedded database, local secrets and disk buffers.
@@ -47,11 +47,11 @@ pub struct ServeArgs {
     /// Where connector tokens are written.
     #[arg(long, value_enum, default_value_t = SecretsArg::Local)]
     secrets: SecretsArg,
-    /// The secret file of --secrets local (default <data-dir>/secrets.json); instances
+    /// The secret file of --secrets local (default `<data-dir>/secrets.json`); instances
     /// sharing a database must share it (or use --secrets aws).
     #[arg(long)]
     secrets_file: Option<PathBuf>,
-    /// Prefix of secret names: <prefix><org>/<connector>.
+    /// Prefix of secret names: `<prefix><org>/<connector>`.
     #[arg(long, default_value = siem_server::secrets::DEFAULT_PREFIX)]
     secret_prefix: String,
     /// Largest request body in bytes (uncompressed for gzip ingest).
