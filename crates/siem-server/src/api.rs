@@ -186,6 +186,12 @@ fn json_body(bytes: &[u8]) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))
 }
 
+/// A JSON body of a fixed shape, or a 400 that shows the shape expected.
+fn body_as<T: serde::de::DeserializeOwned>(bytes: &[u8], expected: &str) -> Result<T, ApiError> {
+    serde_json::from_value(json_body(bytes)?)
+        .map_err(|e| ApiError::BadRequest(format!("expected {expected}: {e}")))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewOrg {
@@ -199,8 +205,7 @@ async fn create_org(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     super_admin(&app, &headers, peer).await?;
-    let NewOrg { id } = serde_json::from_value(json_body(&body)?)
-        .map_err(|e| ApiError::BadRequest(format!("expected {{\"id\": \"org_…\"}}: {e}")))?;
+    let NewOrg { id } = body_as(&body, r#"{"id": "org_…"}"#)?;
     check_org_id(&id)?;
     let status = match app.store.create_org(&id).await? {
         Inserted::Created => StatusCode::CREATED,
@@ -235,11 +240,7 @@ async fn create_token(
 ) -> Result<Response, ApiError> {
     super_admin(&app, &headers, peer).await?;
     check_org_id(&org)?;
-    let NewToken { role } = serde_json::from_value(json_body(&body)?).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "expected {{\"role\": \"admin\"}} or {{\"role\": \"ingest\"}}: {e}"
-        ))
-    })?;
+    let NewToken { role } = body_as(&body, r#"{"role": "admin"} or {"role": "ingest"}"#)?;
     app.store.create_org(&org).await?;
     let token = auth::new_token();
     app.store

@@ -23,14 +23,7 @@ async fn crud(server: &Server, org: &str) {
     // Step 2 before saving: an http:// endpoint is refused with the CLI's words.
     let mut bad = splunk_body("splunk-prod", &emulator);
     bad["endpoint"] = json!("http://splunk.example.com:8088");
-    let (status, body) = api
-        .call(
-            Method::POST,
-            &format!("{base}/test"),
-            Some(&admin),
-            Some(&bad),
-        )
-        .await;
+    let (status, body) = api.post(&format!("{base}/test"), &admin, Some(&bad)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["errors"][0]["field"], "endpoint");
     assert!(body["errors"][0]["message"]
@@ -40,14 +33,7 @@ async fn crud(server: &Server, org: &str) {
 
     // Step 3: the test event of the unsaved body arrives.
     let good = splunk_body("splunk-prod", &emulator);
-    let (status, verdict) = api
-        .call(
-            Method::POST,
-            &format!("{base}/test"),
-            Some(&admin),
-            Some(&good),
-        )
-        .await;
+    let (status, verdict) = api.post(&format!("{base}/test"), &admin, Some(&good)).await;
     assert_eq!(status, StatusCode::OK, "{verdict}");
     assert_eq!(verdict["delivered"], true, "{verdict}");
     assert_eq!(emulator.received().len(), 1);
@@ -57,12 +43,7 @@ async fn crud(server: &Server, org: &str) {
     let mut wrong = good.clone();
     wrong["token"] = json!("not-the-hec-token");
     let (_, verdict) = api
-        .call(
-            Method::POST,
-            &format!("{base}/test"),
-            Some(&admin),
-            Some(&wrong),
-        )
+        .post(&format!("{base}/test"), &admin, Some(&wrong))
         .await;
     assert_eq!(verdict["delivered"], false);
     assert_eq!(verdict["status"], 403, "{verdict}");
@@ -72,28 +53,19 @@ async fn crud(server: &Server, org: &str) {
     );
 
     // Save; the answer never holds the token.
-    let (status, created) = api
-        .call(Method::POST, &base, Some(&admin), Some(&good))
-        .await;
+    let (status, created) = api.post(&base, &admin, Some(&good)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert!(!created.to_string().contains(HEC_TOKEN));
     assert_eq!(created["secret_fields"], json!(["token"]));
-    let (status, _) = api
-        .call(Method::POST, &base, Some(&admin), Some(&good))
-        .await;
+    let (status, _) = api.post(&base, &admin, Some(&good)).await;
     assert_eq!(status, StatusCode::CONFLICT);
 
     // Listed, with status; the saved connector's test event arrives too.
-    let (_, list) = api.call(Method::GET, &base, Some(&admin), None).await;
+    let (_, list) = api.get(&base, &admin, None).await;
     assert_eq!(list["connectors"][0]["name"], "splunk-prod");
     assert!(!list.to_string().contains(HEC_TOKEN));
     let (status, verdict) = api
-        .call(
-            Method::POST,
-            &format!("{base}/splunk-prod/test"),
-            Some(&admin),
-            None,
-        )
+        .post(&format!("{base}/splunk-prod/test"), &admin, None)
         .await;
     assert_eq!(
         (status, verdict["delivered"].clone()),
@@ -123,43 +95,21 @@ async fn crud(server: &Server, org: &str) {
     update.as_object_mut().unwrap().remove("token");
     update["sourcetype"] = json!("aisg:updated");
     let (status, updated) = api
-        .call(
-            Method::PUT,
-            &format!("{base}/splunk-prod"),
-            Some(&admin),
-            Some(&update),
-        )
+        .put(&format!("{base}/splunk-prod"), &admin, Some(&update))
         .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["sourcetype"], "aisg:updated");
     let (_, verdict) = api
-        .call(
-            Method::POST,
-            &format!("{base}/splunk-prod/test"),
-            Some(&admin),
-            None,
-        )
+        .post(&format!("{base}/splunk-prod/test"), &admin, None)
         .await;
     assert_eq!(verdict["delivered"], true, "{verdict}");
 
     // Delete.
     let (status, _) = api
-        .call(
-            Method::DELETE,
-            &format!("{base}/splunk-prod"),
-            Some(&admin),
-            None,
-        )
+        .delete(&format!("{base}/splunk-prod"), &admin, None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = api
-        .call(
-            Method::GET,
-            &format!("{base}/splunk-prod"),
-            Some(&admin),
-            None,
-        )
-        .await;
+    let (status, _) = api.get(&format!("{base}/splunk-prod"), &admin, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -173,10 +123,9 @@ async fn crud_on_sqlite_keeps_tokens_out_of_the_database() {
     let admin = api.token("org_acme", "admin").await;
     let emulator = splunk_emulator().await;
     let (status, _) = api
-        .call(
-            Method::POST,
+        .post(
             "/api/v1/orgs/org_acme/connectors",
-            Some(&admin),
+            &admin,
             Some(&splunk_body("kept", &emulator)),
         )
         .await;
@@ -243,10 +192,9 @@ async fn a_change_made_by_one_instance_applies_on_another_sharing_postgres() {
     let admin = api_a.token(&org, "admin").await;
     let emulator = splunk_emulator().await;
     let (status, _) = api_a
-        .call(
-            Method::POST,
+        .post(
             &format!("/api/v1/orgs/{org}/connectors"),
-            Some(&admin),
+            &admin,
             Some(&splunk_body("shared", &emulator)),
         )
         .await;
@@ -284,12 +232,7 @@ async fn organizations_cannot_see_or_touch_each_other() {
     let emulator = splunk_emulator().await;
     let body = splunk_body("splunk-prod", &emulator);
     let (status, _) = api
-        .call(
-            Method::POST,
-            "/api/v1/orgs/org_acme/connectors",
-            Some(&acme),
-            Some(&body),
-        )
+        .post("/api/v1/orgs/org_acme/connectors", &acme, Some(&body))
         .await;
     assert_eq!(status, StatusCode::CREATED);
 
@@ -358,10 +301,9 @@ async fn organizations_cannot_see_or_touch_each_other() {
     }
     // Organization and token creation: the bootstrap token only.
     let (status, _) = api
-        .call(
-            Method::POST,
+        .post(
             "/api/v1/orgs/org_acme/tokens",
-            Some(&acme),
+            &acme,
             Some(&json!({"role": "admin"})),
         )
         .await;
@@ -390,12 +332,7 @@ async fn organizations_cannot_see_or_touch_each_other() {
         .contains("not this token's organization"));
     // Nothing of org_acme changed, and nothing reached its SIEM from org_other.
     let (status, _) = api
-        .call(
-            Method::GET,
-            "/api/v1/orgs/org_acme/connectors/splunk-prod",
-            Some(&acme),
-            None,
-        )
+        .get("/api/v1/orgs/org_acme/connectors/splunk-prod", &acme, None)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(emulator.received().is_empty());
@@ -437,12 +374,7 @@ async fn server_paths_are_refused_and_bad_lines_named() {
     body["ca_file"] = json!("/etc/ssl/private/key.pem");
     body["dead_letter"] = json!("/etc/cron.d/x");
     let (status, answer) = api
-        .call(
-            Method::POST,
-            "/api/v1/orgs/org_acme/connectors",
-            Some(&admin),
-            Some(&body),
-        )
+        .post("/api/v1/orgs/org_acme/connectors", &admin, Some(&body))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let fields: Vec<&str> = answer["errors"]
@@ -457,22 +389,16 @@ async fn server_paths_are_refused_and_bad_lines_named() {
     let mut body = splunk_body("s", &emulator);
     body["sourcetyp"] = json!("x");
     let (status, answer) = api
-        .call(
-            Method::POST,
-            "/api/v1/orgs/org_acme/connectors",
-            Some(&admin),
-            Some(&body),
-        )
+        .post("/api/v1/orgs/org_acme/connectors", &admin, Some(&body))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(answer.to_string().contains("sourcetyp"), "{answer}");
 
     // Ingest: bad lines by number, the rest accepted.
     let (status, _) = api
-        .call(
-            Method::POST,
+        .post(
             "/api/v1/orgs/org_acme/connectors",
-            Some(&admin),
+            &admin,
             Some(&splunk_body("s", &emulator)),
         )
         .await;
@@ -506,12 +432,7 @@ async fn ingest_beside_a_hung_siem_keeps_answering_and_delivering() {
         // holds ingest until the circuit opens: README, "The connector service").
         body["buffer"] = json!({ "type": "memory", "when_full": "drop_newest" });
         let (status, answer) = api
-            .call(
-                Method::POST,
-                "/api/v1/orgs/org_acme/connectors",
-                Some(&admin),
-                Some(&body),
-            )
+            .post("/api/v1/orgs/org_acme/connectors", &admin, Some(&body))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{answer}");
     }
@@ -561,10 +482,9 @@ async fn reconfiguration_under_load_loses_and_misroutes_nothing() {
         let admin = api.token(org, "admin").await;
         let emulator = splunk_emulator().await;
         let (status, _) = api
-            .call(
-                Method::POST,
+            .post(
                 &format!("/api/v1/orgs/{org}/connectors"),
-                Some(&admin),
+                &admin,
                 Some(&splunk_body("main", &emulator)),
             )
             .await;
@@ -599,10 +519,9 @@ async fn reconfiguration_under_load_loses_and_misroutes_nothing() {
             body.as_object_mut().unwrap().remove("token");
             body["sourcetype"] = json!(format!("aisg:round{round}"));
             let (status, answer) = api
-                .call(
-                    Method::PUT,
+                .put(
                     &format!("/api/v1/orgs/{org}/connectors/main"),
-                    Some(&admins[i]),
+                    &admins[i],
                     Some(&body),
                 )
                 .await;
@@ -651,10 +570,9 @@ async fn plain_http_is_refused_off_loopback_and_the_openapi_is_served() {
     assert_eq!(status, StatusCode::OK);
     let admin = api.token("org_acme", "admin").await;
     let emulator = splunk_emulator().await;
-    api.call(
-        Method::POST,
+    api.post(
         "/api/v1/orgs/org_acme/connectors",
-        Some(&admin),
+        &admin,
         Some(&splunk_body("m", &emulator)),
     )
     .await;
@@ -684,10 +602,9 @@ async fn ingest_takes_gzip_and_json_arrays_and_caps_bodies() {
     let api = Api::new(&server);
     let admin = api.token("org_acme", "admin").await;
     let emulator = splunk_emulator().await;
-    api.call(
-        Method::POST,
+    api.post(
         "/api/v1/orgs/org_acme/connectors",
-        Some(&admin),
+        &admin,
         Some(&splunk_body("s", &emulator)),
     )
     .await;

@@ -12,7 +12,7 @@ mod support;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 use siem_secrets::sdk::aws_sdk_secretsmanager as sm;
 use siem_server::{SecretsBackend, Server};
@@ -87,12 +87,7 @@ async fn connector_tokens_live_in_secrets_manager() {
     let base = "/api/v1/orgs/org_acme/connectors";
 
     let (status, created) = api
-        .call(
-            Method::POST,
-            base,
-            Some(&admin),
-            Some(&splunk_body("splunk-prod", &emulator)),
-        )
+        .post(base, &admin, Some(&splunk_body("splunk-prod", &emulator)))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let name = "aisg/siem/org_acme/splunk-prod";
@@ -122,12 +117,7 @@ async fn connector_tokens_live_in_secrets_manager() {
 
     // The running sink reads its token from Secrets Manager.
     let (_, verdict) = api
-        .call(
-            Method::POST,
-            &format!("{base}/splunk-prod/test"),
-            Some(&admin),
-            None,
-        )
+        .post(&format!("{base}/splunk-prod/test"), &admin, None)
         .await;
     assert_eq!(verdict["delivered"], true, "{verdict}");
 
@@ -135,12 +125,7 @@ async fn connector_tokens_live_in_secrets_manager() {
     let mut rotated = splunk_body("splunk-prod", &emulator);
     rotated["token"] = json!("rotated-token-value");
     let (status, _) = api
-        .call(
-            Method::PUT,
-            &format!("{base}/splunk-prod"),
-            Some(&admin),
-            Some(&rotated),
-        )
+        .put(&format!("{base}/splunk-prod"), &admin, Some(&rotated))
         .await;
     assert_eq!(status, StatusCode::OK);
     let value = client
@@ -154,12 +139,7 @@ async fn connector_tokens_live_in_secrets_manager() {
         .unwrap()
         .contains("rotated-token-value"));
     let (_, verdict) = api
-        .call(
-            Method::POST,
-            &format!("{base}/splunk-prod/test"),
-            Some(&admin),
-            None,
-        )
+        .post(&format!("{base}/splunk-prod/test"), &admin, None)
         .await;
     assert_eq!(
         verdict["delivered"], false,
@@ -169,12 +149,7 @@ async fn connector_tokens_live_in_secrets_manager() {
 
     // Delete schedules the secret's deletion.
     let (status, _) = api
-        .call(
-            Method::DELETE,
-            &format!("{base}/splunk-prod"),
-            Some(&admin),
-            None,
-        )
+        .delete(&format!("{base}/splunk-prod"), &admin, None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let described = client

@@ -228,19 +228,7 @@ fn serve_run(
                         .build();
                     let mut times = Vec::new();
                     for (org, body) in bodies.iter().skip(k).step_by(CONNECTIONS) {
-                        let sent = Instant::now();
-                        let response = agent
-                            .post(url)
-                            .set("authorization", &format!("Bearer {}", ingests[*org]))
-                            .set("content-type", "application/x-ndjson")
-                            .send_string(body)
-                            .map_err(|e| format!("POST /api/v1/events: {e}"))?;
-                        let mut answer = String::new();
-                        response
-                            .into_reader()
-                            .read_to_string(&mut answer)
-                            .map_err(|e| e.to_string())?;
-                        times.push(sent.elapsed().as_secs_f64() * 1000.0);
+                        times.push(post(&agent, url, &ingests[*org], body)?);
                     }
                     Ok(times)
                 })
@@ -271,19 +259,7 @@ fn serve_run(
     for (i, (org, body)) in bodies.iter().take(PACED_BODIES).enumerate() {
         let due = start + Duration::from_secs_f64(i as f64 / PACED_BODIES_PER_S);
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        let sent = Instant::now();
-        let response = agent
-            .post(&url)
-            .set("authorization", &format!("Bearer {}", ingests[*org]))
-            .set("content-type", "application/x-ndjson")
-            .send_string(body)
-            .map_err(|e| format!("POST /api/v1/events: {e}"))?;
-        let mut answer = String::new();
-        response
-            .into_reader()
-            .read_to_string(&mut answer)
-            .map_err(|e| e.to_string())?;
-        paced.push(sent.elapsed().as_secs_f64() * 1000.0);
+        paced.push(post(&agent, &url, &ingests[*org], body)?);
     }
     let paced_events: u64 = bodies
         .iter()
@@ -320,6 +296,23 @@ struct ServeRun {
     paced: Vec<f64>,
     got: u64,
     expected: u64,
+}
+
+/// Posts one NDJSON body and reads the whole answer; returns the response time in ms.
+fn post(agent: &ureq::Agent, url: &str, token: &str, body: &str) -> Result<f64, String> {
+    let sent = Instant::now();
+    let response = agent
+        .post(url)
+        .set("authorization", &format!("Bearer {token}"))
+        .set("content-type", "application/x-ndjson")
+        .send_string(body)
+        .map_err(|e| format!("POST /api/v1/events: {e}"))?;
+    let mut answer = String::new();
+    response
+        .into_reader()
+        .read_to_string(&mut answer)
+        .map_err(|e| e.to_string())?;
+    Ok(sent.elapsed().as_secs_f64() * 1000.0)
 }
 
 fn quantile(mut v: Vec<f64>, q: f64) -> Option<f64> {

@@ -95,6 +95,27 @@ impl Api {
         (status, value)
     }
 
+    pub async fn get(&self, path: &str, token: &str, body: Option<&Value>) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), body).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Option<&Value>) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), body).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Option<&Value>) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(token), body).await
+    }
+
+    pub async fn delete(
+        &self,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), body).await
+    }
+
     pub async fn post_events(&self, token: &str, ndjson: String) -> (StatusCode, Value) {
         let response = self
             .http
