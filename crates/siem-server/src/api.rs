@@ -142,15 +142,30 @@ pub(crate) async fn authenticate(
     }
 }
 
+/// The authenticated caller of a request (an extractor: handlers take it as an argument
+/// and never see the token).
+pub(crate) struct Caller(pub(crate) Principal);
+
+impl axum::extract::FromRequestParts<Arc<App>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, ApiError> {
+        // Always there: the service is served with connection info.
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+        authenticate(app, &parts.headers, peer).await.map(Caller)
+    }
+}
+
 /// Authenticates and checks that the caller is an admin of `org` (or the super-admin),
 /// and that `org` exists. Another organization's admin gets 404, as if it did not exist.
-async fn admin_of(
-    app: &App,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-    org: &str,
-) -> Result<(), ApiError> {
-    match authenticate(app, headers, peer).await? {
+async fn admin_of(app: &App, caller: Caller, org: &str) -> Result<(), ApiError> {
+    match caller.0 {
         Principal::SuperAdmin => {}
         Principal::Org { org_id, .. } if org_id != org => return Err(ApiError::NotFound),
         Principal::Org {
@@ -171,8 +186,8 @@ async fn admin_of(
     }
 }
 
-async fn super_admin(app: &App, headers: &HeaderMap, peer: SocketAddr) -> Result<(), ApiError> {
-    match authenticate(app, headers, peer).await? {
+fn super_admin(caller: Caller) -> Result<(), ApiError> {
+    match caller.0 {
         Principal::SuperAdmin => Ok(()),
         Principal::Org { .. } => Err(ApiError::Forbidden(
             "only the bootstrap token (SIEM_BOOTSTRAP_TOKEN) creates organizations and tokens",
@@ -200,11 +215,10 @@ struct NewOrg {
 
 async fn create_org(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    caller: Caller,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    super_admin(&app, &headers, peer).await?;
+    super_admin(caller)?;
     let NewOrg { id } = body_as(&body, r#"{"id": "org_…"}"#)?;
     check_org_id(&id)?;
     let status = match app.store.create_org(&id).await? {
@@ -233,12 +247,11 @@ struct NewToken {
 /// only.
 async fn create_token(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     Path(org): Path<String>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    super_admin(&app, &headers, peer).await?;
+    super_admin(caller)?;
     check_org_id(&org)?;
     let NewToken { role } = body_as(&body, r#"{"role": "admin"} or {"role": "ingest"}"#)?;
     app.store.create_org(&org).await?;
@@ -274,11 +287,10 @@ fn connector_json(app: &App, c: &StoredConnector, stats: &siem_dispatch::Dispatc
 
 async fn list_connectors(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     Path(org): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    admin_of(&app, &headers, peer, &org).await?;
+    admin_of(&app, caller, &org).await?;
     let stats = app.dispatcher.stats();
     let list: Vec<Value> = app
         .store
@@ -292,11 +304,10 @@ async fn list_connectors(
 
 async fn get_connector(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     Path((org, name)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    admin_of(&app, &headers, peer, &org).await?;
+    admin_of(&app, caller, &org).await?;
     let c = app
         .store
         .connector(&org, &name)
@@ -336,12 +347,11 @@ fn checked(
 
 async fn create_connector(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     Path(org): Path<String>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    admin_of(&app, &headers, peer, &org).await?;
+    admin_of(&app, caller, &org).await?;
     let (input, fields, _) = checked(&app, &org, json_body(&body)?, None, None)?;
     if app.store.connector(&org, &input.name).await?.is_some() {
         return Err(ApiError::Conflict(format!(
@@ -393,12 +403,11 @@ async fn write_secret(
 
 async fn update_connector(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     Path((org, name)): Path<(String, String)>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    admin_of(&app, &headers, peer, &org).await?;
+    admin_of(&app, caller, &org).await?;
     let stored = app
         .store
         .connector(&org, &name)
@@ -431,11 +440,10 @@ async fn update_connector(
 
 async fn delete_connector(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     Path((org, name)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    admin_of(&app, &headers, peer, &org).await?;
+    admin_of(&app, caller, &org).await?;
     let stored = app
         .store
         .connector(&org, &name)
@@ -484,12 +492,11 @@ fn verdict(result: &TestEventResult) -> Value {
 /// saved connector of that name, if there is one (editing without retyping the token).
 async fn test_unsaved(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     Path(org): Path<String>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    admin_of(&app, &headers, peer, &org).await?;
+    admin_of(&app, caller, &org).await?;
     let body = json_body(&body)?;
     let name = body.get("name").and_then(Value::as_str).map(str::to_owned);
     let stored = match &name {
@@ -526,11 +533,10 @@ async fn test_unsaved(
 
 async fn test_saved(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     Path((org, name)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    admin_of(&app, &headers, peer, &org).await?;
+    admin_of(&app, caller, &org).await?;
     app.store
         .connector(&org, &name)
         .await?

@@ -4,10 +4,9 @@
 //! is kept.
 
 use std::io::Read;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,7 +15,7 @@ use serde_json::json;
 use siem_core::SecurityEvent;
 use siem_dispatch::EmitOutcome;
 
-use crate::api::{authenticate, ApiError};
+use crate::api::{ApiError, Caller};
 use crate::app::App;
 use crate::auth::{Principal, Role};
 
@@ -55,11 +54,11 @@ impl Summary {
 
 pub(crate) async fn ingest(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Caller(caller): Caller,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let org = match authenticate(&app, &headers, peer).await? {
+    let org = match caller {
         Principal::Org {
             org_id,
             role: Role::Ingest,
