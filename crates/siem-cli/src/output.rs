@@ -41,46 +41,9 @@ impl Causes {
     }
 }
 
-/// What to do about a common failure, judged from its text: an untrusted certificate,
-/// or credentials the platform refused (which credential depends on the platform).
-pub fn hint(platform: &str, cause: &str) -> Option<&'static str> {
-    if cause.contains("UnknownIssuer") {
-        return Some(
-            "the server's certificate is not signed by a CA this machine trusts; if it \
-             comes from an internal CA, give that CA's PEM file as ca_file = \"/path/to/ca.pem\" \
-             in this sink",
-        );
-    }
-    if cause.contains("rejected by the identity provider") {
-        return Some(
-            "Entra ID refused the sink's client_secret (or tenant_id/client_id): use the \
-             secret's value, not its ID, and check that it has not expired",
-        );
-    }
-    let refused = cause.contains("credentials_rejected") || cause.contains("credentials rejected");
-    let status = |code: &str| cause.contains(&format!("HTTP {code}"));
-    if !refused && !status("401") && !status("403") {
-        return None;
-    }
-    Some(match platform {
-        "splunk" => {
-            "Splunk refused the HEC token (`token`): check the token's value, that it and \
-             HEC are enabled, and that it may write to the sink's index"
-        }
-        "datadog" => {
-            "Datadog refused the API key (`token`): it must be an API key (not an \
-             application key) of an organization on the sink's `site`"
-        }
-        "sentinel" if status("403") => {
-            "Sentinel accepted the token but refused access: the app registration \
-             (`client_id`) needs the Monitoring Metrics Publisher role on the DCR"
-        }
-        "sentinel" => {
-            "Sentinel refused the bearer token: check `token`, or use tenant_id, client_id \
-             and client_secret so that tokens come from Entra ID"
-        }
-        _ => return None,
-    })
+/// The hint for a failure of the `siem` command's sinks (a CA is given as a file).
+pub fn hint(platform: &str, cause: &str) -> Option<String> {
+    siem_config::hints::hint(platform, cause, siem_config::hints::GiveCa::File)
 }
 
 /// The delivery counters of every sink.
@@ -148,23 +111,6 @@ pub fn print_config_errors(errors: &crate::config::ConfigErrors, prefix: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hints_name_the_credential_of_the_platform() {
-        let refused = "credentials rejected: HTTP 403: Forbidden";
-        assert!(hint("splunk", refused).unwrap().contains("HEC token"));
-        assert!(hint("datadog", refused).unwrap().contains("API key"));
-        assert!(hint("sentinel", refused)
-            .unwrap()
-            .contains("Monitoring Metrics Publisher"));
-        let expired = "credentials_rejected HTTP 401 (code InvalidToken): expired";
-        assert!(hint("sentinel", expired).unwrap().contains("`token`"));
-        let untrusted = "TLS certificate not accepted: invalid peer certificate: UnknownIssuer";
-        assert!(hint("datadog", untrusted).unwrap().contains("ca_file"));
-        // Failures without a common remedy get no hint.
-        assert_eq!(hint("splunk", "retryable: HTTP 503: busy"), None);
-        assert_eq!(hint("splunk", "connection refused"), None);
-    }
 
     #[test]
     fn causes_are_numbered_whole_with_their_hints() {

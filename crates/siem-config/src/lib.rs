@@ -19,6 +19,7 @@ use siem_dispatch::{BufferKind, DeliveryOverrides, OrgConfig, SinkConfig};
 use siem_secrets::{SecretRef, SecretResolver};
 use toml::Spanned;
 
+pub mod hints;
 pub mod keys;
 
 /// The platforms the command knows.

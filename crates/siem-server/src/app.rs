@@ -267,10 +267,7 @@ pub(crate) fn spawn_poller(app: &Arc<App>, interval: Duration) -> tokio::task::J
 fn describe(errors: Vec<FieldError>) -> String {
     errors
         .iter()
-        .map(|e| match &e.field {
-            Some(f) => format!("field `{f}`: {}", e.message),
-            None => e.message.clone(),
-        })
+        .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
 }
