@@ -4,87 +4,15 @@ use std::sync::Arc;
 
 use siem_core::SecurityEvent;
 
-/// An input line that is not a valid event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LineError {
-    /// 1-based line number (for a JSON array: the element's index + 1).
-    pub line: usize,
-    pub message: String,
-}
+pub use siem_core::input::LineError;
 
-impl std::fmt::Display for LineError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
-}
-
-/// Parses a whole input: a JSON array of events, one (possibly pretty-printed) event, or
-/// NDJSON. Returns every valid event and every error. NDJSON is read line by line, as
-/// `forward` reads it: a bad line (invalid JSON, invalid UTF-8) is an error of that line
-/// only.
+/// Parses a whole input (a JSON array, one event, or NDJSON; see
+/// [`siem_core::input::read_events`]); NDJSON lines are read as `forward` reads them,
+/// dead-letter lines included.
 pub fn parse_all(input: &[u8]) -> (Vec<SecurityEvent>, Vec<LineError>) {
-    let start = input.iter().position(|b| !b.is_ascii_whitespace());
-    let first = start.map(|i| input[i]);
-    let non_empty_lines = input
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
-        .count();
-    // A JSON array, or one pretty-printed event spanning several lines, is one JSON
-    // text; anything else (or a whole text that does not parse) is NDJSON.
-    let whole = (first == Some(b'[') || (first == Some(b'{') && non_empty_lines > 1))
-        .then(|| std::str::from_utf8(input).ok())
-        .flatten();
-    if let Some(text) = whole {
-        if first == Some(b'[') {
-            return parse_array(text);
-        }
-        if let Ok(event) = SecurityEvent::from_json(text) {
-            return (vec![event], Vec::new());
-        }
-    }
-    let mut events = Vec::new();
-    let mut errors = Vec::new();
-    let mut lines: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
-    if lines.last().is_some_and(|l| l.is_empty()) {
-        lines.pop();
-    }
-    for (i, line) in lines.into_iter().enumerate() {
-        match parse_line_bytes(line) {
-            Ok(Some(e)) => events.push(Arc::unwrap_or_clone(e)),
-            Ok(None) => {}
-            Err(message) => errors.push(LineError {
-                line: i + 1,
-                message,
-            }),
-        }
-    }
-    (events, errors)
-}
-
-fn parse_array(text: &str) -> (Vec<SecurityEvent>, Vec<LineError>) {
-    match serde_json::from_str::<Vec<Box<serde_json::value::RawValue>>>(text) {
-        Ok(items) => {
-            let mut events = Vec::new();
-            let mut errors = Vec::new();
-            for (i, item) in items.iter().enumerate() {
-                match SecurityEvent::from_json(item.get()) {
-                    Ok(e) => events.push(e),
-                    Err(e) => errors.push(LineError {
-                        line: i + 1,
-                        message: format!("array element {i}: {e}"),
-                    }),
-                }
-            }
-            (events, errors)
-        }
-        Err(e) => (
-            Vec::new(),
-            vec![LineError {
-                line: e.line(),
-                message: e.to_string(),
-            }],
-        ),
-    }
+    siem_core::input::read_events(input, |line| {
+        parse_line_bytes(line).map(|e| e.map(Arc::unwrap_or_clone))
+    })
 }
 
 /// Parses one NDJSON line, as read from a stream; blank lines (JSON whitespace only) are

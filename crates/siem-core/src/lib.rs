@@ -28,6 +28,7 @@ mod event_type;
 mod filter;
 mod hex;
 mod ident;
+pub mod input;
 pub mod json;
 mod secret;
 mod severity;

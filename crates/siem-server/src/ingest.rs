@@ -92,38 +92,31 @@ pub(crate) async fn ingest(
         body
     };
     let mut summary = Summary::default();
-    let mut accepted = Vec::new();
-    let mut take =
-        |line: usize, parsed: Result<SecurityEvent, String>, summary: &mut Summary| match parsed {
-            Ok(event) if event.org_id().as_str() == org => accepted.push(Arc::new(event)),
-            Ok(event) => summary.reject(
-                line,
-                format!(
-                    "org_id \"{}\" is not this token's organization (\"{org}\")",
-                    event.org_id().as_str()
-                ),
-            ),
-            Err(e) => summary.reject(line, e),
-        };
-    let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    if first == Some(&b'[') {
-        match serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(&body) {
-            Ok(items) => {
-                for (i, item) in items.into_iter().enumerate() {
-                    let parsed = SecurityEvent::from_json(item.get()).map_err(|e| e.to_string());
-                    take(i + 1, parsed, &mut summary);
-                }
-            }
-            Err(e) => summary.reject(e.line(), format!("not a JSON array of events: {e}")),
-        }
-    } else {
-        for (i, line) in body.split(|b| *b == b'\n').enumerate() {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let parsed = SecurityEvent::from_json_slice(line).map_err(|e| e.to_string());
-            take(i + 1, parsed, &mut summary);
+    let foreign = |event: &SecurityEvent| {
+        format!(
+            "org_id \"{}\" is not this token's organization (\"{org}\")",
+            event.org_id().as_str()
+        )
+    };
+    // NDJSON lines are checked as they are read, so that a foreign line is named by its
+    // number; a JSON array's elements are checked below, by their position.
+    let (events, errors) =
+        siem_core::input::read_events(&body, |line| match siem_core::input::parse_line(line)? {
+            Some(event) if event.org_id().as_str() != org => Err(foreign(&event)),
+            other => Ok(other),
+        });
+    for e in errors {
+        summary.reject(e.line, e.message);
+    }
+    let mut accepted = Vec::with_capacity(events.len());
+    for (i, event) in events.into_iter().enumerate() {
+        if event.org_id().as_str() == org {
+            accepted.push(Arc::new(event));
+        } else {
+            summary.reject(
+                i + 1,
+                format!("valid event {} of the array: {}", i + 1, foreign(&event)),
+            );
         }
     }
     // Into the buffers with each connector's `when_full`: `block` waits for room while its
