@@ -128,6 +128,8 @@ pub(crate) struct Lane {
     /// Events and bytes on disk, kept by the worker for stats.
     pub(crate) disk_events: AtomicU64,
     pub(crate) disk_bytes: AtomicU64,
+    /// Events written to the disk buffer since start.
+    pub(crate) disk_written: AtomicU64,
     pub(crate) notify: Arc<Notify>,
     /// Notified (to all waiters) whenever the worker takes events out of the queue.
     pub(crate) room: Notify,
@@ -181,6 +183,7 @@ impl Lane {
             disk_full: AtomicBool::new(false),
             disk_events: AtomicU64::new(0),
             disk_bytes: AtomicU64::new(0),
+            disk_written: AtomicU64::new(0),
             notify,
             room: Notify::new(),
             counters: Counters::default(),
@@ -375,6 +378,7 @@ impl Lane {
                 max_bytes: settings.buffer.max_bytes as u64,
                 disk_events: Counters::get(&self.disk_events),
                 disk_bytes: Counters::get(&self.disk_bytes),
+                written_events: Counters::get(&self.disk_written),
             },
             breaker: self.breaker.stats(),
             last_error: last.error,

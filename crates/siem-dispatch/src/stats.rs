@@ -245,6 +245,10 @@ pub struct BufferStats {
     pub disk_events: u64,
     /// Bytes in the disk buffer (0 for memory).
     pub disk_bytes: u64,
+    /// Events written to the disk buffer since start (0 for memory). Events delivered
+    /// within the write-behind window are never written, so while the SIEM keeps up
+    /// this stays near 0.
+    pub written_events: u64,
 }
 
 /// A snapshot of one sink.

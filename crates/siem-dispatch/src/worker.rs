@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::buffer::memory::Queue;
-use crate::buffer::spool::Spool;
+use crate::buffer::spool::{Spool, WriteOutcome, WRITE_BEHIND};
 use crate::deliver::{deliver_batch, fail, BatchOutcome, Mode};
 use crate::lane::{AbortSignal, Lane, Settings};
 use crate::log_limit::LogLimiter;
@@ -183,8 +183,7 @@ impl Worker {
             let mut spooled = false;
             let keeping_up = self.keeping_up(now);
             if let Some(spool) = &self.spool {
-                let mut full =
-                    spool.is_full(&self.settings.buffer) || (keeping_up && spool.is_ahead());
+                let mut full = spool_waits(spool, &self.settings, keeping_up);
                 while ring_ready && !full {
                     let batch = self.take_batch();
                     if batch.is_empty() {
@@ -192,7 +191,7 @@ impl Worker {
                     }
                     let spool = self.spool.as_mut().expect("disk buffer");
                     spool.append(batch);
-                    full = spool.is_full(&self.settings.buffer) || (keeping_up && spool.is_ahead());
+                    full = spool_waits(spool, &self.settings, keeping_up);
                     spooled = true;
                     linger_until = None;
                     ring_ready = self.ring_ready(None, now);
@@ -227,10 +226,12 @@ impl Worker {
                 ring_ready = self.spool.is_none() && self.ring_ready(linger_until, now);
             }
             if let Some(spool) = &mut self.spool {
-                // Durable before sent: new records and "attempted" marks are committed
-                // before their batches start.
-                if spool.has_changes() {
-                    spool.commit(&self.lane).await;
+                // "Attempted" marks of records on disk are durable before their batches
+                // start; new records are written in groups, in the background.
+                if spool.barrier_due() {
+                    spool.commit_marks(&self.lane).await;
+                } else if spool.write_due(now, keeping_up) {
+                    spool.start_write();
                 }
             }
             if !starting.is_empty() {
@@ -270,6 +271,18 @@ impl Worker {
                     return;
                 }
             }
+            if let Some(spool) = &mut self.spool {
+                // Going idle: what waits to be written or removed is written now.
+                if inflight.is_empty() && spool.has_changes() {
+                    spool.start_write();
+                }
+            }
+            let write_at = self
+                .spool
+                .as_ref()
+                .filter(|s| !s.is_writing())
+                .and_then(Spool::write_deadline);
+            let writing = self.spool.as_ref().is_some_and(Spool::is_writing);
             // Only worth waking for when there is something to probe with.
             let probe_at = self
                 .lane
@@ -278,7 +291,7 @@ impl Worker {
                 .filter(|_| inflight.is_empty() && self.has_something(ring_ready));
             // A disk buffer paced by delivery wakes when delivery stalls, to spool ahead.
             let stall_at = (self.spool.is_some() && events > 0 && keeping_up)
-                .then(|| self.last_progress + self.settings.batch.linger);
+                .then(|| self.last_progress + self.patience());
             tokio::select! {
                 biased;
                 () = self.ctx.abort.wait() => {}
@@ -290,16 +303,29 @@ impl Worker {
                 () = sleep_until_opt(linger_until), if !ring_ready && linger_until.is_some() => {}
                 () = sleep_until_opt(probe_at), if probe_at.is_some() => {}
                 () = sleep_until_opt(stall_at), if stall_at.is_some() => {}
+                () = sleep_until_opt(write_at), if write_at.is_some() => {}
+                outcome = write_done(&mut self.spool), if writing => {
+                    if let Some(spool) = &mut self.spool {
+                        spool.finish_write(&self.lane, outcome);
+                    }
+                }
                 () = tokio::time::sleep_until(next_log) => {}
             }
         }
     }
 
-    /// Whether the SIEM keeps up: circuit closed, and a batch finished within a linger time
-    /// or nothing is being sent.
+    /// How long without a finished batch before a disk buffer stops waiting for delivery
+    /// and spools ahead: a linger time, and no longer than records wait before they are
+    /// written anyway.
+    fn patience(&self) -> Duration {
+        self.settings.batch.linger.min(WRITE_BEHIND)
+    }
+
+    /// Whether the SIEM keeps up (for a disk buffer): circuit closed, and a batch finished
+    /// within its patience.
     fn keeping_up(&self, now: Instant) -> bool {
         !self.lane.breaker.is_open()
-            && now.saturating_duration_since(self.last_progress) < self.settings.batch.linger
+            && now.saturating_duration_since(self.last_progress) < self.patience()
     }
 
     /// Whether there is anything a probe could send.
@@ -384,10 +410,18 @@ impl Worker {
     }
 }
 
-/// Whether a disk buffer takes no more from its ring for now: it is full, or the SIEM
-/// keeps up and enough records are ready in memory.
+/// Whether a disk buffer takes no more from its ring for now: it is full, the SIEM
+/// keeps up and enough records are ready in memory, or too many wait to be written.
 fn spool_waits(spool: &Spool, settings: &Settings, keeping_up: bool) -> bool {
-    spool.is_full(&settings.buffer) || (keeping_up && spool.is_ahead())
+    spool.is_full(&settings.buffer) || (keeping_up && spool.is_ahead()) || spool.is_backlogged()
+}
+
+/// The running write of a disk buffer (pending forever without one).
+async fn write_done(spool: &mut Option<Spool>) -> WriteOutcome {
+    match spool {
+        Some(spool) => spool.write_done().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until_opt(t: Option<Instant>) {

@@ -216,6 +216,42 @@ async fn a_disk_buffer_keeps_taking_events_while_the_circuit_is_open_and_deliver
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Runs 2,000 events through a disk-buffered sink that answers after `delay`; returns the
+/// events its buffer wrote to disk and the events delivered.
+async fn written_to_disk(name: &str, delay: Duration) -> (u64, u64) {
+    let dir = temp_dir(name);
+    let sink = ScriptSink::new("s", move |_, _| Act::Delay(delay));
+    let d = Dispatcher::builder()
+        .org(
+            OrgConfig::new("org_a").unwrap().sink(
+                SinkConfig::new(sink)
+                    .batch(small_batches().max_events(100))
+                    .buffer(BufferPolicy::disk()),
+            ),
+        )
+        .data_dir(&dir)
+        .start()
+        .unwrap();
+    emit_all(&d, arcs(2_000)).await;
+    let report = d.shutdown(Duration::from_secs(60)).await;
+    assert!(report.complete);
+    let sink = &report.stats.orgs[0].sinks[0];
+    let _ = std::fs::remove_dir_all(&dir);
+    (sink.buffer.written_events, sink.counts.delivered)
+}
+
+#[tokio::test]
+async fn a_disk_buffer_writes_only_what_its_siem_has_not_taken_within_the_write_behind_window() {
+    // A SIEM that keeps up: batches are delivered before they are due on disk.
+    let (written, delivered) = written_to_disk("keeps-up", Duration::ZERO).await;
+    assert_eq!(delivered, 2_000);
+    assert!(written < 2_000 / 4, "{written} of 2000 written");
+    // A SIEM slower than the window: what waits for it goes to disk.
+    let (written, delivered) = written_to_disk("slow", Duration::from_millis(400)).await;
+    assert_eq!(delivered, 2_000);
+    assert!(written >= 2_000 / 2, "{written} of 2000 written");
+}
+
 #[tokio::test]
 async fn a_second_dispatcher_on_one_data_dir_is_refused() {
     let dir = temp_dir("lock");

@@ -1,17 +1,23 @@
 //! The worker's side of a disk buffer: which records are on disk, which are being sent,
 //! which wait, and the changes to commit next.
 //!
-//! Order of operations, for at-least-once delivery: a batch taken from the staging ring
-//! becomes a record that is committed (durable) *before* it is sent; a record read back
-//! from disk is marked "attempted" and committed before it is sent (so a restart knows it
-//! may duplicate it); a record is removed in a commit only after every event in it was
-//! delivered or failed for good. Events handed back by an open circuit stay on disk (a
-//! partly delivered record is rewritten with only the rest).
+//! Order of operations, for at-least-once delivery with group commits: a batch taken
+//! from the staging ring becomes a record; records are written together, in one commit,
+//! once the oldest has waited [`WRITE_BEHIND`], or when enough of them wait, or when the
+//! worker goes idle or stops. A record delivered before that is never written: the disk
+//! holds what the SIEM has not acknowledged yet, not every event that passed. A record
+//! written while being sent is written marked "attempted"; a record read back from disk
+//! is marked "attempted" in a commit *before* it is sent, so a restart knows it may
+//! duplicate it (counted as `redelivered`). A record is removed, in a later commit, only
+//! after every event in it was delivered or failed for good. Events handed back by an
+//! open circuit wait again (a partly delivered record is rewritten with only the rest).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use siem_core::SecurityEvent;
+use tokio::time::Instant;
 
 use crate::buffer::disk::{Changes, DiskStore, Opened};
 use crate::buffer::memory::event_size;
@@ -19,11 +25,41 @@ use crate::buffer::BufferPolicy;
 use crate::lane::Lane;
 use crate::stats::{Counters, LastError};
 
+/// How long a record may wait in memory before it is written: the bound on what a crash
+/// of the process (or `kill -9`) can lose beyond the staging ring, and the window in
+/// which a delivered record never costs a write. Vector's disk buffer syncs every
+/// 500 ms; a shorter window here, as the staging ring already lingers up to `linger_ms`.
+pub(crate) const WRITE_BEHIND: Duration = Duration::from_millis(200);
+
+/// Removals that force a commit of their own (see [`Spool::write_due`]); fewer ride
+/// along with the next commit.
+const REMOVALS_PER_COMMIT: usize = 64;
+
+/// A record's state on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnDisk {
+    /// Waiting in `changes.append` for the next write.
+    Unwritten,
+    /// In the write on the blocking pool.
+    Writing,
+    /// Committed.
+    Written,
+}
+
+/// How a write on the blocking pool ended.
+#[derive(Debug)]
+pub(crate) struct WriteOutcome(Result<(Changes, Result<(), String>), tokio::task::JoinError>);
+
+/// A write running on the blocking pool: the changes it took, and its outcome.
+type WriteTask = tokio::task::JoinHandle<(Changes, Result<(), String>)>;
+
 #[derive(Debug)]
 struct Record {
     events: usize,
     bytes: usize,
     attempted: bool,
+    /// Where the record stands with the disk.
+    disk: OnDisk,
     /// The events, while they are still in memory (fresh records, a few at a time).
     cached: Option<Vec<Arc<SecurityEvent>>>,
 }
@@ -37,6 +73,12 @@ pub(crate) struct Spool {
     /// Records waiting to be sent, oldest first.
     unsent: VecDeque<u64>,
     changes: Changes,
+    /// The buffers of the last write, reused by the next.
+    spare: Changes,
+    /// The write in progress, if any: the worker goes on spooling meanwhile.
+    writing: Option<WriteTask>,
+    /// When the oldest record in `changes.append` was made.
+    unwritten_since: Option<Instant>,
     events: usize,
     bytes: usize,
     cached: usize,
@@ -59,6 +101,9 @@ impl Spool {
             records: HashMap::with_capacity(opened.records.len()),
             unsent: VecDeque::with_capacity(opened.records.len()),
             changes: Changes::default(),
+            spare: Changes::default(),
+            writing: None,
+            unwritten_since: None,
             events: 0,
             bytes: 0,
             cached: 0,
@@ -75,6 +120,7 @@ impl Spool {
                     events: r.events,
                     bytes: r.bytes,
                     attempted: r.attempted,
+                    disk: OnDisk::Written,
                     cached: None,
                 },
             );
@@ -145,10 +191,12 @@ impl Spool {
                 events: n,
                 bytes,
                 attempted: false,
+                disk: OnDisk::Unwritten,
                 cached,
             },
         );
         self.changes.append.push((seq, events));
+        self.unwritten_since.get_or_insert_with(Instant::now);
         seq
     }
 
@@ -166,13 +214,26 @@ impl Spool {
             let Some(record) = self.records.get_mut(&seq) else {
                 continue;
             };
+            if record.disk == OnDisk::Writing && record.cached.is_none() {
+                // Its events are with the running write: sent once it is done.
+                self.unsent.push_front(seq);
+                return None;
+            }
             if !record.attempted {
                 record.attempted = true;
-                self.changes.attempted.push(seq);
+                // An unwritten record is written marked, by the commit that writes it.
+                if record.disk != OnDisk::Unwritten {
+                    self.changes.attempted.push(seq);
+                }
             }
             if let Some(events) = record.cached.take() {
                 self.cached -= 1;
                 return Some((seq, events));
+            }
+            if record.disk == OnDisk::Unwritten {
+                if let Some((_, events)) = self.changes.append.iter().find(|(s, _)| *s == seq) {
+                    return Some((seq, events.clone()));
+                }
             }
             let expected = record.events;
             let (events, damaged) = match self.store.read(seq) {
@@ -216,7 +277,17 @@ impl Spool {
             if record.cached.is_some() {
                 self.cached -= 1;
             }
-            self.changes.remove.push(seq);
+            if record.disk != OnDisk::Unwritten {
+                // Removed by a later commit than the one writing it.
+                self.changes.remove.push(seq);
+            } else {
+                // Done before it was written: it never will be.
+                self.changes.append.retain(|(s, _)| *s != seq);
+                self.changes.attempted.retain(|s| *s != seq);
+                if self.changes.append.is_empty() {
+                    self.unwritten_since = None;
+                }
+            }
         }
     }
 
@@ -242,7 +313,6 @@ impl Spool {
         let rest = self.add_record(events);
         if let Some(r) = self.records.get_mut(&rest) {
             r.attempted = true;
-            self.changes.attempted.push(rest);
         }
         self.unsent.push_front(rest);
     }
@@ -252,38 +322,99 @@ impl Spool {
         !self.changes.is_empty()
     }
 
-    /// Commits the pending changes on the blocking pool; durable when it returns `true`.
-    /// A failed commit keeps the changes for the next try and is logged once per episode.
-    pub(crate) async fn commit(&mut self, lane: &Lane) -> bool {
-        if self.changes.is_empty() {
-            return true;
+    /// Whether a commit must finish before the batches being started go: "attempted"
+    /// marks of records on disk are durable before they are sent again. New records are
+    /// written once the oldest has waited [`WRITE_BEHIND`] (or when many wait); removals
+    /// ride along, or go when [`REMOVALS_PER_COMMIT`] wait or the worker is idle: a
+    /// removal lost to a crash only means its record is sent again, counted as
+    /// redelivered.
+    pub(crate) fn barrier_due(&self) -> bool {
+        !self.changes.attempted.is_empty()
+    }
+
+    /// Whether the pending changes are due to be written (in the background): see
+    /// [`barrier_due`](Self::barrier_due).
+    pub(crate) fn write_due(&self, now: Instant, keeping_up: bool) -> bool {
+        // A SIEM that does not keep up leaves them to the disk anyway: write at once.
+        (!keeping_up && !self.changes.append.is_empty())
+            || self.changes.remove.len() >= REMOVALS_PER_COMMIT
+            || self.changes.append.len() >= 2 * self.cache_limit
+            || self.write_deadline().is_some_and(|t| now >= t)
+    }
+
+    /// Whether so many records wait to be written that spooling pauses until the
+    /// running write is done (bounds the memory a slow disk can take).
+    pub(crate) fn is_backlogged(&self) -> bool {
+        self.changes.append.len() >= 4 * self.cache_limit
+    }
+
+    /// When the records waiting to be written are due.
+    pub(crate) fn write_deadline(&self) -> Option<Instant> {
+        self.unwritten_since.map(|t| t + WRITE_BEHIND)
+    }
+
+    /// Whether a write runs on the blocking pool.
+    pub(crate) fn is_writing(&self) -> bool {
+        self.writing.is_some()
+    }
+
+    /// Starts writing the pending changes on the blocking pool (another core, while this
+    /// runtime thread serves the other sinks and this worker goes on spooling). The worker
+    /// takes the outcome from [`write_done`](Self::write_done). No-op while a write runs.
+    pub(crate) fn start_write(&mut self) {
+        if self.writing.is_some() || self.changes.is_empty() {
+            return;
         }
+        // Records written while they are being sent are written marked.
+        for (seq, _) in &self.changes.append {
+            if let Some(record) = self.records.get_mut(seq) {
+                record.disk = OnDisk::Writing;
+                if record.attempted {
+                    self.changes.attempted.push(*seq);
+                }
+            }
+        }
+        self.unwritten_since = None;
         let store = self.store.clone();
-        let mut changes = std::mem::take(&mut self.changes);
-        // Encoding and writing run on the blocking pool: another core, while this
-        // runtime thread serves the other sinks.
-        let result = tokio::task::spawn_blocking(move || {
+        let mut changes = std::mem::replace(&mut self.changes, std::mem::take(&mut self.spare));
+        self.writing = Some(tokio::task::spawn_blocking(move || {
             let result = store.commit(&mut changes);
             (changes, result)
-        })
-        .await;
-        let ok = match result {
-            Ok((mut changes, Ok(()))) => {
-                for &(seq, written) in &changes.written {
+        }));
+    }
+
+    /// Waits for the running write (pending forever when none runs, for `select!`).
+    pub(crate) async fn write_done(&mut self) -> WriteOutcome {
+        match &mut self.writing {
+            Some(task) => WriteOutcome(task.await),
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Takes in the outcome of a write; `true` when it committed. A failed write gives
+    /// its changes back, to go first in the next one, and is logged once per episode.
+    pub(crate) fn finish_write(&mut self, lane: &Lane, outcome: WriteOutcome) -> bool {
+        self.writing = None;
+        let ok = match outcome.0 {
+            Ok((mut done, Ok(()))) => {
+                for &(seq, written) in &done.written {
                     if let Some(record) = self.records.get_mut(&seq) {
                         self.bytes = self.bytes - record.bytes.min(self.bytes) + written;
                         record.bytes = written;
+                        record.disk = OnDisk::Written;
                     }
                 }
-                // The next commit reuses the buffers.
-                changes.append.clear();
-                changes.attempted.clear();
-                changes.remove.clear();
-                self.changes = changes;
+                let events: usize = done.append.iter().map(|(_, e)| e.len()).sum();
+                Counters::add(&lane.disk_written, events);
+                // The next write reuses the buffers.
+                done.append.clear();
+                done.attempted.clear();
+                done.remove.clear();
+                self.spare = done;
                 true
             }
-            Ok((changes, Err(e))) => {
-                self.changes = changes;
+            Ok((mut failed, Err(e))) => {
+                self.give_back(&mut failed);
                 self.commit_error(lane, e);
                 false
             }
@@ -298,6 +429,61 @@ impl Spool {
         }
         self.publish(lane);
         ok
+    }
+
+    /// Puts the changes of a failed write back in front of those made since.
+    fn give_back(&mut self, failed: &mut Changes) {
+        let since = std::mem::take(&mut self.changes);
+        // Records finished meanwhile are not written after all.
+        failed
+            .append
+            .retain(|(seq, _)| self.records.contains_key(seq));
+        for (seq, _) in &failed.append {
+            if let Some(record) = self.records.get_mut(seq) {
+                record.disk = OnDisk::Unwritten;
+            }
+        }
+        failed.append.extend(since.append);
+        failed.attempted.extend(since.attempted);
+        failed.remove.extend(since.remove);
+        if !failed.append.is_empty() {
+            self.unwritten_since = Some(Instant::now());
+        }
+        self.changes = std::mem::take(failed);
+    }
+
+    /// Commits the "attempted" marks and removals (not the records waiting to be
+    /// written, which keep their own schedule) and waits for it: before records on disk
+    /// are sent again. `true` when durable.
+    pub(crate) async fn commit_marks(&mut self, lane: &Lane) -> bool {
+        let mut waiting = std::mem::take(&mut self.changes.append);
+        let since = self.unwritten_since.take();
+        let ok = self.commit(lane).await;
+        // A failed commit may have given back records of its own: they go first.
+        let given_back = std::mem::take(&mut self.changes.append);
+        waiting.splice(0..0, given_back);
+        self.changes.append = waiting;
+        self.unwritten_since = match (since, self.unwritten_since) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        ok
+    }
+
+    /// Commits everything pending and waits for it (after any running write): before
+    /// records read back from disk are sent, and when the worker stops. `true` when
+    /// durable.
+    pub(crate) async fn commit(&mut self, lane: &Lane) -> bool {
+        if self.writing.is_some() {
+            let outcome = self.write_done().await;
+            self.finish_write(lane, outcome);
+        }
+        if self.changes.is_empty() {
+            return true;
+        }
+        self.start_write();
+        let outcome = self.write_done().await;
+        self.finish_write(lane, outcome)
     }
 
     fn commit_error(&mut self, lane: &Lane, message: String) {
