@@ -13,6 +13,7 @@ use siem_datadog::{encode, DatadogConfig, DatadogOptions, DatadogSink};
 use siem_http::testing::{
     check_status_table, check_transport, OutcomeClass, SinkSetup, StatusCase, TestResponse,
 };
+use siem_http::TransportConfig;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -61,7 +62,7 @@ fn accepted() -> ResponseTemplate {
 fn sink_over_tls(setup: SinkSetup) -> DatadogSink {
     let config = DatadogConfig {
         endpoint: Some(setup.endpoint),
-        ca_file: Some(setup.ca_file),
+        transport: TransportConfig::with_ca_file(setup.ca_file),
         ..Default::default()
     };
     let options = config.sink_options().unwrap();

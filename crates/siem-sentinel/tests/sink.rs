@@ -10,6 +10,7 @@ use siem_core::{DeliveryError, SiemSink};
 use siem_http::testing::{
     check_status_table, check_transport, OutcomeClass, SinkSetup, StatusCase, TestResponse,
 };
+use siem_http::TransportConfig;
 use siem_sentinel::config::USER_AGENT;
 use siem_sentinel::{encoder, SentinelConfig, SentinelSink};
 use wiremock::matchers::{body_bytes, header, method, path, query_param};
@@ -112,7 +113,7 @@ fn azure_error(code: &str, message: &str) -> String {
 /// The sink for a test HTTPS server (`check_transport`, `check_status_table`).
 fn sink_over_tls(setup: SinkSetup) -> SentinelSink {
     let config = SentinelConfig {
-        ca_file: Some(setup.ca_file),
+        transport: TransportConfig::with_ca_file(setup.ca_file),
         ..SentinelConfig::new(setup.endpoint, DCR)
     };
     let options = config.sink_options().unwrap();

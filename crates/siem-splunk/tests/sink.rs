@@ -11,6 +11,7 @@ use siem_core::{CredentialProvider, Endpoint, SiemSink};
 use siem_http::testing::{
     check_status_table, check_transport, OutcomeClass, SinkSetup, StatusCase, TestResponse,
 };
+use siem_http::TransportConfig;
 use siem_splunk::config::USER_AGENT;
 use siem_splunk::{encode, SplunkConfig, SplunkOptions, SplunkSink};
 use wiremock::matchers::{header, method, path};
@@ -53,7 +54,7 @@ async fn hec_answers(mock: &MockServer, response: ResponseTemplate) {
 /// The sink for a test HTTPS server (`check_transport`, `check_status_table`).
 fn sink_over_tls(setup: SinkSetup) -> SplunkSink {
     let config = SplunkConfig {
-        ca_file: Some(setup.ca_file),
+        transport: TransportConfig::with_ca_file(setup.ca_file),
         ..SplunkConfig::new(setup.endpoint)
     };
     let options = config.sink_options().unwrap();
