@@ -1,6 +1,7 @@
 //! `send-test` and `forward` against local emulators, with tokens from the environment.
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Stdio};
 
 use assert_cmd::Command;
 use siem_testkit::Emulators;
@@ -175,22 +176,39 @@ async fn forward_delivers_the_fixtures(stdin: Stdin) {
 
 /// A gateway's pipe stays open between events: what arrived must still be delivered
 /// (after the sink's linger), not held until more input or the end of input.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forward_delivers_while_a_pipe_stays_open() {
+/// `siem forward <option> --config <config>` reading a pipe that stays open, the first
+/// fixture event written to it; `(stdout, stderr)` are the child's.
+fn forward_from_an_open_pipe(
+    emulators: &Emulators,
+    config: &Path,
+    option: &str,
+    (stdout, stderr): (Stdio, Stdio),
+) -> (Child, ChildStdin) {
     use std::io::Write as _;
-    let (emulators, _, config) = set_up("forward-open").await;
     let first = fixture_ndjson().lines().next().unwrap().to_owned();
-    let mut child = siem_std(&emulators)
-        .args(["forward", "--json", "--config"])
-        .arg(&config)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+    let mut child = siem_std(emulators)
+        .args(["forward", option, "--config"])
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(stdout)
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "{first}").unwrap();
     stdin.flush().unwrap();
+    (child, stdin)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_delivers_while_a_pipe_stays_open() {
+    let (emulators, _, config) = set_up("forward-open").await;
+    let (child, stdin) = forward_from_an_open_pipe(
+        &emulators,
+        &config,
+        "--json",
+        (Stdio::piped(), Stdio::null()),
+    );
     let delivered = |emulators: &Emulators| {
         emulators.splunk.received().len() + emulators.datadog.received().len()
     };
@@ -281,20 +299,14 @@ async fn send_test_failures_come_with_hints() {
 /// the rate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forward_reports_progress_in_plain_lines_and_ends_with_a_rate() {
-    use std::io::{BufRead as _, Write as _};
+    use std::io::BufRead as _;
     let (emulators, dir, config) = set_up("forward-progress").await;
-    let first = fixture_ndjson().lines().next().unwrap().to_owned();
-    let mut child = siem_std(&emulators)
-        .args(["forward", "--progress-every-ms", "20", "--config"])
-        .arg(&config)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "{first}").unwrap();
-    stdin.flush().unwrap();
+    let (mut child, stdin) = forward_from_an_open_pipe(
+        &emulators,
+        &config,
+        "--progress-every-ms=20",
+        (Stdio::null(), Stdio::piped()),
+    );
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     // The input stays open: the progress line comes on its own, not at the end.
     let progress = tokio::task::block_in_place(|| {
