@@ -79,17 +79,15 @@ fn check(field: &'static str, value: u64) -> Result<Duration, InvalidTimeout> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TransportConfig {
     /// A PEM file of extra root CAs, for a SIEM (or a proxy) behind an internal CA (read
     /// when the options are validated).
-    #[serde(default)]
     pub ca_file: Option<PathBuf>,
     /// Extra root CAs as PEM text: the inline form of `ca_file` (the connector API takes
     /// this one, as it cannot name a file on the server).
-    #[serde(default)]
     pub ca_pem: Option<String>,
     /// Connect and request timeouts.
-    #[serde(default)]
     pub timeouts: TimeoutsConfig,
 }
 
