@@ -154,6 +154,15 @@ fn validate_resolve_reports_a_missing_secret_by_reference() {
     );
 }
 
+/// `siem render --platform <platform> -`, reading `input`.
+fn render_stdin(platform: &str, input: impl Into<Vec<u8>>) -> Output {
+    siem()
+        .args(["render", "--platform", platform, "-"])
+        .write_stdin(input)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn render_prints_the_native_splunk_body() {
     let output = siem()
@@ -241,11 +250,7 @@ fn render_reports_a_line_with_invalid_utf8_by_number() {
     let mut input = format!("{event}\n{event}\n\n{event}\n").into_bytes();
     let at = event.len() + 1 + event.find("proj_").unwrap();
     input[at] = 0xff;
-    let output = siem()
-        .args(["render", "--platform", "splunk", "-"])
-        .write_stdin(input)
-        .output()
-        .unwrap();
+    let output = render_stdin("splunk", input);
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     assert!(
@@ -262,11 +267,7 @@ fn render_reports_a_line_with_invalid_utf8_by_number() {
 fn render_reports_malformed_lines_and_renders_the_rest() {
     let event = std::fs::read_to_string(fixtures().join("events/loop.detected.json")).unwrap();
     let input = format!("{}\n{{\"not\":\"an event\"}}\n", event.trim());
-    let output = siem()
-        .args(["render", "--platform", "sentinel", "-"])
-        .write_stdin(input)
-        .output()
-        .unwrap();
+    let output = render_stdin("sentinel", input);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("line 2"), "{}", stderr(&output));
     let body: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
