@@ -8,6 +8,7 @@ use siem_core::{
     CredentialProvider, EventFilter, Secret, SecurityEvent, SiemSink, StaticCredential,
 };
 use siem_dispatch::{Dispatcher, OrgConfig, RetryPolicy, SinkConfig};
+use siem_http::TransportConfig;
 use siem_testkit::{compare_events, Emulators, EmulatorsConfig, Fault, SplunkEmulatorConfig};
 
 const FLUSH: Duration = Duration::from_secs(30);
@@ -39,7 +40,7 @@ fn credential(value: &str) -> Arc<dyn CredentialProvider> {
 fn splunk_sink(emulators: &Emulators, timeout: Duration) -> Arc<dyn SiemSink> {
     let options = siem_splunk::SplunkConfig {
         index: Some("main".into()),
-        ca_file: Some(emulators.ca_file().into()),
+        transport: TransportConfig::with_ca_file(emulators.ca_file()),
         ..siem_splunk::SplunkConfig::new(emulators.splunk.endpoint())
     }
     .sink_options()
@@ -56,7 +57,7 @@ fn datadog_sink(emulators: &Emulators) -> Arc<dyn SiemSink> {
         endpoint: Some(emulators.datadog.endpoint()),
         env: Some("e2e".into()),
         hostname: Some("aisg-e2e".into()),
-        ca_file: Some(emulators.ca_file().into()),
+        transport: TransportConfig::with_ca_file(emulators.ca_file()),
         ..Default::default()
     }
     .sink_options()
@@ -75,7 +76,7 @@ fn sentinel_sink(emulators: &Emulators) -> Arc<dyn SiemSink> {
         tenant_id: Some(entra.tenant_id.clone()),
         client_id: Some(entra.client_id.clone()),
         authority_host: Some(sentinel.authority_host()),
-        ca_file: Some(emulators.ca_file().into()),
+        transport: TransportConfig::with_ca_file(emulators.ca_file()),
         ..siem_sentinel::SentinelConfig::new(sentinel.endpoint(), sentinel.dcr_immutable_id())
     };
     let options = config.sink_options().unwrap();

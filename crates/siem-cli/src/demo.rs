@@ -162,62 +162,28 @@ fn demo_events(extra: usize) -> Result<Vec<SecurityEvent>, String> {
 /// A configuration with one sink per platform for each fixture organization, pointing at
 /// the emulators and trusting their CA.
 fn demo_config(emulators: &Emulators) -> String {
-    let ca = emulators.ca_file().display().to_string();
+    let secret = |value: &str| format!("{{ static = \"{value}\" }}");
     let entra = emulators.sentinel.entra().config();
+    let sinks = [
+        (
+            "splunk",
+            secret(emulators.splunk.token()),
+            "index = \"main\"\n",
+        ),
+        (
+            "datadog",
+            secret(emulators.datadog.api_key()),
+            "env = \"demo\"\nhostname = \"aisg-demo\"\n",
+        ),
+        ("sentinel", secret(&entra.client_secret), ""),
+    ];
     let mut toml = String::new();
     for org in ["org_acme", "org_globex"] {
-        toml.push_str(&format!(
-            r#"
-[[org]]
-id = "{org}"
-
-[[org.sink]]
-name = "splunk"
-platform = "splunk"
-endpoint = "{splunk}"
-index = "main"
-token = {{ static = "{splunk_token}" }}
-ca_file = "{ca}"
-events = ["*"]
-linger_ms = 50
-
-[[org.sink]]
-name = "datadog"
-platform = "datadog"
-endpoint = "{datadog}"
-env = "demo"
-hostname = "aisg-demo"
-token = {{ static = "{datadog_key}" }}
-ca_file = "{ca}"
-events = ["*"]
-linger_ms = 50
-
-[[org.sink]]
-name = "sentinel"
-platform = "sentinel"
-dce = "{sentinel}"
-dcr_immutable_id = "{dcr}"
-stream = "{stream}"
-tenant_id = "{tenant}"
-client_id = "{client}"
-authority_host = "{authority}"
-client_secret = {{ static = "{client_secret}" }}
-ca_file = "{ca}"
-events = ["*"]
-linger_ms = 50
-"#,
-            splunk = emulators.splunk.endpoint(),
-            splunk_token = emulators.splunk.token(),
-            datadog = emulators.datadog.endpoint(),
-            datadog_key = emulators.datadog.api_key(),
-            sentinel = emulators.sentinel.endpoint(),
-            dcr = emulators.sentinel.dcr_immutable_id(),
-            stream = emulators.sentinel.stream(),
-            tenant = entra.tenant_id,
-            client = entra.client_id,
-            authority = emulators.sentinel.authority_host(),
-            client_secret = entra.client_secret,
-        ));
+        toml.push_str(&format!("\n[[org]]\nid = \"{org}\"\n"));
+        for (platform, credential, keys) in &sinks {
+            let extra = format!("{keys}events = [\"*\"]\nlinger_ms = 50");
+            toml.push_str(&emulators.sink_table(platform, platform, credential, &extra));
+        }
     }
     toml
 }

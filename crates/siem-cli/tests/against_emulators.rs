@@ -1,47 +1,41 @@
 //! `send-test` and `forward` against local emulators, with tokens from the environment.
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Stdio};
 
 use assert_cmd::Command;
-use siem_testkit::{Emulators, EmulatorsConfig};
+use siem_testkit::Emulators;
 
 fn config_for(emulators: &Emulators, dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
+    let retry = "max_attempts = 2\ninitial_backoff_ms = 10";
     let text = format!(
-        r#"
-[[org]]
-id = "org_acme"
-
-[[org.sink]]
-name = "splunk"
-platform = "splunk"
-endpoint = "{splunk}"
-token = {{ env = "TEST_HEC_TOKEN" }}
-ca_file = "{ca}"
-events = ["*"]
-max_attempts = 2
-initial_backoff_ms = 10
-
-[[org]]
-id = "org_globex"
-
-[[org.sink]]
-name = "datadog"
-platform = "datadog"
-endpoint = "{datadog}"
-token = {{ env = "TEST_DD_KEY" }}
-ca_file = "{ca}"
-events = ["dlp.pii_redacted"]
-max_attempts = 2
-initial_backoff_ms = 10
-"#,
-        splunk = emulators.splunk.endpoint(),
-        datadog = emulators.datadog.endpoint(),
-        ca = emulators.ca_file().display(),
+        "[[org]]\nid = \"org_acme\"\n{}\n[[org]]\nid = \"org_globex\"\n{}",
+        emulators.sink_table(
+            "splunk",
+            "splunk",
+            r#"{ env = "TEST_HEC_TOKEN" }"#,
+            &format!("events = [\"*\"]\n{retry}"),
+        ),
+        emulators.sink_table(
+            "datadog",
+            "datadog",
+            r#"{ env = "TEST_DD_KEY" }"#,
+            &format!("events = [\"dlp.pii_redacted\"]\n{retry}"),
+        ),
     );
     let path = dir.join("siem.toml");
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// The emulators, and a directory of the test's own (`siem-{name}-…`) holding a
+/// configuration that points at them ([`config_for`]): `(emulators, dir, config)`.
+async fn set_up(name: &str) -> (Emulators, PathBuf, PathBuf) {
+    let emulators = siem_testkit::start_all().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("siem-{name}-{}", std::process::id()));
+    let config = config_for(&emulators, &dir);
+    (emulators, dir, config)
 }
 
 fn fixture_ndjson() -> String {
@@ -75,11 +69,7 @@ fn siem_std(emulators: &Emulators) -> std::process::Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_test_reaches_every_sink_and_reports_json() {
-    let emulators = Emulators::start(EmulatorsConfig::default()).await.unwrap();
-    let config = config_for(
-        &emulators,
-        &std::env::temp_dir().join(format!("siem-send-test-{}", std::process::id())),
-    );
+    let (emulators, _, config) = set_up("send-test").await;
     let output = tokio::task::block_in_place(|| {
         siem(&emulators)
             .args(["send-test", "--json", "--config"])
@@ -102,11 +92,7 @@ async fn send_test_reaches_every_sink_and_reports_json() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_test_reports_the_platforms_refusal_and_exits_1() {
-    let emulators = Emulators::start(EmulatorsConfig::default()).await.unwrap();
-    let config = config_for(
-        &emulators,
-        &std::env::temp_dir().join(format!("siem-send-test-bad-{}", std::process::id())),
-    );
+    let (emulators, _, config) = set_up("send-test-bad").await;
     let output = tokio::task::block_in_place(|| {
         siem(&emulators)
             .env("TEST_HEC_TOKEN", "wrong-token")
@@ -153,9 +139,7 @@ async fn forward_delivers_ndjson_from_a_file_and_skips_malformed_lines_by_number
 }
 
 async fn forward_delivers_the_fixtures(stdin: Stdin) {
-    let emulators = Emulators::start(EmulatorsConfig::default()).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("siem-forward-{stdin:?}-{}", std::process::id()));
-    let config = config_for(&emulators, &dir);
+    let (emulators, dir, config) = set_up(&format!("forward-{stdin:?}")).await;
     let input = format!("{}not json\n", fixture_ndjson());
     let output = tokio::task::block_in_place(|| match stdin {
         Stdin::Pipe => siem(&emulators)
@@ -192,24 +176,39 @@ async fn forward_delivers_the_fixtures(stdin: Stdin) {
 
 /// A gateway's pipe stays open between events: what arrived must still be delivered
 /// (after the sink's linger), not held until more input or the end of input.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forward_delivers_while_a_pipe_stays_open() {
+/// `siem forward <option> --config <config>` reading a pipe that stays open, the first
+/// fixture event written to it; `(stdout, stderr)` are the child's.
+fn forward_from_an_open_pipe(
+    emulators: &Emulators,
+    config: &Path,
+    option: &str,
+    (stdout, stderr): (Stdio, Stdio),
+) -> (Child, ChildStdin) {
     use std::io::Write as _;
-    let emulators = Emulators::start(EmulatorsConfig::default()).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("siem-forward-open-{}", std::process::id()));
-    let config = config_for(&emulators, &dir);
     let first = fixture_ndjson().lines().next().unwrap().to_owned();
-    let mut child = siem_std(&emulators)
-        .args(["forward", "--json", "--config"])
-        .arg(&config)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+    let mut child = siem_std(emulators)
+        .args(["forward", option, "--config"])
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(stdout)
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "{first}").unwrap();
     stdin.flush().unwrap();
+    (child, stdin)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_delivers_while_a_pipe_stays_open() {
+    let (emulators, _, config) = set_up("forward-open").await;
+    let (child, stdin) = forward_from_an_open_pipe(
+        &emulators,
+        &config,
+        "--json",
+        (Stdio::piped(), Stdio::null()),
+    );
     let delivered = |emulators: &Emulators| {
         emulators.splunk.received().len() + emulators.datadog.received().len()
     };
@@ -232,58 +231,23 @@ async fn forward_delivers_while_a_pipe_stays_open() {
 /// Causes stand whole below the table, so no row is wider than its cells.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_test_failures_come_with_hints() {
-    let emulators = Emulators::start(EmulatorsConfig::default()).await.unwrap();
+    let emulators = siem_testkit::start_all().await.unwrap();
     let dir = std::env::temp_dir().join(format!("siem-hints-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let entra = emulators.sentinel.entra().config();
+    let (wrong, events) = (r#"{ env = "WRONG" }"#, r#"events = ["*"]"#);
+    // A sink that does not trust the emulators' CA: the table without its `ca_file`.
+    let right = r#"{ env = "TEST_HEC_TOKEN" }"#;
+    let untrusted: String = emulators
+        .sink_table("splunk", "splunk-untrusted", right, events)
+        .lines()
+        .filter(|line| !line.starts_with("ca_file"))
+        .map(|line| format!("{line}\n"))
+        .collect();
     let text = format!(
-        r#"
-[[org]]
-id = "org_acme"
-
-[[org.sink]]
-name = "splunk-untrusted"
-platform = "splunk"
-endpoint = "{splunk}"
-token = {{ env = "TEST_HEC_TOKEN" }}
-events = ["*"]
-
-[[org.sink]]
-name = "splunk-wrong-token"
-platform = "splunk"
-endpoint = "{splunk}"
-token = {{ env = "WRONG" }}
-ca_file = "{ca}"
-events = ["*"]
-
-[[org.sink]]
-name = "datadog-wrong-key"
-platform = "datadog"
-endpoint = "{datadog}"
-token = {{ env = "WRONG" }}
-ca_file = "{ca}"
-events = ["*"]
-
-[[org.sink]]
-name = "sentinel-wrong-secret"
-platform = "sentinel"
-dce = "{sentinel}"
-dcr_immutable_id = "{dcr}"
-tenant_id = "{tenant}"
-client_id = "{client}"
-authority_host = "{authority}"
-client_secret = {{ env = "WRONG" }}
-ca_file = "{ca}"
-events = ["*"]
-"#,
-        splunk = emulators.splunk.endpoint(),
-        datadog = emulators.datadog.endpoint(),
-        sentinel = emulators.sentinel.endpoint(),
-        dcr = emulators.sentinel.dcr_immutable_id(),
-        tenant = entra.tenant_id,
-        client = entra.client_id,
-        authority = emulators.sentinel.authority_host(),
-        ca = emulators.ca_file().display(),
+        "[[org]]\nid = \"org_acme\"\n{untrusted}{}{}{}",
+        emulators.sink_table("splunk", "splunk-wrong-token", wrong, events),
+        emulators.sink_table("datadog", "datadog-wrong-key", wrong, events),
+        emulators.sink_table("sentinel", "sentinel-wrong-secret", wrong, events),
     );
     let config = dir.join("siem.toml");
     std::fs::write(&config, text).unwrap();
@@ -335,22 +299,14 @@ events = ["*"]
 /// the rate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forward_reports_progress_in_plain_lines_and_ends_with_a_rate() {
-    use std::io::{BufRead as _, Write as _};
-    let emulators = Emulators::start(EmulatorsConfig::default()).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("siem-forward-progress-{}", std::process::id()));
-    let config = config_for(&emulators, &dir);
-    let first = fixture_ndjson().lines().next().unwrap().to_owned();
-    let mut child = siem_std(&emulators)
-        .args(["forward", "--progress-every-ms", "20", "--config"])
-        .arg(&config)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "{first}").unwrap();
-    stdin.flush().unwrap();
+    use std::io::BufRead as _;
+    let (emulators, dir, config) = set_up("forward-progress").await;
+    let (mut child, stdin) = forward_from_an_open_pipe(
+        &emulators,
+        &config,
+        "--progress-every-ms=20",
+        (Stdio::null(), Stdio::piped()),
+    );
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     // The input stays open: the progress line comes on its own, not at the end.
     let progress = tokio::task::block_in_place(|| {

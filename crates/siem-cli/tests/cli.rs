@@ -76,14 +76,17 @@ fn validate_error(name: &str, text: &str) -> String {
     err
 }
 
+/// The error of `siem validate` on [`SPLUNK_SINK`] with `from` replaced by `to`.
+fn edited_splunk_sink_error(name: &str, from: &str, to: &str) -> String {
+    validate_error(name, &SPLUNK_SINK.replace(from, to))
+}
+
 #[test]
 fn plain_http_endpoints_are_rejected_naming_org_sink_and_field() {
-    let err = validate_error(
+    let err = edited_splunk_sink_error(
         "http",
-        &SPLUNK_SINK.replace(
-            "https://splunk.example.com:8088",
-            "http://splunk.example.com:8088",
-        ),
+        "https://splunk.example.com:8088",
+        "http://splunk.example.com:8088",
     );
     assert!(
         err.contains("org \"org_acme\", sink \"splunk-prod\": field `endpoint`"),
@@ -95,12 +98,10 @@ fn plain_http_endpoints_are_rejected_naming_org_sink_and_field() {
 
 #[test]
 fn unknown_event_types_are_rejected() {
-    let err = validate_error(
+    let err = edited_splunk_sink_error(
         "events",
-        &SPLUNK_SINK.replace(
-            r#"events = ["*"]"#,
-            r#"events = ["dlp.pii_blocked", "dlp.pii_blockd"]"#,
-        ),
+        r#"events = ["*"]"#,
+        r#"events = ["dlp.pii_blocked", "dlp.pii_blockd"]"#,
     );
     assert!(err.contains("field `events`"), "{err}");
     assert!(err.contains("dlp.pii_blockd"), "{err}");
@@ -108,19 +109,14 @@ fn unknown_event_types_are_rejected() {
 
 #[test]
 fn missing_and_misspelt_fields_are_named() {
-    let err = validate_error(
-        "missing",
-        &SPLUNK_SINK.replace("token = { env = \"SPLUNK_HEC_TOKEN\" }\n", ""),
-    );
+    let err = edited_splunk_sink_error("missing", "token = { env = \"SPLUNK_HEC_TOKEN\" }\n", "");
     assert!(err.contains("field `token`"), "{err}");
-    let err = validate_error(
-        "typo",
-        &SPLUNK_SINK.replace("events =", "sourcetyp = \"x\"\nevents ="),
-    );
+    let err = edited_splunk_sink_error("typo", "events =", "sourcetyp = \"x\"\nevents =");
     assert!(err.contains("field `sourcetyp`"), "{err}");
-    let err = validate_error(
+    let err = edited_splunk_sink_error(
         "no-endpoint",
-        &SPLUNK_SINK.replace("endpoint = \"https://splunk.example.com:8088\"\n", ""),
+        "endpoint = \"https://splunk.example.com:8088\"\n",
+        "",
     );
     assert!(err.contains("endpoint"), "{err}");
     let err = validate_error("bad-toml", "[[org]\nid = 1");
@@ -129,18 +125,16 @@ fn missing_and_misspelt_fields_are_named() {
 
 #[test]
 fn a_token_pasted_into_the_file_is_never_echoed() {
-    let err = validate_error(
-        "literal",
-        &SPLUNK_SINK.replace("{ env = \"SPLUNK_HEC_TOKEN\" }", "\"hec-literal-secret\""),
-    );
-    assert!(err.contains("field `token`"), "{err}");
-    assert!(!err.contains("hec-literal-secret"), "{err}");
-    let err = validate_error(
-        "literal-syntax",
-        &SPLUNK_SINK.replace("{ env = \"SPLUNK_HEC_TOKEN\" }", "\"hec-literal-secret"),
-    );
-    assert!(err.contains("siem.toml:9:"), "file:line:column: {err}");
-    assert!(!err.contains("hec-literal-secret"), "{err}");
+    // A string where a reference belongs, and the same string left open (a TOML syntax
+    // error, named by file:line:column).
+    for (name, pasted, named) in [
+        ("literal", "\"hec-literal-secret\"", "field `token`"),
+        ("literal-syntax", "\"hec-literal-secret", "siem.toml:9:"),
+    ] {
+        let err = edited_splunk_sink_error(name, "{ env = \"SPLUNK_HEC_TOKEN\" }", pasted);
+        assert!(err.contains(named), "{name}: {err}");
+        assert!(!err.contains("hec-literal-secret"), "{name}: {err}");
+    }
 }
 
 #[test]
@@ -158,6 +152,15 @@ fn validate_resolve_reports_a_missing_secret_by_reference() {
         "{}",
         stderr(&output)
     );
+}
+
+/// `siem render --platform <platform> -`, reading `input`.
+fn render_stdin(platform: &str, input: impl Into<Vec<u8>>) -> Output {
+    siem()
+        .args(["render", "--platform", platform, "-"])
+        .write_stdin(input)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -247,11 +250,7 @@ fn render_reports_a_line_with_invalid_utf8_by_number() {
     let mut input = format!("{event}\n{event}\n\n{event}\n").into_bytes();
     let at = event.len() + 1 + event.find("proj_").unwrap();
     input[at] = 0xff;
-    let output = siem()
-        .args(["render", "--platform", "splunk", "-"])
-        .write_stdin(input)
-        .output()
-        .unwrap();
+    let output = render_stdin("splunk", input);
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     assert!(
@@ -268,11 +267,7 @@ fn render_reports_a_line_with_invalid_utf8_by_number() {
 fn render_reports_malformed_lines_and_renders_the_rest() {
     let event = std::fs::read_to_string(fixtures().join("events/loop.detected.json")).unwrap();
     let input = format!("{}\n{{\"not\":\"an event\"}}\n", event.trim());
-    let output = siem()
-        .args(["render", "--platform", "sentinel", "-"])
-        .write_stdin(input)
-        .output()
-        .unwrap();
+    let output = render_stdin("sentinel", input);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("line 2"), "{}", stderr(&output));
     let body: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();

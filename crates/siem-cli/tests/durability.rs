@@ -9,22 +9,23 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use siem_testkit::Fault;
+use siem_testkit::{Fault, SplunkEmulator};
 use support::*;
+
+/// The SIEM is down: it answers every request with a 503.
+fn siem_down(siem: &SplunkEmulator) {
+    siem.set_outage_fault(Some(Fault::status(503)));
+    siem.set_outage(true);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_with_the_siem_down_then_a_restart_delivers_every_event_at_least_once() {
-    let dir = dir("kill9");
-    let (siem, ca) = splunk(&dir, "siem").await;
-    siem.set_outage_fault(Some(Fault::status(503)));
-    siem.set_outage(true);
-    let sink = sink_toml(
-        "splunk",
-        &siem.endpoint().to_string(),
-        &ca,
+    let (dir, siem, config) = one_splunk_sink(
+        "kill9",
         "buffer = { type = \"disk\" }\ninitial_backoff_ms = 50\nbreaker_backoff_ms = 200\n",
-    );
-    let config = write_config(&dir, &[sink]);
+    )
+    .await;
+    siem_down(&siem);
     let input = events_file(&dir, 20_000);
     let mut child = forward(&config, Stdio::piped());
     {
@@ -62,16 +63,8 @@ async fn kill_9_with_the_siem_down_then_a_restart_delivers_every_event_at_least_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_forward_prints_the_report_and_its_sums_hold() {
-    let dir = dir("sigterm");
-    let (siem, ca) = splunk(&dir, "siem").await;
+    let (dir, siem, config) = one_splunk_sink("sigterm", "max_events = 100\n").await;
     siem.set_latency(Duration::from_millis(300));
-    let sink = sink_toml(
-        "splunk",
-        &siem.endpoint().to_string(),
-        &ca,
-        "max_events = 100\n",
-    );
-    let config = write_config(&dir, &[sink]);
     let input = events_file(&dir, 5_000);
     // Forward waits for the slow SIEM (lossless backpressure): the signal arrives while
     // it waits, with input still coming.
@@ -119,19 +112,14 @@ async fn sigterm_mid_forward_prints_the_report_and_its_sums_hold() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_buffer_file_is_reported_and_the_rest_is_delivered() {
-    let dir = dir("damaged");
-    let (siem, ca) = splunk(&dir, "siem").await;
-    let sink = sink_toml(
-        "splunk",
-        &siem.endpoint().to_string(),
-        &ca,
+    let (dir, siem, config) = one_splunk_sink(
+        "damaged",
         "buffer = { type = \"disk\" }\nmax_events = 100\n",
-    );
-    let config = write_config(&dir, &[sink]);
+    )
+    .await;
     let input = events_file(&dir, 2_000);
-    // The SIEM refuses everything: all 2,000 events stay on disk.
-    siem.set_outage_fault(Some(Fault::status(503)));
-    siem.set_outage(true);
+    // All 2,000 events stay on disk.
+    siem_down(&siem);
     let child = forward(&config, Stdio::from(std::fs::File::open(&input).unwrap()));
     let (_, report, stderr) =
         tokio::task::block_in_place(|| finish(child, Duration::from_secs(30)));

@@ -73,31 +73,26 @@ mod tests {
     #[test]
     fn hints_name_the_credential_of_the_platform() {
         let refused = "credentials rejected: HTTP 403: Forbidden";
-        assert!(hint("splunk", refused, GiveCa::File)
-            .unwrap()
-            .contains("HEC token"));
-        assert!(hint("datadog", refused, GiveCa::File)
-            .unwrap()
-            .contains("API key"));
-        assert!(hint("sentinel", refused, GiveCa::File)
-            .unwrap()
-            .contains("Monitoring Metrics Publisher"));
         let expired = "credentials_rejected HTTP 401 (code InvalidToken): expired";
-        assert!(hint("sentinel", expired, GiveCa::File)
-            .unwrap()
-            .contains("`token`"));
         let untrusted = "TLS certificate not accepted: invalid peer certificate: UnknownIssuer";
-        assert!(hint("datadog", untrusted, GiveCa::File)
-            .unwrap()
-            .contains("ca_file"));
-        assert!(hint("datadog", untrusted, GiveCa::Pem)
-            .unwrap()
-            .contains("ca_pem"));
-        assert!(
-            hint("sentinel", "permanent HTTP 404: no such DCR", GiveCa::Pem)
-                .unwrap()
-                .contains("dcr_immutable_id")
-        );
+        let not_found = "permanent HTTP 404: no such DCR";
+        for (platform, cause, give_ca, named) in [
+            ("splunk", refused, GiveCa::File, "HEC token"),
+            ("datadog", refused, GiveCa::File, "API key"),
+            (
+                "sentinel",
+                refused,
+                GiveCa::File,
+                "Monitoring Metrics Publisher",
+            ),
+            ("sentinel", expired, GiveCa::File, "`token`"),
+            ("datadog", untrusted, GiveCa::File, "ca_file"),
+            ("datadog", untrusted, GiveCa::Pem, "ca_pem"),
+            ("sentinel", not_found, GiveCa::Pem, "dcr_immutable_id"),
+        ] {
+            let given = hint(platform, cause, give_ca).unwrap_or_default();
+            assert!(given.contains(named), "{platform}, {cause}: {given:?}");
+        }
         // Failures without a common remedy get no hint.
         assert_eq!(
             hint("splunk", "retryable: HTTP 503: busy", GiveCa::File),

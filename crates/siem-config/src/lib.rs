@@ -694,6 +694,12 @@ fn read<T: serde::de::DeserializeOwned>(table: toml::Table) -> Result<T, FieldEr
 }
 
 fn platform_section(platform: Platform, table: toml::Table) -> Result<PlatformSection, FieldError> {
+    // The transport keys are flattened into each platform's settings, where serde would
+    // not name the key of a wrong value; read on their own first, they are named.
+    let transport = table
+        .iter()
+        .filter(|(key, _)| siem_http::TransportConfig::FIELDS.contains(&key.as_str()));
+    read::<siem_http::TransportConfig>(transport.map(|(k, v)| (k.clone(), v.clone())).collect())?;
     // The adapters' own checks name their field; so do we.
     macro_rules! checked {
         ($result:expr) => {
@@ -980,4 +986,31 @@ pub fn parse_sink_table(
 ) -> Result<SinkSection, SinkTableError> {
     parse_sink(table, base_dir, Positions::default())
         .map_err(|(field, message)| SinkTableError { field, message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink_error(platform_lines: &str) -> SinkTableError {
+        let text = format!(
+            "name = \"s\"\nplatform = \"splunk\"\nendpoint = \"https://127.0.0.1:1\"\n\
+             token = {{ env = \"T\" }}\nevents = [\"*\"]\n{platform_lines}"
+        );
+        let table: toml::Table = toml::from_str(&text).unwrap();
+        parse_sink_table(table, Path::new(".")).unwrap_err()
+    }
+
+    /// A value of the wrong type in a transport key (`ca_pem`, `timeouts`) is blamed on
+    /// that key, like any platform key.
+    #[test]
+    fn wrong_types_in_transport_keys_name_the_key() {
+        let e = sink_error("ca_pem = 5");
+        assert_eq!(e.field.as_deref(), Some("ca_pem"), "{e}");
+        assert!(e.message.contains("invalid type"), "{e}");
+        let e = sink_error("timeouts = { connect_ms = \"5s\" }");
+        assert_eq!(e.field.as_deref(), Some("timeouts.connect_ms"), "{e}");
+        let e = sink_error("gzip = \"yes\"");
+        assert_eq!(e.field.as_deref(), Some("gzip"), "{e}");
+    }
 }

@@ -3,11 +3,9 @@
 //! database row). [`DatadogOptions`] is the same settings validated, with the intake URL,
 //! the client settings and the item bytes derived from them.
 
-use std::path::PathBuf;
-
 use serde::{Deserialize, Serialize};
 use siem_core::{Endpoint, Ident};
-use siem_http::{ConfigError, HttpOptions, TimeoutsConfig};
+use siem_http::{ConfigError, HttpOptions, TransportConfig};
 use url::Url;
 
 use crate::encoder::ItemParts;
@@ -84,15 +82,10 @@ pub struct DatadogConfig {
     pub max_body_bytes: usize,
     /// The largest single item (at most Datadog's [`MAX_ITEM_BYTES`]).
     pub max_item_bytes: usize,
-    /// A PEM file of extra root CAs (for a proxy behind an internal CA; read when the
-    /// options are validated).
-    pub ca_file: Option<PathBuf>,
-    /// Extra root CAs as PEM text: the inline form of `ca_file` (the connector API takes
-    /// this one, as it cannot name a file on the server).
-    #[serde(default)]
-    pub ca_pem: Option<String>,
-    /// Connect and request timeouts.
-    pub timeouts: TimeoutsConfig,
+    /// `ca_file`, `ca_pem` and `timeouts`: extra root CAs for a proxy behind an internal
+    /// CA, and connect and request timeouts.
+    #[serde(flatten)]
+    pub transport: TransportConfig,
 }
 
 impl Default for DatadogConfig {
@@ -107,9 +100,7 @@ impl Default for DatadogConfig {
             max_items_per_request: MAX_ITEMS_PER_REQUEST,
             max_body_bytes: MAX_BODY_BYTES,
             max_item_bytes: MAX_ITEM_BYTES,
-            ca_file: None,
-            ca_pem: None,
-            timeouts: TimeoutsConfig::default(),
+            transport: TransportConfig::default(),
         }
     }
 }
@@ -168,13 +159,7 @@ impl DatadogOptions {
                 return Err(error(field, reason));
             }
         }
-        let http = siem_http::transport(
-            PLATFORM,
-            USER_AGENT,
-            &config.ca_file,
-            &config.ca_pem,
-            config.timeouts,
-        )?;
+        let http = config.transport.http_options(PLATFORM, USER_AGENT)?;
         Ok(Self {
             parts: ItemParts::new(&config),
             config,

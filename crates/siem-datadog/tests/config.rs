@@ -110,11 +110,11 @@ fn invalid_values_name_their_field() {
         (with(|c| c.max_body_bytes = 5_000_001), "max_body_bytes"),
         (with(|c| c.max_item_bytes = 1_000_001), "max_item_bytes"),
         (
-            with(|c| c.ca_file = Some("/nonexistent/ca.pem".into())),
+            with(|c| c.transport.ca_file = Some("/nonexistent/ca.pem".into())),
             "ca_file",
         ),
         (
-            with(|c| c.timeouts = TimeoutsConfig::new(None, Some(0))),
+            with(|c| c.transport.timeouts = TimeoutsConfig::new(None, Some(0))),
             "timeouts",
         ),
     ] {

@@ -6,15 +6,14 @@ mod common;
 use std::sync::Arc;
 
 use serde_json::Value;
-use siem_core::details::{Blocked, PiiBlocked};
-use siem_core::{EncodeError, Ident, SecurityEvent, Severity};
+use siem_core::{EncodeError, SecurityEvent, Severity};
 use siem_datadog::config::{MAX_BODY_BYTES, MAX_ITEMS_PER_REQUEST};
 use siem_datadog::{encode, DatadogConfig, DatadogOptions};
 
 use common::{
-    assert_gzip_of_plain, assert_json_contains, assert_rejected_as_too_large,
-    assert_sent_all_but_big_events, big_event, fixture_event, fixture_events, fixtures, opts,
-    plain_body,
+    assert_json_contains, assert_rejected_as_too_large, assert_sent_all_but_big_events,
+    check_gzip_and_empty_batch, fixture_event, fixture_events, fixtures, fixtures_with_big_events,
+    opts, pii_blocked_needing_escapes, plain_body,
 };
 
 fn items(request: &siem_core::EncodedRequest) -> Vec<Value> {
@@ -134,18 +133,7 @@ fn item_fields_and_tags() {
 #[test]
 fn identifiers_are_escaped_and_commas_kept_out_of_tags() {
     let nasty = r#"req "x" \ y / é 😀"#;
-    let event = SecurityEvent::builder(
-        "org, \"quoted\"",
-        "proj\\x",
-        PiiBlocked {
-            entities_found: vec![Ident::new("A\"B").unwrap()],
-            action: Blocked,
-            model: Ident::new("m").unwrap(),
-        },
-    )
-    .request_id(nasty)
-    .build()
-    .unwrap();
+    let event = pii_blocked_needing_escapes("org, \"quoted\"", "proj\\x", nasty, "m");
     let item = single_item(event, &opts(|_| {}));
     assert_eq!(item["request_id"], nasty);
     assert_eq!(item["org_id"], "org, \"quoted\"");
@@ -186,13 +174,7 @@ fn splits_at_1000_items_by_default() {
 
 #[test]
 fn splits_at_the_body_limit_and_rejects_oversized_items() {
-    let mut events = Vec::new();
-    for i in 0..30 {
-        events.push(fixture_events()[i % 5].clone());
-        if i == 4 || i == 20 {
-            events.push(big_event(30)); // ~3.5 KB alone
-        }
-    }
+    let events = fixtures_with_big_events(30, &[4, 20], 30); // the big ones ~3.5 KB alone
     let (max_body, max_item) = (2_500, 2_000);
     let options = opts(|c| {
         c.max_body_bytes = max_body;
@@ -222,15 +204,6 @@ fn item_fitting_the_item_limit_but_not_the_body_limit_is_rejected() {
 }
 
 #[test]
-fn gzip_body_decompresses_to_the_plain_body() {
-    let events = fixture_events();
-    let zipped = encode(&events, &opts(|_| {}));
-    let plain = encode(&events, &opts(|c| c.gzip = false));
-    assert_gzip_of_plain(&zipped, &plain);
-}
-
-#[test]
-fn empty_batch_gives_nothing() {
-    let encoded = encode(&[], &opts(|_| {}));
-    assert!(encoded.requests.is_empty() && encoded.rejected.is_empty());
+fn gzip_bodies_are_the_plain_ones_compressed_and_an_empty_batch_gives_nothing() {
+    check_gzip_and_empty_batch(&opts(|_| {}), &opts(|c| c.gzip = false));
 }

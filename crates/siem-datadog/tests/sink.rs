@@ -11,7 +11,8 @@ use siem_core::{CredentialProvider, Endpoint, SiemSink};
 use siem_datadog::config::USER_AGENT;
 use siem_datadog::{encode, DatadogConfig, DatadogOptions, DatadogSink};
 use siem_http::testing::{
-    check_status_table, check_transport, OutcomeClass, SinkSetup, StatusCase, TestResponse,
+    check_build_errors, check_status_table, check_transport, for_loopback_mock, OutcomeClass,
+    SinkSetup, StatusCase, TestResponse,
 };
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -27,10 +28,7 @@ fn mock_options(mock: &MockServer, f: impl FnOnce(&mut DatadogConfig)) -> Datado
         ..Default::default()
     };
     f(&mut config);
-    config.sink_options().unwrap().map_http(|h| {
-        h.allow_plain_http_loopback()
-            .request_timeout(Duration::from_secs(5))
-    })
+    config.sink_options().unwrap().map_http(for_loopback_mock)
 }
 
 fn options(mock: &MockServer, gzip: bool) -> DatadogOptions {
@@ -60,13 +58,16 @@ fn accepted() -> ResponseTemplate {
 /// The sink for a test HTTPS server (`check_transport`, `check_status_table`).
 fn sink_over_tls(setup: SinkSetup) -> DatadogSink {
     let config = DatadogConfig {
-        endpoint: Some(setup.endpoint),
-        ca_file: Some(setup.ca_file),
+        endpoint: Some(setup.endpoint.clone()),
+        transport: setup.transport(),
         ..Default::default()
     };
-    let options = config.sink_options().unwrap();
-    let options = options.map_http(|h| h.request_timeout(setup.request_timeout));
-    DatadogSink::new("datadog-test", options, setup.credential).unwrap()
+    DatadogSink::new(
+        "datadog-test",
+        config.sink_options().unwrap(),
+        setup.credential,
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -246,15 +247,6 @@ async fn passes_the_core_conformance_suite_when_batches_split() {
 
 #[test]
 fn build_errors_name_the_problem() {
-    let options = DatadogConfig::default()
-        .sink_options()
-        .unwrap()
-        .map_http(|h| h.extra_root_ca_pem("not pem"));
-    let err =
-        DatadogSink::new("bad-ca", options.clone(), RecordingCredential::new(API_KEY)).unwrap_err();
-    assert!(err.to_string().contains("bad-ca"), "{err}");
-    assert!(matches!(
-        DatadogSink::new("", options, RecordingCredential::new(API_KEY)),
-        Err(siem_datadog::BuildError::EmptyName { .. })
-    ));
+    let options = DatadogConfig::default().sink_options().unwrap();
+    check_build_errors(options.map_http(|h| h.extra_root_ca_pem("not pem")));
 }

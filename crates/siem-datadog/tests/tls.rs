@@ -4,6 +4,7 @@
 
 use siem_datadog::{DatadogConfig, DatadogSink};
 use siem_http::testing::{check_tls, TestRequest, TestResponse};
+use siem_http::TransportConfig;
 
 fn intake(req: &TestRequest) -> TestResponse {
     match req.header("dd-api-key") {
@@ -18,7 +19,7 @@ async fn over_tls_with_the_configured_ca() {
         let config = DatadogConfig {
             endpoint: Some(endpoint),
             env: Some("test".to_owned()),
-            ca_file: Some(ca_file),
+            transport: TransportConfig::with_ca_file(ca_file),
             ..Default::default()
         };
         let api_key = siem_core::testing::RecordingCredential::new("tls-test-key");

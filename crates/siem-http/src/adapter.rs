@@ -1,10 +1,10 @@
 //! What the three adapters share besides the transport: the sink (name, options, one
-//! authenticated POST per request), the option and build errors, and the transport part
-//! of every configuration. An adapter supplies its options type and implements
+//! authenticated POST per request) and the option and build errors (the transport part of
+//! every configuration is [`TransportConfig`](crate::TransportConfig)). An adapter
+//! supplies its options type and implements
 //! [`Adapter`] on it; `SplunkSink` is `HttpSink<SplunkOptions>`, and so on.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -15,7 +15,6 @@ use url::Url;
 
 use crate::{
     AuthHeader, AuthenticatedPost, HttpClient, HttpError, HttpOptions, HttpResponse, RequestPlan,
-    TimeoutsConfig, TransportBuilder,
 };
 
 /// An option that failed validation, naming the platform and the field.
@@ -81,27 +80,6 @@ pub const DEFAULT_GZIP: bool = true;
 /// [`DEFAULT_GZIP`], for `#[serde(default = "siem_http::default_gzip")]`.
 pub const fn default_gzip() -> bool {
     DEFAULT_GZIP
-}
-
-/// The client settings of a configuration's `ca_file`, `ca_pem` and `timeouts`, for
-/// `user_agent` (the CA file is read and the PEM parsed now); errors name the field.
-pub fn transport(
-    platform: &'static str,
-    user_agent: &str,
-    ca_file: &Option<PathBuf>,
-    ca_pem: &Option<String>,
-    timeouts: TimeoutsConfig,
-) -> Result<HttpOptions, ConfigError> {
-    let mut builder = TransportBuilder::new(user_agent).timeouts(timeouts);
-    if let Some(path) = ca_file {
-        builder = builder.ca_file(path);
-    }
-    if let Some(pem) = ca_pem {
-        builder = builder.ca_pem(pem.as_bytes().to_vec());
-    }
-    builder
-        .build()
-        .map_err(|e| ConfigError::new(platform, e.field, e.reason))
 }
 
 /// A platform's validated options, as a sink needs them: where to post, how to

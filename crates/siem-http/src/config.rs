@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::HttpOptions;
+use crate::{ConfigError, HttpOptions};
 
 /// The longest timeout a configuration may set.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
@@ -63,6 +63,63 @@ fn check(field: &'static str, value: u64) -> Result<Duration, InvalidTimeout> {
         Err(InvalidTimeout { field, value })
     } else {
         Ok(d)
+    }
+}
+
+/// The connection settings every sink's configuration shares: extra root CAs (`ca_file`,
+/// `ca_pem`) and `timeouts`. A sink's configuration holds them under
+/// `#[serde(flatten)]`, so the keys stand beside the platform's own in a TOML table or a
+/// JSON document.
+///
+/// ```
+/// let transport: siem_http::TransportConfig =
+///     serde_json::from_str(r#"{ "timeouts": { "connect_ms": 2000 } }"#)?;
+/// let http = transport.http_options("splunk", "doc/1")?;
+/// assert_eq!(http.connect_timeout, std::time::Duration::from_secs(2));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TransportConfig {
+    /// A PEM file of extra root CAs, for a SIEM (or a proxy) behind an internal CA (read
+    /// when the options are validated).
+    pub ca_file: Option<PathBuf>,
+    /// Extra root CAs as PEM text: the inline form of `ca_file` (the connector API takes
+    /// this one, as it cannot name a file on the server).
+    pub ca_pem: Option<String>,
+    /// Connect and request timeouts.
+    pub timeouts: TimeoutsConfig,
+}
+
+impl TransportConfig {
+    /// The keys, as a configuration table writes them.
+    pub const FIELDS: &'static [&'static str] = &["ca_file", "ca_pem", "timeouts"];
+
+    /// The defaults, trusting the extra root CAs of the PEM file at `path` as well.
+    pub fn with_ca_file(path: impl Into<PathBuf>) -> Self {
+        Self {
+            ca_file: Some(path.into()),
+            ..Self::default()
+        }
+    }
+
+    /// The client settings of these values, for `user_agent` (the CA file is read and the
+    /// PEM parsed now); errors name the field and the `platform`.
+    pub fn http_options(
+        &self,
+        platform: &'static str,
+        user_agent: &str,
+    ) -> Result<HttpOptions, ConfigError> {
+        let mut builder = TransportBuilder::new(user_agent).timeouts(self.timeouts);
+        if let Some(path) = &self.ca_file {
+            builder = builder.ca_file(path);
+        }
+        if let Some(pem) = &self.ca_pem {
+            builder = builder.ca_pem(pem.as_bytes().to_vec());
+        }
+        builder
+            .build()
+            .map_err(|e| ConfigError::new(platform, e.field, e.reason))
     }
 }
 
@@ -178,6 +235,18 @@ mod tests {
         assert!(TimeoutsConfig::new(Some(600_001), None)
             .apply(HttpOptions::new("t"))
             .is_err());
+    }
+
+    #[test]
+    fn transport_config_fields_are_its_keys() {
+        let value = serde_json::to_value(TransportConfig::default()).unwrap();
+        let keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(keys, TransportConfig::FIELDS);
     }
 
     #[test]

@@ -18,7 +18,8 @@
 //!   and errors every adapter shares (an adapter implements [`Adapter`] on its options).
 //! - [`classify_status`] and [`parse_retry_after`]: HTTP answers to
 //!   [`DeliveryError`](siem_core::DeliveryError) classes.
-//! - [`TimeoutsConfig`], the `timeouts` table every sink's configuration shares, and
+//! - [`TransportConfig`], the `ca_file`, `ca_pem` and `timeouts` keys every sink's
+//!   configuration shares (with [`TimeoutsConfig`], the `timeouts` table), and
 //!   [`TransportBuilder`], the CA and timeout settings built into [`HttpOptions`].
 //! - `testing` (feature `testing`, tests only): a throwaway CA and an HTTPS test server on
 //!   127.0.0.1, and a plain-HTTP loopback escape hatch for wiremock.
@@ -42,14 +43,15 @@ pub mod __private {
     pub use url::Url;
 }
 
-pub use adapter::{
-    default_gzip, shown, transport, Adapter, BuildError, ConfigError, HttpSink, DEFAULT_GZIP,
-};
+pub use adapter::{default_gzip, shown, Adapter, BuildError, ConfigError, HttpSink, DEFAULT_GZIP};
 pub use client::{
     scrub_secret, secret_header, HttpClient, HttpError, HttpOptions, HttpResponse,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT,
 };
-pub use config::{InvalidTimeout, InvalidTransport, TimeoutsConfig, TransportBuilder, MAX_TIMEOUT};
+pub use config::{
+    InvalidTimeout, InvalidTransport, TimeoutsConfig, TransportBuilder, TransportConfig,
+    MAX_TIMEOUT,
+};
 pub use http::header::{HeaderName, HeaderValue};
 pub use plan::RequestPlan;
 pub use send::{content_headers, AuthHeader, AuthenticatedPost};

@@ -8,11 +8,9 @@
 //! tenant id) are checked character by character, so a configuration value can never
 //! change which path or host a request goes to.
 
-use std::path::PathBuf;
-
 use serde::{Deserialize, Serialize};
 use siem_core::Endpoint;
-use siem_http::{shown, ConfigError, HttpOptions, TimeoutsConfig};
+use siem_http::{shown, ConfigError, HttpOptions, TransportConfig};
 use url::Url;
 
 pub use siem_secrets::entra::{EntraOptions, DEFAULT_AUTHORITY_HOST, DEFAULT_SCOPE};
@@ -94,17 +92,10 @@ pub struct SentinelConfig {
     /// clouds need their own.
     #[serde(default)]
     pub scope: Option<String>,
-    /// An extra root CA (PEM file), trusted for the DCE and the token endpoint (read when
-    /// the options are validated).
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// Extra root CAs as PEM text: the inline form of `ca_file` (the connector API takes
-    /// this one, as it cannot name a file on the server).
-    #[serde(default)]
-    pub ca_pem: Option<String>,
-    /// Connect and request timeouts, for the DCE and the token endpoint.
-    #[serde(default)]
-    pub timeouts: TimeoutsConfig,
+    /// `ca_file`, `ca_pem` and `timeouts`: extra root CAs and connect and request
+    /// timeouts, for the DCE and the token endpoint alike.
+    #[serde(flatten)]
+    pub transport: TransportConfig,
 }
 
 impl SentinelConfig {
@@ -121,9 +112,7 @@ impl SentinelConfig {
             client_id: None,
             authority_host: None,
             scope: None,
-            ca_file: None,
-            ca_pem: None,
-            timeouts: TimeoutsConfig::default(),
+            transport: TransportConfig::default(),
         }
     }
 
@@ -134,7 +123,7 @@ impl SentinelConfig {
         let only_with = "is only used with tenant_id and client_id";
         match (&self.tenant_id, &self.client_id) {
             (Some(tenant), Some(client)) => {
-                let http = self.transport()?;
+                let http = self.transport.http_options(PLATFORM, USER_AGENT)?;
                 let authority = self.authority_host.clone();
                 EntraOptions::new(PLATFORM, tenant, client, authority, &self.scope, http).map(Some)
             }
@@ -146,16 +135,6 @@ impl SentinelConfig {
             (Some(_), None) => Err(error("client_id", "is required when tenant_id is set")),
             (None, Some(_)) => Err(error("tenant_id", "is required when client_id is set")),
         }
-    }
-
-    fn transport(&self) -> Result<HttpOptions, ConfigError> {
-        siem_http::transport(
-            PLATFORM,
-            USER_AGENT,
-            &self.ca_file,
-            &self.ca_pem,
-            self.timeouts,
-        )
     }
 }
 
@@ -190,7 +169,7 @@ impl SentinelOptions {
             );
             return Err(error("max_body_bytes", reason));
         }
-        let http = config.transport()?;
+        let http = config.transport.http_options(PLATFORM, USER_AGENT)?;
         Ok(Self { config, http })
     }
 

@@ -42,7 +42,7 @@ fn defaults_are_the_documented_constants() {
     assert_eq!(o.max_body_bytes, MAX_BODY_BYTES);
     assert_eq!(o.http().connect_timeout, siem_http::DEFAULT_CONNECT_TIMEOUT);
     assert_eq!(o.http().request_timeout, siem_http::DEFAULT_REQUEST_TIMEOUT);
-    assert_eq!(o.ca_file, None);
+    assert_eq!(o.transport.ca_file, None);
     assert_eq!(o.http().user_agent, USER_AGENT);
     assert_eq!(
         USER_AGENT,
@@ -105,10 +105,8 @@ fn out_of_range_values_are_rejected() {
         (TimeoutsConfig::new(None, Some(0)), "timeouts"),
         (TimeoutsConfig::new(Some(600_001), None), "timeouts"),
     ] {
-        let c = SentinelConfig {
-            timeouts,
-            ..entra("t", CLIENT)
-        };
+        let mut c = entra("t", CLIENT);
+        c.transport.timeouts = timeouts;
         assert_eq!(c.sink_options().unwrap_err().field, field);
         assert_eq!(c.entra_options().unwrap_err().field, field);
     }
@@ -191,11 +189,12 @@ fn toml_config_with_entra() {
     assert_eq!(config.endpoint, dce());
     assert_eq!(config.stream, "Custom-Other");
     assert!(!config.gzip);
-    assert_eq!(config.ca_file.as_deref(), Some(Path::new("/etc/ca.pem")));
-    let config = SentinelConfig {
-        ca_file: None,
-        ..config
-    };
+    assert_eq!(
+        config.transport.ca_file.as_deref(),
+        Some(Path::new("/etc/ca.pem"))
+    );
+    let mut config = config;
+    config.transport.ca_file = None;
     let o = config.sink_options().unwrap();
     assert_eq!(o.http().connect_timeout, Duration::from_millis(1500));
     assert_eq!(o.http().request_timeout, Duration::from_millis(9000));

@@ -350,3 +350,8 @@ fn an_event_over_one_megabyte_is_rejected_at_the_real_limit() {
         ]
     );
 }
+
+#[test]
+fn gzip_bodies_are_the_plain_ones_compressed_and_an_empty_batch_gives_nothing() {
+    check_gzip_and_empty_batch(&options(true), &options(false));
+}

@@ -112,12 +112,15 @@ fn azure_error(code: &str, message: &str) -> String {
 /// The sink for a test HTTPS server (`check_transport`, `check_status_table`).
 fn sink_over_tls(setup: SinkSetup) -> SentinelSink {
     let config = SentinelConfig {
-        ca_file: Some(setup.ca_file),
-        ..SentinelConfig::new(setup.endpoint, DCR)
+        transport: setup.transport(),
+        ..SentinelConfig::new(setup.endpoint.clone(), DCR)
     };
-    let options = config.sink_options().unwrap();
-    let options = options.map_http(|h| h.request_timeout(setup.request_timeout));
-    SentinelSink::new("sentinel-test", options, setup.credential).unwrap()
+    SentinelSink::new(
+        "sentinel-test",
+        config.sink_options().unwrap(),
+        setup.credential,
+    )
+    .unwrap()
 }
 
 #[tokio::test]

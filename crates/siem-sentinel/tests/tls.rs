@@ -11,6 +11,7 @@ use std::sync::Arc;
 use common::*;
 use siem_core::{CredentialErrorKind, CredentialProvider, DeliveryError, SiemSink};
 use siem_http::testing::{check_tls, TestRequest, TestResponse, TlsTestServer};
+use siem_http::TransportConfig;
 use siem_sentinel::{encoder, EntraTokenSource, SentinelConfig, SentinelSink};
 
 fn write_ca(name: &str, pem: &str) -> PathBuf {
@@ -47,7 +48,10 @@ fn sink_and_tokens(
         tenant_id: Some(TENANT.into()),
         client_id: Some(CLIENT.into()),
         authority_host: Some(server.endpoint()),
-        ca_file,
+        transport: TransportConfig {
+            ca_file,
+            ..TransportConfig::default()
+        },
         ..SentinelConfig::new(server.endpoint(), DCR)
     };
     let entra = config.entra_options().unwrap().unwrap();
@@ -61,7 +65,7 @@ fn sink_and_tokens(
 async fn over_tls_with_the_configured_ca() {
     check_tls(azure, |endpoint, ca_file| {
         let config = SentinelConfig {
-            ca_file: Some(ca_file),
+            transport: TransportConfig::with_ca_file(ca_file),
             ..SentinelConfig::new(endpoint, DCR)
         };
         let token = RecordingCredential::new("static-token");
@@ -146,7 +150,7 @@ async fn a_certificate_from_another_ca_is_refused_even_with_a_ca_file() {
 #[test]
 fn an_unreadable_ca_file_fails_the_options_naming_the_file() {
     let with_ca = |path: PathBuf| SentinelConfig {
-        ca_file: Some(path),
+        transport: TransportConfig::with_ca_file(path),
         ..config()
     };
     let err = with_ca("/nonexistent/ca.pem".into())

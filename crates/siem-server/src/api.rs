@@ -186,6 +186,21 @@ async fn admin_of(app: &App, caller: Caller, org: &str) -> Result<(), ApiError> 
     }
 }
 
+/// Checks that the caller is an admin of `org` ([`admin_of`]) and returns its connector
+/// `name` (404 when there is none).
+async fn admin_connector(
+    app: &App,
+    caller: Caller,
+    org: &str,
+    name: &str,
+) -> Result<StoredConnector, ApiError> {
+    admin_of(app, caller, org).await?;
+    app.store
+        .connector(org, name)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
 fn super_admin(caller: Caller) -> Result<(), ApiError> {
     match caller.0 {
         Principal::SuperAdmin => Ok(()),
@@ -307,12 +322,7 @@ async fn get_connector(
     caller: Caller,
     Path((org, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    admin_of(&app, caller, &org).await?;
-    let c = app
-        .store
-        .connector(&org, &name)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let c = admin_connector(&app, caller, &org, &name).await?;
     Ok(Json(connector_json(&app, &c, &app.dispatcher.stats())))
 }
 
@@ -407,12 +417,7 @@ async fn update_connector(
     Path((org, name)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    admin_of(&app, caller, &org).await?;
-    let stored = app
-        .store
-        .connector(&org, &name)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let stored = admin_connector(&app, caller, &org, &name).await?;
     let (input, fields, _) = checked(&app, &org, json_body(&body)?, Some(&name), Some(&stored))?;
     let secret_ref = match write_secret(&app, &org, &input).await? {
         Some(r) => Some(r),
@@ -443,12 +448,7 @@ async fn delete_connector(
     caller: Caller,
     Path((org, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    admin_of(&app, caller, &org).await?;
-    let stored = app
-        .store
-        .connector(&org, &name)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let stored = admin_connector(&app, caller, &org, &name).await?;
     if !app.store.delete_connector(&org, &name).await? {
         return Err(ApiError::NotFound);
     }
@@ -536,11 +536,7 @@ async fn test_saved(
     caller: Caller,
     Path((org, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    admin_of(&app, caller, &org).await?;
-    app.store
-        .connector(&org, &name)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    admin_connector(&app, caller, &org, &name).await?;
     if let Some(why) = app.not_running(&org, &name) {
         return Err(ApiError::Conflict(format!(
             "the connector is not running: {why}"

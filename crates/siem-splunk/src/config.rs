@@ -3,11 +3,9 @@
 //! database row). [`SplunkOptions`] is the same settings validated, with the client
 //! settings and the envelope bytes derived from them.
 
-use std::path::PathBuf;
-
 use serde::{Deserialize, Serialize};
 use siem_core::{Endpoint, Ident};
-use siem_http::{ConfigError, HttpOptions, TimeoutsConfig};
+use siem_http::{ConfigError, HttpOptions, TransportConfig};
 use url::Url;
 
 use crate::encoder::Envelope;
@@ -84,17 +82,10 @@ pub struct SplunkConfig {
     /// The largest uncompressed body of one request.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
-    /// A PEM file of extra root CAs, for a HEC behind an internal CA (read when the
-    /// options are validated).
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// Extra root CAs as PEM text: the inline form of `ca_file` (the connector API takes
-    /// this one, as it cannot name a file on the server).
-    #[serde(default)]
-    pub ca_pem: Option<String>,
-    /// Connect and request timeouts.
-    #[serde(default)]
-    pub timeouts: TimeoutsConfig,
+    /// `ca_file`, `ca_pem` and `timeouts`: extra root CAs for a HEC behind an internal
+    /// CA, and connect and request timeouts.
+    #[serde(flatten)]
+    pub transport: TransportConfig,
 }
 
 impl SplunkConfig {
@@ -108,9 +99,7 @@ impl SplunkConfig {
             source: default_source(),
             gzip: DEFAULT_GZIP,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            ca_file: None,
-            ca_pem: None,
-            timeouts: TimeoutsConfig::default(),
+            transport: TransportConfig::default(),
         }
     }
 }
@@ -155,13 +144,7 @@ impl SplunkOptions {
                 ),
             ));
         }
-        let http = siem_http::transport(
-            PLATFORM,
-            USER_AGENT,
-            &config.ca_file,
-            &config.ca_pem,
-            config.timeouts,
-        )?;
+        let http = config.transport.http_options(PLATFORM, USER_AGENT)?;
         Ok(Self {
             envelope: Envelope::new(&config),
             config,

@@ -40,11 +40,11 @@ fn invalid_values_name_their_field() {
         (with(|c| c.source = "x".repeat(200)), "source"),
         (with(|c| c.max_body_bytes = 0), "max_body_bytes"),
         (
-            with(|c| c.ca_file = Some("/nonexistent/ca.pem".into())),
+            with(|c| c.transport.ca_file = Some("/nonexistent/ca.pem".into())),
             "ca_file",
         ),
         (
-            with(|c| c.timeouts = TimeoutsConfig::new(Some(0), None)),
+            with(|c| c.transport.timeouts = TimeoutsConfig::new(Some(0), None)),
             "timeouts",
         ),
     ] {

@@ -6,14 +6,13 @@ mod common;
 use std::sync::Arc;
 
 use serde_json::Value;
-use siem_core::details::{Blocked, PiiBlocked};
-use siem_core::{Ident, SecurityEvent, Severity};
+use siem_core::{SecurityEvent, Severity};
 use siem_splunk::{encode, SplunkOptions};
 
 use common::{
-    assert_gzip_of_plain, assert_json_contains, assert_rejected_as_too_large,
-    assert_sent_all_but_big_events, big_event, fixture_event, fixture_events, fixtures, opts,
-    plain_body,
+    assert_json_contains, assert_rejected_as_too_large, assert_sent_all_but_big_events,
+    check_gzip_and_empty_batch, fixture_event, fixture_events, fixtures, fixtures_with_big_events,
+    opts, pii_blocked_needing_escapes, plain_body,
 };
 
 fn envelopes(body: &str) -> Vec<Value> {
@@ -122,18 +121,7 @@ fn event_fields_round_trip_and_request_id_is_omitted_when_absent() {
 #[test]
 fn identifiers_with_quotes_backslashes_and_unicode_are_escaped() {
     let nasty = r#"req "x" \ y / é 😀 </script>"#;
-    let event = SecurityEvent::builder(
-        r#"org\"#,
-        "proj\"",
-        PiiBlocked {
-            entities_found: vec![Ident::new("A\"B").unwrap()],
-            action: Blocked,
-            model: Ident::new("m\\1").unwrap(),
-        },
-    )
-    .request_id(nasty)
-    .build()
-    .unwrap();
+    let event = pii_blocked_needing_escapes(r#"org\"#, "proj\"", nasty, "m\\1");
     let options = opts(|c| {
         c.host = Some("h\"1".into());
         c.index = Some("main".into());
@@ -148,13 +136,7 @@ fn identifiers_with_quotes_backslashes_and_unicode_are_escaped() {
 
 #[test]
 fn bodies_are_split_at_the_limit_in_order_and_oversized_events_rejected() {
-    let mut events = Vec::new();
-    for i in 0..40 {
-        events.push(fixture_events()[i % 5].clone());
-        if i == 7 || i == 31 {
-            events.push(big_event(50)); // ~5 KB alone
-        }
-    }
+    let events = fixtures_with_big_events(40, &[7, 31], 50); // the big ones ~5 KB alone
     let max = 2_000;
     let options = opts(|c| {
         c.max_body_bytes = max;
@@ -189,15 +171,6 @@ fn bodies_are_split_at_the_limit_in_order_and_oversized_events_rejected() {
 }
 
 #[test]
-fn gzip_body_decompresses_to_the_plain_body() {
-    let events = fixture_events();
-    let zipped = encode(&events, &opts(|_| {}));
-    let plain = encode(&events, &opts(|c| c.gzip = false));
-    assert_gzip_of_plain(&zipped, &plain);
-}
-
-#[test]
-fn empty_batch_gives_nothing() {
-    let encoded = encode(&[], &opts(|_| {}));
-    assert!(encoded.requests.is_empty() && encoded.rejected.is_empty());
+fn gzip_bodies_are_the_plain_ones_compressed_and_an_empty_batch_gives_nothing() {
+    check_gzip_and_empty_batch(&opts(|_| {}), &opts(|c| c.gzip = false));
 }

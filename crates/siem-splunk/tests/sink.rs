@@ -9,7 +9,8 @@ use std::time::Duration;
 use siem_core::testing::conformance;
 use siem_core::{CredentialProvider, Endpoint, SiemSink};
 use siem_http::testing::{
-    check_status_table, check_transport, OutcomeClass, SinkSetup, StatusCase, TestResponse,
+    check_build_errors, check_status_table, check_transport, for_loopback_mock, OutcomeClass,
+    SinkSetup, StatusCase, TestResponse,
 };
 use siem_splunk::config::USER_AGENT;
 use siem_splunk::{encode, SplunkConfig, SplunkOptions, SplunkSink};
@@ -25,10 +26,7 @@ const SUCCESS: &str = r#"{"text":"Success","code":0}"#;
 fn mock_options(mock: &MockServer, f: impl FnOnce(&mut SplunkConfig)) -> SplunkOptions {
     let mut config = SplunkConfig::new(Endpoint::plain_http_loopback(&mock.uri()).unwrap());
     f(&mut config);
-    config.sink_options().unwrap().map_http(|h| {
-        h.allow_plain_http_loopback()
-            .request_timeout(Duration::from_secs(5))
-    })
+    config.sink_options().unwrap().map_http(for_loopback_mock)
 }
 
 fn options(mock: &MockServer, gzip: bool) -> SplunkOptions {
@@ -53,12 +51,15 @@ async fn hec_answers(mock: &MockServer, response: ResponseTemplate) {
 /// The sink for a test HTTPS server (`check_transport`, `check_status_table`).
 fn sink_over_tls(setup: SinkSetup) -> SplunkSink {
     let config = SplunkConfig {
-        ca_file: Some(setup.ca_file),
-        ..SplunkConfig::new(setup.endpoint)
+        transport: setup.transport(),
+        ..SplunkConfig::new(setup.endpoint.clone())
     };
-    let options = config.sink_options().unwrap();
-    let options = options.map_http(|h| h.request_timeout(setup.request_timeout));
-    SplunkSink::new("splunk-test", options, setup.credential).unwrap()
+    SplunkSink::new(
+        "splunk-test",
+        config.sink_options().unwrap(),
+        setup.credential,
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -255,13 +256,6 @@ async fn passes_the_core_conformance_suite_when_batches_split() {
 fn build_errors_name_the_problem() {
     let options = SplunkConfig::new(Endpoint::parse("https://hec.example").unwrap())
         .sink_options()
-        .unwrap()
-        .map_http(|h| h.extra_root_ca_pem("not pem"));
-    let err =
-        SplunkSink::new("bad-ca", options.clone(), RecordingCredential::new(TOKEN)).unwrap_err();
-    assert!(err.to_string().contains("bad-ca"), "{err}");
-    assert!(matches!(
-        SplunkSink::new("", options, RecordingCredential::new(TOKEN)),
-        Err(siem_splunk::BuildError::EmptyName { .. })
-    ));
+        .unwrap();
+    check_build_errors(options.map_http(|h| h.extra_root_ca_pem("not pem")));
 }

@@ -3,6 +3,7 @@
 //! cut short.
 
 use siem_http::testing::{check_tls, TestRequest, TestResponse};
+use siem_http::TransportConfig;
 use siem_splunk::{SplunkConfig, SplunkSink};
 
 fn hec(req: &TestRequest) -> TestResponse {
@@ -19,7 +20,7 @@ fn hec(req: &TestRequest) -> TestResponse {
 async fn over_tls_with_the_configured_ca() {
     check_tls(hec, |endpoint, ca_file| {
         let config = SplunkConfig {
-            ca_file: Some(ca_file),
+            transport: TransportConfig::with_ca_file(ca_file),
             ..SplunkConfig::new(endpoint)
         };
         let token = siem_core::testing::RecordingCredential::new("tls-test-token");

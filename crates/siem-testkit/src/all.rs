@@ -91,6 +91,54 @@ impl Emulators {
         &self.ca_file
     }
 
+    /// An `[[org.sink]]` table of a `platform` sink (`splunk`, `datadog` or `sentinel`)
+    /// named `name`, sending to that emulator and trusting the shared CA file: `credential`
+    /// is the TOML value of its `token` (for Sentinel, of the Entra ID `client_secret`; the
+    /// rule, stream, tenant and client are the emulator's), `extra` more keys, one a line
+    /// (`events` is for the caller to give).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), siem_testkit::EmulatorError> {
+    /// let all = siem_testkit::start_all().await?;
+    /// let table = all.sink_table("datadog", "dd", r#"{ env = "DD_KEY" }"#, r#"events = ["*"]"#);
+    /// assert!(table.contains(&format!("endpoint = \"{}\"", all.datadog.endpoint())));
+    /// assert!(table.contains("token = { env = \"DD_KEY\" }"));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `platform` is none of the three.
+    pub fn sink_table(&self, platform: &str, name: &str, credential: &str, extra: &str) -> String {
+        let with_token = |endpoint: siem_core::Endpoint| {
+            format!("endpoint = \"{endpoint}\"\ntoken = {credential}")
+        };
+        let target = match platform {
+            "splunk" => with_token(self.splunk.endpoint()),
+            "datadog" => with_token(self.datadog.endpoint()),
+            "sentinel" => {
+                let (sentinel, entra) = (&self.sentinel, self.sentinel.entra().config());
+                format!(
+                    "dce = \"{}\"\ndcr_immutable_id = \"{}\"\nstream = \"{}\"\n\
+                     tenant_id = \"{}\"\nclient_id = \"{}\"\nauthority_host = \"{}\"\n\
+                     client_secret = {credential}",
+                    sentinel.endpoint(),
+                    sentinel.dcr_immutable_id(),
+                    sentinel.stream(),
+                    entra.tenant_id,
+                    entra.client_id,
+                    sentinel.authority_host(),
+                )
+            }
+            other => panic!("no emulator of a platform {other:?}"),
+        };
+        format!(
+            "\n[[org.sink]]\nname = \"{name}\"\nplatform = \"{platform}\"\n{target}\n\
+             ca_file = \"{}\"\n{extra}\n",
+            self.ca_file.display()
+        )
+    }
+
     /// Each emulator's counters: `[("splunk", …), ("datadog", …), ("sentinel", …)]`.
     pub fn stats(&self) -> [(&'static str, EmulatorStats); 3] {
         [

@@ -73,6 +73,16 @@ pub fn write_config(dir: &Path, sinks: &[String]) -> PathBuf {
     path
 }
 
+/// A directory of the test's own, a Splunk emulator, and a configuration of one sink
+/// `splunk` sending to it with `extra` keys: `(dir, emulator, config)`.
+pub async fn one_splunk_sink(name: &str, extra: &str) -> (PathBuf, SplunkEmulator, PathBuf) {
+    let dir = dir(name);
+    let (emulator, ca) = splunk(&dir, "siem").await;
+    let sink = sink_toml("splunk", &emulator.endpoint().to_string(), &ca, extra);
+    let config = write_config(&dir, &[sink]);
+    (dir, emulator, config)
+}
+
 pub fn forward(config: &Path, stdin: Stdio) -> Child {
     Command::new(env!("CARGO_BIN_EXE_siem"))
         .args(["forward", "--json", "--flush-timeout"])

@@ -30,8 +30,9 @@ pub use logs::LogCapture;
 pub use memory::{server_busy, MemorySink, Step};
 pub use support::{
     assert_json_contains, assert_rejected_as_too_large, assert_sent_all_but_big_events, big_event,
-    event_needing_escapes, fixture_event, fixture_events, fixture_events_in, fixtures, load_event,
-    FailingCredential, RecordingCredential, BIG_EVENT_ORG,
+    event_needing_escapes, fixture_event, fixture_events, fixture_events_in, fixtures,
+    fixtures_with_big_events, load_event, pii_blocked_needing_escapes, FailingCredential,
+    RecordingCredential, BIG_EVENT_ORG,
 };
 
 use crate::details::{

@@ -70,6 +70,25 @@ pub fn event_needing_escapes(org_id: &str) -> Arc<SecurityEvent> {
     Arc::new(SecurityEvent::from_json(&json.to_string()).expect("a valid event"))
 }
 
+/// A `dlp.pii_blocked` event of `org_id`, `project_id` and `request_id` whose entity
+/// (`A"B`) and `model` need JSON escapes too: for the escaping checks of encoders.
+pub fn pii_blocked_needing_escapes(
+    org_id: &str,
+    project_id: &str,
+    request_id: &str,
+    model: &str,
+) -> SecurityEvent {
+    let details = PiiBlocked {
+        entities_found: vec![Ident::new("A\"B").expect("a valid identifier")],
+        action: Blocked,
+        model: Ident::new(model).expect("a valid model"),
+    };
+    SecurityEvent::builder(org_id, project_id, details)
+        .request_id(request_id)
+        .build()
+        .expect("a valid event")
+}
+
 /// The org of [`big_event`]s, so that a test can tell them apart from the others.
 pub const BIG_EVENT_ORG: &str = "org_big";
 
@@ -92,6 +111,24 @@ pub fn big_event(labels: usize) -> Arc<SecurityEvent> {
         .build()
         .expect("a valid event");
     Arc::new(event)
+}
+
+/// `len` fixture events in turn, with a [`big_event`]`(labels)` after each position in
+/// `big_after`: a batch for the checks of splitting and rejection.
+pub fn fixtures_with_big_events(
+    len: usize,
+    big_after: &[usize],
+    labels: usize,
+) -> Vec<Arc<SecurityEvent>> {
+    let fixtures = fixture_events();
+    let mut events = Vec::with_capacity(len + big_after.len());
+    for i in 0..len {
+        events.push(fixtures[i % fixtures.len()].clone());
+        if big_after.contains(&i) {
+            events.push(big_event(labels));
+        }
+    }
+    events
 }
 
 /// Asserts that `encoded` rejected `count` events, each as [`EncodeError::TooLarge`] for

@@ -5,9 +5,10 @@
 
 pub use siem_core::testing::{
     assert_json_contains, assert_rejected_as_too_large, assert_sent_all_but_big_events, big_event,
-    fixture_event, fixture_events, fixtures, load_event, FailingCredential, RecordingCredential,
+    fixture_event, fixture_events, fixtures, fixtures_with_big_events, load_event,
+    pii_blocked_needing_escapes, FailingCredential, RecordingCredential,
 };
-pub use siem_http::testing::{assert_gzip_of_plain, gunzip, plain_body, render_requests};
+pub use siem_http::testing::{check_gzip_and_empty_batch, gunzip, plain_body, render_requests};
 
 use siem_datadog::{DatadogConfig, DatadogOptions};
 

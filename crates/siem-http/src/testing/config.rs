@@ -1,9 +1,18 @@
 //! Test helpers for adapter configuration: the sink tables of an example `siem.toml`,
 //! the JSON round trip of settings, and canned [`HttpResponse`]s for response-classification unit tests.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 
-use crate::HttpResponse;
+use crate::{HttpOptions, HttpResponse};
+
+/// `http` reaching a plain-HTTP mock server on loopback (wiremock), each request bounded
+/// to 5 s.
+pub fn for_loopback_mock(http: HttpOptions) -> HttpOptions {
+    http.allow_plain_http_loopback()
+        .request_timeout(Duration::from_secs(5))
+}
 
 /// Keys of a `[[org.sink]]` table that belong to the CLI and dispatcher, not the adapter:
 /// an adapter's `…Config` must be deserialized from the table without them.

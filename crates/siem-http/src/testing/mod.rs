@@ -13,14 +13,15 @@
 //!   [`TestRequest`] and answers with the handler's [`TestResponse`], which can be
 //!   delayed, hang, redirect or stream an endless body.
 //! - [`gunzip`], [`plain_body`], [`render_requests`], [`assert_gzip_of_plain`]: read
-//!   encoded requests back.
+//!   encoded requests back; [`check_gzip_and_empty_batch`]: what every encoder does alike.
 //! - [`example_sink_tables`], [`settings_from_json`], [`http_response`]: configuration
-//!   and classification test inputs.
-//! - [`check_tls`], [`check_transport`], [`check_status_table`]: the TLS, transport and
-//!   status checks of every adapter (CA file trusted, another CA refused, an endless
-//!   answer cut short, timeouts, redirects, capped error text, credential failures,
-//!   secrets kept out of text, conformance, each answer's class, detail and credential
-//!   invalidation).
+//!   and classification test inputs; [`for_loopback_mock`]: client settings for a
+//!   wiremock server.
+//! - [`check_tls`], [`check_transport`], [`check_status_table`], [`check_build_errors`]:
+//!   the TLS, transport, status and build checks of every adapter (CA file trusted,
+//!   another CA refused, an endless answer cut short, timeouts, redirects, capped error
+//!   text, credential failures, secrets kept out of text, conformance, each answer's
+//!   class, detail and credential invalidation, a bad CA or an empty name refused).
 //! - [`send_first`], [`outcome_class`] and the `assert_*` checks: what every sink's
 //!   send tests check the same way.
 
@@ -33,16 +34,20 @@ mod tls;
 
 pub use ca::{ServerCert, TestCa};
 pub use config::{
-    assert_example_configs_post_over_https, example_configs, example_sink_tables, http_response,
-    settings_from_json, CLI_SINK_KEYS,
+    assert_example_configs_post_over_https, example_configs, example_sink_tables,
+    for_loopback_mock, http_response, settings_from_json, CLI_SINK_KEYS,
 };
 pub use outcomes::{
     assert_message_cut_short, assert_secret_absent, assert_timed_out, outcome_class, send_first,
     OutcomeClass,
 };
-pub use requests::{assert_gzip_of_plain, gunzip, plain_body, render_requests};
+pub use requests::{
+    assert_gzip_of_plain, check_gzip_and_empty_batch, gunzip, plain_body, render_requests,
+};
 pub use server::{HttpsServer, Listen, TestBody, TestRequest, TestResponse, TlsTestServer, HANG};
-pub use tls::{check_status_table, check_tls, check_transport, SinkSetup, StatusCase};
+pub use tls::{
+    check_build_errors, check_status_table, check_tls, check_transport, SinkSetup, StatusCase,
+};
 
 /// The test CA or server could not be set up.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

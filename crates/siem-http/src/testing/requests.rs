@@ -6,6 +6,8 @@ use std::io::Read as _;
 
 use siem_core::{Encoded, EncodedRequest};
 
+use crate::Adapter;
+
 /// Decompresses a gzip body. Panics when `bytes` is not valid gzip.
 pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -33,6 +35,17 @@ pub fn assert_gzip_of_plain(zipped: &Encoded, plain: &Encoded) {
     assert!(zipped.gzip && !plain.gzip);
     assert_eq!(gunzip(&zipped.body), plain.body.to_vec());
     assert_eq!(zipped.uncompressed_len, plain.body.len());
+}
+
+/// Checks what every encoder does alike: the fixture batch encoded with `gzip` (gzip on)
+/// is the same batch with `plain` (the same options, gzip off) compressed
+/// ([`assert_gzip_of_plain`]), and an empty batch gives neither a request nor a
+/// rejection.
+pub fn check_gzip_and_empty_batch<A: Adapter>(gzip: &A, plain: &A) {
+    let events = siem_core::testing::fixture_events();
+    assert_gzip_of_plain(&gzip.encode(&events), &plain.encode(&events));
+    let empty = gzip.encode(&[]);
+    assert!(empty.requests.is_empty() && empty.rejected.is_empty());
 }
 
 /// A readable, exact rendering of encoded requests (posted to `url`) for snapshots: per

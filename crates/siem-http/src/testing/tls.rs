@@ -9,6 +9,7 @@ use siem_core::testing::RecordingCredential;
 use siem_core::{DeliveryError, Endpoint, SecurityEvent, SiemSink};
 
 use super::{outcome_class, send_first, OutcomeClass, TestRequest, TestResponse, TlsTestServer};
+use crate::{Adapter, BuildError, HttpSink, TimeoutsConfig, TransportConfig};
 
 /// One event of every type, as sinks take them.
 fn sample_events() -> Vec<Arc<SecurityEvent>> {
@@ -85,6 +86,30 @@ pub struct SinkSetup {
     pub credential: Arc<dyn siem_core::CredentialProvider>,
     /// The request timeout to configure.
     pub request_timeout: Duration,
+}
+
+impl SinkSetup {
+    /// The sink's `ca_file`, `ca_pem` and `timeouts` settings: the server's CA file and
+    /// the request timeout.
+    pub fn transport(&self) -> TransportConfig {
+        let request_ms = u64::try_from(self.request_timeout.as_millis()).ok();
+        TransportConfig {
+            timeouts: TimeoutsConfig::new(None, request_ms),
+            ..TransportConfig::with_ca_file(&self.ca_file)
+        }
+    }
+}
+
+/// Checks the build errors every sink names alike: `options` whose extra CA is not PEM
+/// fail a sink, which the error names, and an empty sink name is refused.
+pub fn check_build_errors<A: Adapter + Clone>(options: A) {
+    let credential = RecordingCredential::new("build-errors-s3cret");
+    let err = HttpSink::new("bad-ca", options.clone(), credential.clone()).unwrap_err();
+    assert!(err.to_string().contains("bad-ca"), "{err}");
+    assert!(matches!(
+        HttpSink::new("", options, credential),
+        Err(BuildError::EmptyName { .. })
+    ));
 }
 
 /// Starts a server answering every request with `response` and builds a sink for it that

@@ -3,7 +3,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub use siem_core::testing::{fixture_events, load_event, RecordingCredential};
-pub use siem_http::testing::gunzip;
+pub use siem_http::testing::{check_gzip_and_empty_batch, for_loopback_mock, gunzip};
 pub use siem_secrets::ManualClock;
 
 use std::sync::Arc;
@@ -40,10 +40,7 @@ pub fn options(gzip: bool) -> SentinelOptions {
 pub fn mock_options(uri: &str, f: impl FnOnce(&mut SentinelConfig)) -> SentinelOptions {
     let mut config = SentinelConfig::new(Endpoint::plain_http_loopback(uri).unwrap(), DCR);
     f(&mut config);
-    config.sink_options().unwrap().map_http(|h| {
-        h.allow_plain_http_loopback()
-            .request_timeout(Duration::from_secs(5))
-    })
+    config.sink_options().unwrap().map_http(for_loopback_mock)
 }
 
 /// Entra ID options for [`TENANT`] and [`CLIENT`] at the plain-HTTP authority `uri`.
@@ -55,10 +52,7 @@ pub fn mock_entra(uri: &str) -> EntraOptions {
         ..config()
     };
     let entra = config.entra_options().unwrap().unwrap();
-    entra.map_http(|h| {
-        h.allow_plain_http_loopback()
-            .request_timeout(Duration::from_secs(5))
-    })
+    entra.map_http(for_loopback_mock)
 }
 
 pub fn mock_sink(uri: &str, credential: Arc<dyn CredentialProvider>) -> SentinelSink {
