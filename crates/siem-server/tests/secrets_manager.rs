@@ -29,6 +29,25 @@ impl Drop for Moto {
 
 /// Starts moto's server on a free port, or says loudly why the test is skipped
 /// (`SIEM_TEST_REQUIRE_SERVICES=1`, as in CI, makes that a failure).
+/// The current value of secret `name`.
+async fn secret_string(client: &sm::Client, name: &str) -> String {
+    let value = client.get_secret_value().secret_id(name).send().await;
+    value.unwrap().secret_string().unwrap().to_owned()
+}
+
+/// What Secrets Manager says of secret `name`.
+async fn describe(
+    client: &sm::Client,
+    name: &str,
+) -> sm::operation::describe_secret::DescribeSecretOutput {
+    client
+        .describe_secret()
+        .secret_id(name)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn moto() -> Option<(Moto, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -91,20 +110,10 @@ async fn connector_tokens_live_in_secrets_manager() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let name = "aisg/siem/org_acme/splunk-prod";
-    let value = client
-        .get_secret_value()
-        .secret_id(name)
-        .send()
-        .await
-        .unwrap();
-    let stored: serde_json::Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
+    let value = secret_string(&client, name).await;
+    let stored: serde_json::Value = serde_json::from_str(&value).unwrap();
     assert_eq!(stored, json!({ "token": HEC_TOKEN }));
-    let described = client
-        .describe_secret()
-        .secret_id(name)
-        .send()
-        .await
-        .unwrap();
+    let described = describe(&client, name).await;
     let tags: Vec<(&str, &str)> = described
         .tags()
         .iter()
@@ -128,16 +137,8 @@ async fn connector_tokens_live_in_secrets_manager() {
         .put(&format!("{base}/splunk-prod"), &admin, Some(&rotated))
         .await;
     assert_eq!(status, StatusCode::OK);
-    let value = client
-        .get_secret_value()
-        .secret_id(name)
-        .send()
-        .await
-        .unwrap();
-    assert!(value
-        .secret_string()
-        .unwrap()
-        .contains("rotated-token-value"));
+    let value = secret_string(&client, name).await;
+    assert!(value.contains("rotated-token-value"));
     let (_, verdict) = api
         .post(&format!("{base}/splunk-prod/test"), &admin, None)
         .await;
@@ -152,12 +153,7 @@ async fn connector_tokens_live_in_secrets_manager() {
         .delete(&format!("{base}/splunk-prod"), &admin, None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let described = client
-        .describe_secret()
-        .secret_id(name)
-        .send()
-        .await
-        .unwrap();
+    let described = describe(&client, name).await;
     assert!(
         described.deleted_date().is_some(),
         "not scheduled for deletion"
