@@ -273,7 +273,7 @@ impl Worker {
             }
             if let Some(spool) = &mut self.spool {
                 // Going idle: what waits to be written or removed is written now.
-                if inflight.is_empty() && spool.has_changes() {
+                if inflight.is_empty() && spool.idle_write_due(now) {
                     spool.start_write();
                 }
             }

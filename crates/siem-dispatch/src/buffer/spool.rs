@@ -31,6 +31,9 @@ use crate::stats::{Counters, LastError};
 /// 500 ms; a shorter window here, as the staging ring already lingers up to `linger_ms`.
 pub(crate) const WRITE_BEHIND: Duration = Duration::from_millis(200);
 
+/// How long a failed background write waits before the next try.
+const WRITE_RETRY: Duration = Duration::from_secs(1);
+
 /// Removals that force a commit of their own (see [`Spool::write_due`]); fewer ride
 /// along with the next commit.
 const REMOVALS_PER_COMMIT: usize = 64;
@@ -85,6 +88,9 @@ pub(crate) struct Spool {
     /// How many records keep their events in memory.
     cache_limit: usize,
     commit_failing: bool,
+    /// After a failed write, no background write before this (a full disk is retried
+    /// at a calm pace, not in a loop).
+    retry_at: Option<Instant>,
 }
 
 impl Spool {
@@ -109,6 +115,7 @@ impl Spool {
             cached: 0,
             cache_limit: cache_limit.max(1),
             commit_failing: false,
+            retry_at: None,
         };
         let c = &lane.counters;
         let mut redelivered = 0;
@@ -335,6 +342,9 @@ impl Spool {
     /// Whether the pending changes are due to be written (in the background): see
     /// [`barrier_due`](Self::barrier_due).
     pub(crate) fn write_due(&self, now: Instant, keeping_up: bool) -> bool {
+        if !self.may_write(now) {
+            return false;
+        }
         // A SIEM that does not keep up leaves them to the disk anyway: write at once.
         (!keeping_up && !self.changes.append.is_empty())
             || self.changes.remove.len() >= REMOVALS_PER_COMMIT
@@ -350,7 +360,22 @@ impl Spool {
 
     /// When the records waiting to be written are due.
     pub(crate) fn write_deadline(&self) -> Option<Instant> {
-        self.unwritten_since.map(|t| t + WRITE_BEHIND)
+        let due = self.unwritten_since.map(|t| t + WRITE_BEHIND);
+        match (due, self.retry_at) {
+            (Some(due), Some(retry)) => Some(due.max(retry)),
+            (None, Some(retry)) if self.has_changes() => Some(retry),
+            (due, _) => due,
+        }
+    }
+
+    /// Whether a background write may start (not while a failed one waits to be retried).
+    fn may_write(&self, now: Instant) -> bool {
+        self.retry_at.is_none_or(|t| now >= t)
+    }
+
+    /// Whether the worker, going idle, should write what is pending now.
+    pub(crate) fn idle_write_due(&self, now: Instant) -> bool {
+        self.has_changes() && self.may_write(now)
     }
 
     /// Whether a write runs on the blocking pool.
@@ -378,7 +403,10 @@ impl Spool {
         let store = self.store.clone();
         let mut changes = std::mem::replace(&mut self.changes, std::mem::take(&mut self.spare));
         self.writing = Some(tokio::task::spawn_blocking(move || {
-            let result = store.commit(&mut changes);
+            // A panic in the store gives the changes back like any failed write.
+            let commit = std::panic::AssertUnwindSafe(|| store.commit(&mut changes));
+            let result = std::panic::catch_unwind(commit)
+                .unwrap_or_else(|_| Err("the buffer writer panicked".to_owned()));
             (changes, result)
         }));
     }
@@ -415,14 +443,25 @@ impl Spool {
             }
             Ok((mut failed, Err(e))) => {
                 self.give_back(&mut failed);
+                self.retry_at = Some(Instant::now() + WRITE_RETRY);
                 self.commit_error(lane, e);
                 false
             }
             Err(join) => {
+                // Cancelled with the runtime: the write's records may or may not be on
+                // disk; reading one that is not counts its events as damaged.
+                for record in self.records.values_mut() {
+                    if record.disk == OnDisk::Writing {
+                        record.disk = OnDisk::Written;
+                    }
+                }
                 self.commit_error(lane, format!("the buffer writer stopped: {join}"));
                 false
             }
         };
+        if ok {
+            self.retry_at = None;
+        }
         if ok && self.commit_failing {
             self.commit_failing = false;
             tracing::info!(org = %lane.org, sink = %lane.name, "disk buffer writable again");
@@ -443,6 +482,11 @@ impl Spool {
                 record.disk = OnDisk::Unwritten;
             }
         }
+        // Marks of records that are not on disk after all come again with their write.
+        let records = &self.records;
+        failed
+            .attempted
+            .retain(|seq| records.get(seq).is_some_and(|r| r.disk == OnDisk::Written));
         failed.append.extend(since.append);
         failed.attempted.extend(since.attempted);
         failed.remove.extend(since.remove);
