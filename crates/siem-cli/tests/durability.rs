@@ -197,3 +197,59 @@ fn feed(mut stdin: std::process::ChildStdin, input: Vec<u8>) -> std::thread::Joi
         let _ = stdin.write_all(&input);
     })
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_that_refuses_to_grow_is_named_at_start_and_every_event_is_accounted_for() {
+    let dir = dir("full-disk");
+    let (siem, ca) = splunk(&dir, "siem").await;
+    let sink = sink_toml(
+        "splunk",
+        &siem.endpoint().to_string(),
+        &ca,
+        "buffer = { type = \"disk\" }\nmax_events = 100\n",
+    );
+    let config = write_config(&dir, &[sink]);
+    let input = events_file(&dir, 2_000);
+
+    // Not even room to create the buffer: a configuration-time error naming the sink and
+    // the file (it once took the refusal for damage and moved files aside in a loop).
+    let child = forward_with_file_limit(
+        &config,
+        Stdio::from(std::fs::File::open(&input).unwrap()),
+        64,
+    );
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("sink `splunk`")
+            && stderr.contains("buffer.redb")
+            && stderr.contains("File too large"),
+        "{stderr}"
+    );
+    let sink_dir = dir.join("data").join("org_acme").join("splunk");
+    let files: Vec<_> = std::fs::read_dir(&sink_dir).unwrap().collect();
+    assert_eq!(files.len(), 1, "nothing moved aside: {files:?}");
+    std::fs::remove_dir_all(dir.join("data")).unwrap();
+
+    // Room to open, not to grow: batches waiting for a slow SIEM cannot be written. The
+    // write error is reported, delivery goes on from memory, and every event is
+    // accounted for: delivered, or failed as damaged when redb, after an I/O error,
+    // refuses to read back a record written earlier.
+    siem.set_latency(Duration::from_millis(300));
+    let child = forward_with_file_limit(
+        &config,
+        Stdio::from(std::fs::File::open(&input).unwrap()),
+        2_048,
+    );
+    let (code, report, stderr) =
+        tokio::task::block_in_place(|| finish(child, Duration::from_secs(60)));
+    assert!(code == 0 || code == 1, "exit {code}: {stderr}");
+    assert!(stderr.contains("cannot write"), "{stderr}");
+    let counts = sink_counts(&report, "splunk");
+    assert_accounted(counts, 2_000);
+    assert_eq!(n(counts, "buffered"), 0, "{counts}");
+    assert_eq!(n(counts, "failed"), n(counts, "damaged"), "{counts}");
+    assert!(n(counts, "delivered") > 0, "{counts}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

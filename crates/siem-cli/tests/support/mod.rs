@@ -84,7 +84,21 @@ pub async fn one_splunk_sink(name: &str, extra: &str) -> (PathBuf, SplunkEmulato
 }
 
 pub fn forward(config: &Path, stdin: Stdio) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_siem"))
+    forward_in(Command::new(env!("CARGO_BIN_EXE_siem")), config, stdin)
+}
+
+/// [`forward`] with files limited to `kib` KiB (`ulimit -f`; going past it fails the write
+/// with EFBIG instead of killing the process): a disk that refuses to grow.
+pub fn forward_with_file_limit(config: &Path, stdin: Stdio, kib: u64) -> Child {
+    let mut bash = Command::new("bash");
+    bash.arg("-c")
+        .arg(format!("ulimit -f {kib}; trap '' XFSZ; exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_siem"));
+    forward_in(bash, config, stdin)
+}
+
+fn forward_in(mut command: Command, config: &Path, stdin: Stdio) -> Child {
+    command
         .args(["forward", "--json", "--flush-timeout"])
         .arg(FLUSH_TIMEOUT_S.to_string())
         .arg("--config")

@@ -94,6 +94,12 @@ fn restrict(_: &Path, _: u32) -> Result<(), String> {
 impl DiskStore {
     /// Opens (or creates) the buffer in `dir`; reports the records found.
     pub(crate) fn open(dir: &Path) -> Result<(Self, Opened), String> {
+        Self::open_once(dir, true)
+    }
+
+    /// [`open`](Self::open); a damaged file is moved aside only when `may_move_aside`
+    /// (once: a new file that fails too is an error, not a loop).
+    fn open_once(dir: &Path, may_move_aside: bool) -> Result<(Self, Opened), String> {
         create_private_dir(dir)?;
         let path = dir.join(FILE_NAME);
         // Create the file owner-only before redb opens it, so it is never readable by
@@ -120,6 +126,12 @@ impl DiskStore {
                     path.display()
                 ))
             }
+            // The disk refuses (full, a file size limit, read-only): not damage; moving the
+            // file aside would not help.
+            Err(OpenError::Io(e)) => return Err(io_error(&path, "cannot open", e)),
+            Err(OpenError::Damaged(reason)) if !may_move_aside => {
+                return Err(io_error(&path, "cannot start a new buffer in", reason))
+            }
             Err(OpenError::Damaged(reason)) => {
                 let stamp = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -134,7 +146,7 @@ impl DiskStore {
                     "disk buffer damaged beyond repair: moved aside, starting a new one"
                 );
                 opened.quarantined = Some(aside);
-                return Self::open(dir).map(|(store, mut again)| {
+                return Self::open_once(dir, false).map(|(store, mut again)| {
                     again.quarantined = opened.quarantined;
                     (store, again)
                 });
@@ -256,6 +268,7 @@ impl Changes {
 
 enum OpenError {
     InUse,
+    Io(std::io::Error),
     Damaged(String),
 }
 
@@ -275,6 +288,16 @@ fn open_db(path: &Path) -> Result<Database, OpenError> {
     match attempt {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Err(OpenError::InUse),
+        // redb reports failed checksums as invalid data: damage. Other I/O errors are
+        // the disk refusing (full, size limit, read-only, permissions).
+        Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))))
+            if !matches!(
+                e.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            Err(OpenError::Io(e))
+        }
         Ok(Err(e)) => Err(OpenError::Damaged(e.to_string())),
         Err(_) => Err(OpenError::Damaged(
             "the store panicked while opening".into(),
