@@ -43,6 +43,7 @@ pub(crate) async fn run(lane: Arc<Lane>, ctx: Arc<WorkerContext>) {
         held: VecDeque::new(),
         spool,
         last_progress: Instant::now(),
+        delivered_yet: false,
         lane,
         ctx,
     };
@@ -70,6 +71,9 @@ struct Worker {
     spool: Option<Spool>,
     /// When a batch last finished (or the worker started).
     last_progress: Instant,
+    /// Whether any batch delivered events yet: a disk buffer does not hold back for a
+    /// SIEM that has not answered once.
+    delivered_yet: bool,
 }
 
 type Inflight<F> = FuturesUnordered<F>;
@@ -182,8 +186,9 @@ impl Worker {
             // records then still hold their events in memory and are never read back.
             let mut spooled = false;
             let keeping_up = self.keeping_up(now);
+            let paced = keeping_up && self.delivered_yet;
             if let Some(spool) = &self.spool {
-                let mut full = spool_waits(spool, &self.settings, keeping_up);
+                let mut full = spool_waits(spool, &self.settings, paced);
                 while ring_ready && !full {
                     let batch = self.take_batch();
                     if batch.is_empty() {
@@ -191,7 +196,7 @@ impl Worker {
                     }
                     let spool = self.spool.as_mut().expect("disk buffer");
                     spool.append(batch);
-                    full = spool_waits(spool, &self.settings, keeping_up);
+                    full = spool_waits(spool, &self.settings, paced);
                     spooled = true;
                     linger_until = None;
                     ring_ready = self.ring_ready(None, now);
@@ -255,7 +260,7 @@ impl Worker {
                 continue;
             }
             let can_take = match &self.spool {
-                Some(spool) => !spool_waits(spool, &self.settings, keeping_up),
+                Some(spool) => !spool_waits(spool, &self.settings, paced),
                 None => !self.lane.breaker.is_open() && inflight.len() < self.settings.concurrency,
             };
             if ring_ready && can_take {
@@ -290,7 +295,7 @@ impl Worker {
                 .probe_at()
                 .filter(|_| inflight.is_empty() && self.has_something(ring_ready));
             // A disk buffer paced by delivery wakes when delivery stalls, to spool ahead.
-            let stall_at = (self.spool.is_some() && events > 0 && keeping_up)
+            let stall_at = (self.spool.is_some() && events > 0 && paced)
                 .then(|| self.last_progress + self.patience());
             tokio::select! {
                 biased;
@@ -338,6 +343,7 @@ impl Worker {
         self.log.record(&self.lane, &outcome);
         if outcome.delivered > 0 {
             self.last_progress = Instant::now();
+            self.delivered_yet = true;
         }
         if outcome.probe {
             // Still half-open: the probe got no answer that says anything about the
@@ -410,10 +416,11 @@ impl Worker {
     }
 }
 
-/// Whether a disk buffer takes no more from its ring for now: it is full, the SIEM
-/// keeps up and enough records are ready in memory, or too many wait to be written.
-fn spool_waits(spool: &Spool, settings: &Settings, keeping_up: bool) -> bool {
-    spool.is_full(&settings.buffer) || (keeping_up && spool.is_ahead()) || spool.is_backlogged()
+/// Whether a disk buffer takes no more from its ring for now: it is full, its spooling
+/// is `paced` by a SIEM that keeps up and enough records are ready in memory, or too
+/// many wait to be written.
+fn spool_waits(spool: &Spool, settings: &Settings, paced: bool) -> bool {
+    spool.is_full(&settings.buffer) || (paced && spool.is_ahead()) || spool.is_backlogged()
 }
 
 /// The running write of a disk buffer (pending forever without one).

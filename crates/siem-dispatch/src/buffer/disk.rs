@@ -19,10 +19,15 @@
 //! the rest delivered); a file redb cannot open at all is moved aside as
 //! `buffer.redb.damaged-<unix time>` (reported, kept for inspection) and a new one
 //! started.
+//!
+//! A failed write (disk full, a file size limit): redb refuses every later read and write
+//! of that handle, so the store closes it and opens the file again, back at its last
+//! commit. Until that succeeds, reads answer "unavailable" (the records wait; nothing is
+//! counted lost) and the next write tries the reopen first.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use redb::{Database, ReadableTable, ReadableTableMetadata as _, TableDefinition};
 use siem_core::SecurityEvent;
@@ -53,11 +58,18 @@ pub(crate) struct Opened {
 }
 
 /// One sink's buffer file. Methods block (file I/O, `fsync`): the worker calls them on
-/// the blocking pool.
+/// the blocking pool. Clones share the file.
 #[derive(Debug, Clone)]
 pub(crate) struct DiskStore {
-    db: Arc<Database>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
     path: PathBuf,
+    /// `None` while closed after a failed write, until reopened. Held only long enough to
+    /// clone the handle: I/O never runs under the lock.
+    db: Mutex<Option<Arc<Database>>>,
 }
 
 fn io_error(path: &Path, what: &str, e: impl std::fmt::Display) -> String {
@@ -153,8 +165,10 @@ impl DiskStore {
             }
         };
         let store = Self {
-            db: Arc::new(db),
-            path,
+            shared: Arc::new(Shared {
+                path,
+                db: Mutex::new(Some(Arc::new(db))),
+            }),
         };
         opened.records = store.scan()?;
         Ok((store, opened))
@@ -162,12 +176,69 @@ impl DiskStore {
 
     /// The file.
     pub(crate) fn path(&self) -> &Path {
-        &self.path
+        &self.shared.path
+    }
+
+    /// The open handle; `None` while closed after a failed write.
+    fn db(&self) -> Option<Arc<Database>> {
+        self.shared
+            .db
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether the file is open (not closed after a failed write, waiting to be reopened).
+    pub(crate) fn is_open(&self) -> bool {
+        self.db().is_some()
+    }
+
+    /// Closes the handle (redb refuses everything after a failed write) and opens the
+    /// file again, back at its last commit. Fails while a read still holds the old
+    /// handle, or when the disk still refuses: the store stays closed, to be reopened by
+    /// the next write.
+    fn reopen(&self) -> Result<Arc<Database>, String> {
+        let path = self.path();
+        let old = self
+            .shared
+            .db
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(old) = old {
+            match Arc::try_unwrap(old) {
+                // Dropped here: redb's file lock goes with it.
+                Ok(db) => drop(db),
+                Err(busy) => {
+                    *self
+                        .shared
+                        .db
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = Some(busy);
+                    return Err(io_error(path, "cannot reopen (in use)", "retrying"));
+                }
+            }
+        }
+        let db = match open_db(path) {
+            Ok(db) => Arc::new(db),
+            Err(OpenError::InUse) => return Err(io_error(path, "cannot reopen", "in use")),
+            Err(OpenError::Io(e)) => return Err(io_error(path, "cannot reopen", e)),
+            Err(OpenError::Damaged(reason)) => return Err(io_error(path, "cannot reopen", reason)),
+        };
+        *self
+            .shared
+            .db
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&db));
+        tracing::info!(file = %path.display(), "disk buffer reopened after a failed write");
+        Ok(db)
     }
 
     fn scan(&self) -> Result<Vec<RecordMeta>, String> {
-        let fail = |e: &dyn std::fmt::Display| io_error(&self.path, "cannot read", e);
-        let txn = self.db.begin_read().map_err(|e| fail(&e))?;
+        let path = self.path();
+        let fail = |e: &dyn std::fmt::Display| io_error(path, "cannot read", e);
+        let db = self.db().ok_or_else(|| fail(&"closed"))?;
+        let txn = db.begin_read().map_err(|e| fail(&e))?;
         let attempted: std::collections::HashSet<u64> = match txn.open_table(ATTEMPTED) {
             Ok(t) => t
                 .iter()
@@ -188,7 +259,7 @@ impl DiskStore {
             let (k, v) = match item {
                 Ok(kv) => kv,
                 Err(e) => {
-                    tracing::error!(file = %self.path.display(), error = %e, "disk buffer: unreadable record skipped");
+                    tracing::error!(file = %path.display(), error = %e, "disk buffer: unreadable record skipped");
                     continue;
                 }
             };
@@ -204,23 +275,51 @@ impl DiskStore {
         Ok(records)
     }
 
-    /// Reads one record back: its events, and how many of its lines were damaged.
-    pub(crate) fn read(&self, seq: u64) -> Result<(Vec<Arc<SecurityEvent>>, usize), String> {
-        let fail = |e: &dyn std::fmt::Display| io_error(&self.path, "cannot read", e);
-        let txn = self.db.begin_read().map_err(|e| fail(&e))?;
-        let table = txn.open_table(RECORDS).map_err(|e| fail(&e))?;
-        let Some(value) = table.get(seq).map_err(|e| fail(&e))? else {
-            return Ok((Vec::new(), 0));
+    /// Reads one record back: its events, and how many of its lines were damaged;
+    /// `Ok(None)` while the file is closed after a failed write (the record waits).
+    pub(crate) fn read(&self, seq: u64) -> Result<Option<Decoded>, String> {
+        let fail = |e: &dyn std::fmt::Display| io_error(self.path(), "cannot read", e);
+        let Some(db) = self.db() else {
+            return Ok(None);
         };
-        Ok(decode_record(value.value()))
+        let txn = match db.begin_read() {
+            Ok(txn) => txn,
+            Err(redb::TransactionError::Storage(redb::StorageError::PreviousIo)) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(fail(&e)),
+        };
+        let table = txn.open_table(RECORDS).map_err(|e| fail(&e))?;
+        let value = match table.get(seq) {
+            Ok(Some(value)) => value,
+            Ok(None) => return Ok(Some((Vec::new(), 0))),
+            Err(redb::StorageError::PreviousIo) => return Ok(None),
+            Err(e) => return Err(fail(&e)),
+        };
+        Ok(Some(decode_record(value.value())))
     }
 
     /// One transaction: adds records (encoding them here, off the caller's thread),
     /// marks records attempted, removes finished ones; durable when it returns. The size
     /// of each record written is left in `changes.written`.
+    /// A failed write closes the file and reopens it (see the module's documentation).
     pub(crate) fn commit(&self, changes: &mut Changes) -> Result<(), String> {
-        let fail = |e: &dyn std::fmt::Display| io_error(&self.path, "cannot write", e);
-        let txn = self.db.begin_write().map_err(|e| fail(&e))?;
+        let db = match self.db() {
+            Some(db) => db,
+            None => self.reopen()?,
+        };
+        let result = self.commit_to(&db, changes);
+        if result.is_err() {
+            drop(db);
+            // Best effort now; when it fails, the next write tries again.
+            let _ = self.reopen();
+        }
+        result
+    }
+
+    fn commit_to(&self, db: &Database, changes: &mut Changes) -> Result<(), String> {
+        let fail = |e: &dyn std::fmt::Display| io_error(self.path(), "cannot write", e);
+        let txn = db.begin_write().map_err(|e| fail(&e))?;
         changes.written.clear();
         {
             let mut records = txn.open_table(RECORDS).map_err(|e| fail(&e))?;
@@ -255,6 +354,8 @@ pub(crate) struct Changes {
     pub(crate) remove: Vec<u64>,
     /// The size of each record the last commit wrote.
     pub(crate) written: Vec<(u64, usize)>,
+    /// How many events the last successful commit wrote (its `append`, emptied by then).
+    pub(crate) written_events: usize,
     /// The encoding buffer, reused from commit to commit (a fresh ~300 KB buffer per
     /// record cost a page fault per 4 KiB).
     pub(crate) scratch: Vec<u8>,
@@ -281,9 +382,13 @@ fn open_db(path: &Path) -> Result<Database, OpenError> {
     // redb reports damage as errors, but a file damaged in the wrong place can also make
     // it panic: either way the file is moved aside, never a crash of the process.
     let attempt = std::panic::catch_unwind(|| {
-        redb::Builder::new()
-            .set_cache_size(CACHE_BYTES)
-            .create(path)
+        let mut builder = redb::Builder::new();
+        builder.set_cache_size(CACHE_BYTES);
+        #[cfg(test)]
+        if let Some(backend) = tests::failing_backend(path)? {
+            return builder.create_with_backend(backend);
+        }
+        builder.create(path)
     });
     match attempt {
         Ok(Ok(db)) => Ok(db),
@@ -322,8 +427,11 @@ pub(crate) fn encode_record_into(events: &[Arc<SecurityEvent>], out: &mut Vec<u8
     }
 }
 
+/// A record's events, and how many of its lines were damaged.
+pub(crate) type Decoded = (Vec<Arc<SecurityEvent>>, usize);
+
 /// Parses a record; a line that no longer parses is skipped and counted.
-pub(crate) fn decode_record(bytes: &[u8]) -> (Vec<Arc<SecurityEvent>>, usize) {
+pub(crate) fn decode_record(bytes: &[u8]) -> Decoded {
     let mut events = Vec::with_capacity(memchr::memchr_iter(b'\n', bytes).count());
     let mut damaged = 0;
     for line in bytes.split(|b| *b == b'\n') {
@@ -342,6 +450,113 @@ pub(crate) fn decode_record(bytes: &[u8]) -> (Vec<Arc<SecurityEvent>>, usize) {
 mod tests {
     use super::*;
     use siem_core::testing::sample_events;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Files whose writes fail while their switch is on (a disk that fills up and frees).
+    static FAILING: Mutex<Vec<(PathBuf, Arc<AtomicBool>)>> = Mutex::new(Vec::new());
+
+    /// redb's file backend, with writes that fail on demand.
+    #[derive(Debug)]
+    pub(super) struct FailingBackend {
+        file: redb::backends::FileBackend,
+        fail: Arc<AtomicBool>,
+    }
+
+    impl FailingBackend {
+        fn check(&self) -> Result<(), std::io::Error> {
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(std::io::Error::other("no space left (injected)"));
+            }
+            Ok(())
+        }
+    }
+
+    impl redb::StorageBackend for FailingBackend {
+        fn len(&self) -> Result<u64, std::io::Error> {
+            self.file.len()
+        }
+        fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>, std::io::Error> {
+            self.file.read(offset, len)
+        }
+        fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+            self.check()?;
+            self.file.set_len(len)
+        }
+        fn sync_data(&self, eventual: bool) -> Result<(), std::io::Error> {
+            self.check()?;
+            self.file.sync_data(eventual)
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+            self.check()?;
+            self.file.write(offset, data)
+        }
+    }
+
+    /// The backend for `path` when a test made its writes fail on demand.
+    pub(super) fn failing_backend(
+        path: &Path,
+    ) -> Result<Option<FailingBackend>, redb::DatabaseError> {
+        let fail = FAILING
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, f)| Arc::clone(f));
+        let Some(fail) = fail else {
+            return Ok(None);
+        };
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        Ok(Some(FailingBackend {
+            file: redb::backends::FileBackend::new(file)?,
+            fail,
+        }))
+    }
+
+    #[test]
+    fn after_a_failed_write_the_buffer_reopens_and_loses_nothing_it_had_written() {
+        let dir = tempdir("refuses");
+        let fail = Arc::new(AtomicBool::new(false));
+        FAILING
+            .lock()
+            .unwrap()
+            .push((dir.join(FILE_NAME), Arc::clone(&fail)));
+        let (store, _) = DiskStore::open(&dir).unwrap();
+        let batch = events();
+        let append = |seqs: &[u64]| Changes {
+            append: seqs.iter().map(|s| (*s, batch.clone())).collect(),
+            ..Changes::default()
+        };
+        store.commit(&mut append(&[1, 2])).unwrap();
+
+        fail.store(true, Ordering::SeqCst);
+        let err = store.commit(&mut append(&[3])).unwrap_err();
+        assert!(err.contains("cannot write"), "{err}");
+        // While the disk refuses, what was written waits; it is never read as lost.
+        for seq in [1, 2] {
+            if let Some((back, damaged)) = store.read(seq).unwrap() {
+                assert_eq!((back.len(), damaged), (batch.len(), 0));
+            }
+        }
+        assert!(store.commit(&mut append(&[3])).is_err());
+
+        fail.store(false, Ordering::SeqCst);
+        store.commit(&mut append(&[3])).unwrap();
+        assert!(store.is_open());
+        for seq in [1, 2, 3] {
+            let (back, damaged) = store.read(seq).unwrap().expect("open again");
+            assert_eq!(damaged, 0);
+            assert_eq!(back, batch);
+        }
+        drop(store);
+        let (_store, opened) = DiskStore::open(&dir).unwrap();
+        let seqs: Vec<u64> = opened.records.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, [1, 2, 3]);
+    }
 
     fn events() -> Vec<Arc<SecurityEvent>> {
         sample_events().into_iter().map(Arc::new).collect()
@@ -361,7 +576,7 @@ mod tests {
         store.commit(&mut changes).unwrap();
         assert_eq!(changes.written.len(), 2);
         assert_eq!(changes.written[0].1, encode_record(&batch).len());
-        let (back, damaged) = store.read(1).unwrap();
+        let (back, damaged) = store.read(1).unwrap().unwrap();
         assert_eq!(damaged, 0);
         assert_eq!(back, batch);
         store

@@ -244,7 +244,12 @@ impl Spool {
             }
             let expected = record.events;
             let (events, damaged) = match self.store.read(seq) {
-                Ok(read) => read,
+                Ok(Some(read)) => read,
+                Ok(None) => {
+                    // Closed after a failed write: it waits for the reopen.
+                    self.unsent.push_front(seq);
+                    return None;
+                }
                 Err(e) => {
                     tracing::error!(org = %lane.org, sink = %lane.name, error = %e, "disk buffer: unreadable record skipped");
                     (Vec::new(), expected)
@@ -326,7 +331,8 @@ impl Spool {
 
     /// Whether changes wait to be committed.
     pub(crate) fn has_changes(&self) -> bool {
-        !self.changes.is_empty()
+        // A store closed after a failed write is reopened by the next write.
+        !self.changes.is_empty() || !self.store.is_open()
     }
 
     /// Whether a commit must finish before the batches being started go: "attempted"
@@ -387,7 +393,7 @@ impl Spool {
     /// runtime thread serves the other sinks and this worker goes on spooling). The worker
     /// takes the outcome from [`write_done`](Self::write_done). No-op while a write runs.
     pub(crate) fn start_write(&mut self) {
-        if self.writing.is_some() || self.changes.is_empty() {
+        if self.writing.is_some() || !self.has_changes() {
             return;
         }
         // Records written while they are being sent are written marked.
@@ -407,6 +413,12 @@ impl Spool {
             let commit = std::panic::AssertUnwindSafe(|| store.commit(&mut changes));
             let result = std::panic::catch_unwind(commit)
                 .unwrap_or_else(|_| Err("the buffer writer panicked".to_owned()));
+            if result.is_ok() {
+                // The written events are freed here rather than on the runtime thread,
+                // which reads the input and serves the other sinks.
+                changes.written_events = changes.append.iter().map(|(_, e)| e.len()).sum();
+                changes.append.clear();
+            }
             (changes, result)
         }));
     }
@@ -432,10 +444,8 @@ impl Spool {
                         record.disk = OnDisk::Written;
                     }
                 }
-                let events: usize = done.append.iter().map(|(_, e)| e.len()).sum();
-                Counters::add(&lane.disk_written, events);
+                Counters::add(&lane.disk_written, done.written_events);
                 // The next write reuses the buffers.
-                done.append.clear();
                 done.attempted.clear();
                 done.remove.clear();
                 self.spare = done;
@@ -522,7 +532,7 @@ impl Spool {
             let outcome = self.write_done().await;
             self.finish_write(lane, outcome);
         }
-        if self.changes.is_empty() {
+        if !self.has_changes() {
             return true;
         }
         self.start_write();
