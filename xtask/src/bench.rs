@@ -76,6 +76,10 @@ pub(crate) struct BenchArgs {
     /// Leave out the hung-neighbour runs.
     #[arg(long)]
     skip_hung: bool,
+    /// Events per second of the hung-neighbour runs with paced input (below what the
+    /// disk buffer takes at full speed on 2 cores).
+    #[arg(long, default_value_t = 400_000, value_parser = num::<u64>)]
+    hung_paced_rate: u64,
     /// Leave out the `siem serve` ingest runs.
     #[arg(long)]
     skip_ingest: bool,
@@ -107,6 +111,7 @@ struct Options {
     throughput: bool,
     disk: bool,
     hung: bool,
+    hung_paced_rate: u64,
     ingest: bool,
     steady: bool,
     outage: bool,
@@ -133,12 +138,13 @@ impl Options {
             throughput: !a.skip_throughput,
             disk: !a.skip_disk,
             hung: !a.skip_hung,
+            hung_paced_rate: a.hung_paced_rate,
             ingest: !a.skip_ingest,
             steady: !a.skip_steady,
             outage: !a.skip_outage,
             build: !a.no_build,
         };
-        if o.events == 0 || o.runs == 0 || o.steady_rate == 0 {
+        if o.events == 0 || o.runs == 0 || o.steady_rate == 0 || o.hung_paced_rate == 0 {
             return Err("--events, --runs and --steady-rate must be positive".to_owned());
         }
         Ok(o)
@@ -458,6 +464,52 @@ fn paced_feed(
     Ok((sent, max_lag))
 }
 
+/// Input lines read ahead of time, for feeding at a pace at next to no CPU.
+struct Lines {
+    text: Vec<u8>,
+    /// The end of each line (after its newline).
+    ends: Vec<usize>,
+}
+
+impl Lines {
+    fn read(file: &Path) -> Result<Self, String> {
+        let text = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let ends = text
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .map(|(i, _)| i + 1)
+            .collect();
+        Ok(Self { text, ends })
+    }
+
+    /// Writes the lines to forward's stdin at `rate` per second, in writes of at most
+    /// 50 ms of lines.
+    fn feed(&self, pipe: std::process::ChildStdin, rate: u64) -> Result<(), String> {
+        let mut writer = std::io::BufWriter::with_capacity(1 << 16, pipe);
+        let per_write = (rate / 20).max(1) as usize;
+        let started = Instant::now();
+        let (mut sent, mut at) = (0usize, 0usize);
+        while sent < self.ends.len() {
+            let due =
+                ((started.elapsed().as_secs_f64() * rate as f64) as usize).min(self.ends.len());
+            if due <= sent {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            let upto = due.min(sent + per_write);
+            let end = self.ends[upto - 1];
+            writer
+                .write_all(&self.text[at..end])
+                .and_then(|()| writer.flush())
+                .map_err(|e| format!("writing to forward: {e}"))?;
+            sent = upto;
+            at = end;
+        }
+        Ok(())
+    }
+}
+
 fn steady(options: &Options, b: &mut Bench) -> Result<(), String> {
     let mut rows = Vec::new();
     for platform in &options.platforms {
@@ -682,7 +734,8 @@ fn disk_vs_memory(options: &Options, b: &mut Bench, file: &Path) -> Result<(), S
 
 /// (b) A healthy sink alone, and beside a hung one (accepts TCP, never answers; disk
 /// buffer), alternating: the healthy sink's throughput, from forward's start to its last
-/// delivery.
+/// delivery. Also with input paced below the disk buffer's full speed, where the hung
+/// neighbour should cost the healthy sink nothing.
 fn hung_neighbour(options: &Options, b: &mut Bench, file: &Path) -> Result<(), String> {
     // Connections complete in the kernel's backlog; nothing ever answers.
     let hung = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
@@ -695,28 +748,48 @@ fn hung_neighbour(options: &Options, b: &mut Bench, file: &Path) -> Result<(), S
             procs::TOKEN_ENV
         )
     };
+    let disk = neighbour("{ type = \"disk\" }");
+    let paced = format!("input paced at {} events/s", options.hung_paced_rate);
+    // (label, the hung neighbour, paced input); each ratio is to the first row with the
+    // same input.
     let variants = [
-        ("alone", None),
+        ("alone".to_owned(), None, false),
         (
-            "beside a hung sink (disk buffer)",
-            Some(neighbour("{ type = \"disk\" }")),
+            "beside a hung sink (disk buffer)".to_owned(),
+            Some(disk.clone()),
+            false,
         ),
         (
-            "beside a hung sink (memory, drop_newest)",
+            "beside a hung sink (memory, drop_newest)".to_owned(),
             Some(neighbour(
                 "{ type = \"memory\", when_full = \"drop_newest\" }",
             )),
+            false,
+        ),
+        (format!("alone, {paced}"), None, true),
+        (
+            format!("beside a hung sink (disk buffer), {paced}"),
+            Some(disk),
+            true,
         ),
     ];
+    let lines = Lines::read(file)?;
     let mut rates = vec![Vec::new(); variants.len()];
     for run_index in 1..=options.runs {
-        for (k, (label, neighbour)) in variants.iter().enumerate() {
+        for (k, (label, neighbour, paced)) in variants.iter().enumerate() {
             let mut sink = settings(options, false, None);
             if neighbour.is_some() {
                 sink.data_dir = Some(b.out.join("data-hung"));
                 sink.neighbour = neighbour.clone();
             }
-            let (run, counters) = one_run(b, "hung", "splunk", &[], &sink, Input::File(file))?;
+            let input = if *paced {
+                let rate = options.hung_paced_rate;
+                let lines = &lines;
+                Input::Pipe(Box::new(move |pipe| lines.feed(pipe, rate)))
+            } else {
+                Input::File(file)
+            };
+            let (run, counters) = one_run(b, "hung", "splunk", &[], &sink, input)?;
             let got: u64 = counters
                 .get("accepted_events")
                 .and_then(|v| v.parse().ok())
@@ -741,21 +814,24 @@ fn hung_neighbour(options: &Options, b: &mut Bench, file: &Path) -> Result<(), S
     }
     drop(hung);
     let alone = median(rates[0].clone());
+    let alone_paced = median(rates[3].clone());
     println!(
         "\nHung neighbour: {} events to a healthy Splunk sink alone and beside a hung one (accepts \
          TCP, never answers; attempt_timeout_ms = 2000), alternating, medians of {}; the \
-         healthy sink's events/s from forward's start to its last delivery; goal: ratio >= 0.8",
+         healthy sink's events/s from forward's start to its last delivery (paced rows: ratio \
+         to alone at the same pace); goal: ratio >= 0.8",
         options.events, options.runs
     );
     let rows: Vec<Vec<String>> = variants
         .iter()
         .zip(&rates)
-        .map(|((label, _), r)| {
+        .map(|((label, _, paced), r)| {
             let rate = median(r.clone());
+            let base = if *paced { alone_paced } else { alone };
             vec![
-                (*label).to_owned(),
+                label.clone(),
                 fmt_opt(rate, 0),
-                fmt_opt(alone.zip(rate).map(|(a, h)| h / a), 2),
+                fmt_opt(base.zip(rate).map(|(a, h)| h / a), 2),
             ]
         })
         .collect();
