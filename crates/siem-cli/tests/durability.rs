@@ -65,7 +65,7 @@ async fn kill_9_with_the_siem_down_then_a_restart_delivers_every_event_at_least_
 async fn sigterm_mid_forward_prints_the_report_and_its_sums_hold() {
     let (dir, siem, config) = one_splunk_sink("sigterm", "max_events = 100\n").await;
     siem.set_latency(Duration::from_millis(300));
-    let input = events_file(&dir, 5_000);
+    let input = events_file(&dir, 3_000);
     // Forward waits for the slow SIEM (lossless backpressure): the signal arrives while
     // it waits, with input still coming.
     let mut child = forward(&config, Stdio::piped());
@@ -271,5 +271,40 @@ async fn a_disk_that_refuses_to_grow_is_named_at_start_and_every_event_is_accoun
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 2_000, "every event id arrived");
+
+    // A SIEM that is down and a disk that refuses: events the disk never took would be
+    // lost with the process, so they are failed and dead-lettered at exit (ready to
+    // replay), not reported as left in the buffer; only what is on disk is.
+    std::fs::remove_dir_all(dir.join("data")).unwrap();
+    let sink = sink_toml(
+        "splunk",
+        &siem.endpoint().to_string(),
+        &ca,
+        "buffer = { type = \"disk\" }\nmax_events = 100\ndead_letter = \"dead.ndjson\"\n",
+    );
+    let config = write_config(&dir, &[sink]);
+    // Few enough that the dead-letter file fits under the same file size limit.
+    let input = events_file(&dir, 3_000);
+    siem_down(&siem);
+    let child = forward_with_file_limit(
+        &config,
+        Stdio::from(std::fs::File::open(&input).unwrap()),
+        2_048,
+    );
+    let (code, report, stderr) =
+        tokio::task::block_in_place(|| finish(child, Duration::from_secs(60)));
+    assert_eq!(code, 1, "{stderr}");
+    let counts = sink_counts(&report, "splunk");
+    assert_accounted(counts, 3_000);
+    let failed = n(counts, "failed");
+    assert!(failed > 0, "{counts}");
+    assert_eq!(n(counts, "dead_lettered"), failed, "{counts} {stderr}");
+    assert_eq!(
+        n(counts, "buffered"),
+        n(&counts["buffer"], "disk_events"),
+        "{counts}"
+    );
+    let dead = std::fs::read_to_string(dir.join("dead.ndjson")).unwrap();
+    assert_eq!(dead.lines().count() as u64, failed);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -48,9 +48,7 @@ pub(crate) async fn run(lane: Arc<Lane>, ctx: Arc<WorkerContext>) {
         ctx,
     };
     worker.run().await;
-    if let Some(spool) = &mut worker.spool {
-        spool.commit(&worker.lane).await;
-    }
+    worker.persist_or_fail().await;
     worker.log.finish(&worker.lane);
     worker.lane.mark_finished();
     worker.lane.room.notify_waiters();
@@ -233,7 +231,7 @@ impl Worker {
             if let Some(spool) = &mut self.spool {
                 // "Attempted" marks of records on disk are durable before their batches
                 // start; new records are written in groups, in the background.
-                if spool.barrier_due() {
+                if spool.barrier_due(now) {
                     spool.commit_marks(&self.lane).await;
                 } else if spool.write_due(now, keeping_up) {
                     spool.start_write();
@@ -392,27 +390,53 @@ impl Worker {
             tokio::task::yield_now().await;
         }
         rest.extend(self.held.drain(..).flatten());
-        if let Some(spool) = &mut self.spool {
-            spool.commit(&self.lane).await;
-        }
+        self.persist_or_fail().await;
         self.lane.room.notify_waiters();
         if !rest.is_empty() {
-            let n = rest.len();
-            let c = &self.lane.counters;
-            Counters::add(&c.failed_at_shutdown, n);
-            // `fail` takes events out of flight: they were waiting, not in flight.
-            Counters::add(&c.in_flight, n);
-            let mut out = BatchOutcome::default();
-            let message = format!("{n} queued event(s) not delivered before the shutdown deadline");
-            fail(
-                &self.lane,
-                &self.settings,
-                &rest,
-                LastError::local("shutdown", message),
-                &mut out,
+            let message = format!(
+                "{} queued event(s) not delivered before the shutdown deadline",
+                rest.len()
             );
+            self.fail_at_shutdown(&rest, message);
         }
         self.ctx.progress.notify_waiters();
+    }
+
+    /// At exit, a disk buffer writes what it still holds only in memory; what the disk
+    /// refuses would be lost with the process, so it is failed (counted, dead-lettered)
+    /// rather than reported as left in the buffer.
+    async fn persist_or_fail(&mut self) {
+        let Some(spool) = &mut self.spool else {
+            return;
+        };
+        if spool.commit(&self.lane).await {
+            return;
+        }
+        let lost = spool.take_unwritten();
+        spool.publish(&self.lane);
+        if !lost.is_empty() {
+            let message = format!(
+                "{} event(s) could not be written to the disk buffer before exit",
+                lost.len()
+            );
+            self.fail_at_shutdown(&lost, message);
+        }
+    }
+
+    /// Fails events that were waiting (not in flight) when the worker stopped.
+    fn fail_at_shutdown(&self, events: &[Arc<SecurityEvent>], message: String) {
+        let c = &self.lane.counters;
+        Counters::add(&c.failed_at_shutdown, events.len());
+        // `fail` takes events out of flight: they were waiting, not in flight.
+        Counters::add(&c.in_flight, events.len());
+        let mut out = BatchOutcome::default();
+        fail(
+            &self.lane,
+            &self.settings,
+            events,
+            LastError::local("shutdown", message),
+            &mut out,
+        );
     }
 }
 

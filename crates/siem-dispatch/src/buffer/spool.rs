@@ -75,6 +75,9 @@ pub(crate) struct Spool {
     records: HashMap<u64, Record>,
     /// Records waiting to be sent, oldest first.
     unsent: VecDeque<u64>,
+    /// Records on disk that could not be read while the file was closed after a failed
+    /// write: they wait for the reopen, while records in memory go on being sent.
+    parked: VecDeque<u64>,
     changes: Changes,
     /// The buffers of the last write, reused by the next.
     spare: Changes,
@@ -106,6 +109,7 @@ impl Spool {
             next_seq: 1,
             records: HashMap::with_capacity(opened.records.len()),
             unsent: VecDeque::with_capacity(opened.records.len()),
+            parked: VecDeque::new(),
             changes: Changes::default(),
             spare: Changes::default(),
             writing: None,
@@ -177,7 +181,7 @@ impl Spool {
 
     /// Whether records wait to be sent.
     pub(crate) fn has_unsent(&self) -> bool {
-        !self.unsent.is_empty()
+        !self.unsent.is_empty() || !self.parked.is_empty()
     }
 
     fn add_record(&mut self, events: Vec<Arc<SecurityEvent>>) -> u64 {
@@ -246,9 +250,10 @@ impl Spool {
             let (events, damaged) = match self.store.read(seq) {
                 Ok(Some(read)) => read,
                 Ok(None) => {
-                    // Closed after a failed write: it waits for the reopen.
-                    self.unsent.push_front(seq);
-                    return None;
+                    // Closed after a failed write: it waits for the reopen; the records
+                    // behind it may be in memory.
+                    self.parked.push_back(seq);
+                    continue;
                 }
                 Err(e) => {
                     tracing::error!(org = %lane.org, sink = %lane.name, error = %e, "disk buffer: unreadable record skipped");
@@ -329,6 +334,29 @@ impl Spool {
         self.unsent.push_front(rest);
     }
 
+    /// Removes the records that are only in memory (never written, or their write
+    /// failed) and returns their events: at exit they would be lost with the process.
+    pub(crate) fn take_unwritten(&mut self) -> Vec<Arc<SecurityEvent>> {
+        let mut events = Vec::new();
+        for (seq, batch) in std::mem::take(&mut self.changes.append) {
+            if let Some(record) = self.records.remove(&seq) {
+                self.events -= record.events.min(self.events);
+                self.bytes -= record.bytes.min(self.bytes);
+                if record.cached.is_some() {
+                    self.cached -= 1;
+                }
+            }
+            events.extend(batch);
+        }
+        let records = &self.records;
+        self.unsent.retain(|seq| records.contains_key(seq));
+        self.changes
+            .attempted
+            .retain(|seq| records.contains_key(seq));
+        self.unwritten_since = None;
+        events
+    }
+
     /// Whether changes wait to be committed.
     pub(crate) fn has_changes(&self) -> bool {
         // A store closed after a failed write is reopened by the next write.
@@ -341,8 +369,12 @@ impl Spool {
     /// ride along, or go when [`REMOVALS_PER_COMMIT`] wait or the worker is idle: a
     /// removal lost to a crash only means its record is sent again, counted as
     /// redelivered.
-    pub(crate) fn barrier_due(&self) -> bool {
-        !self.changes.attempted.is_empty()
+    ///
+    /// Not while a failed write waits for its retry (a full disk is not retried in a
+    /// loop): the batches go unmarked then, and a crash before the next write would
+    /// replay them without counting them as redelivered.
+    pub(crate) fn barrier_due(&self, now: Instant) -> bool {
+        !self.changes.attempted.is_empty() && self.may_write(now)
     }
 
     /// Whether the pending changes are due to be written (in the background): see
@@ -437,6 +469,10 @@ impl Spool {
         self.writing = None;
         let ok = match outcome.0 {
             Ok((mut done, Ok(()))) => {
+                // Open again: what waited for the reopen goes first.
+                while let Some(seq) = self.parked.pop_back() {
+                    self.unsent.push_front(seq);
+                }
                 for &(seq, written) in &done.written {
                     if let Some(record) = self.records.get_mut(&seq) {
                         self.bytes = self.bytes - record.bytes.min(self.bytes) + written;
