@@ -274,8 +274,9 @@ async fn a_disk_that_refuses_to_grow_is_named_at_start_and_every_event_is_accoun
 
     // A SIEM that is down and a disk that refuses: events the disk never took would be
     // lost with the process, so they are failed and dead-lettered at exit (ready to
-    // replay), not reported as left in the buffer; only what is on disk is.
-    std::fs::remove_dir_all(dir.join("data")).unwrap();
+    // replay), not reported as left in the buffer; only what is on disk is. With 3,000
+    // events the dead-letter file fits under the same size limit; with 6,000 it does
+    // not, and the file then holds exactly the lines counted, never half a batch.
     let sink = sink_toml(
         "splunk",
         &siem.endpoint().to_string(),
@@ -283,28 +284,35 @@ async fn a_disk_that_refuses_to_grow_is_named_at_start_and_every_event_is_accoun
         "buffer = { type = \"disk\" }\nmax_events = 100\ndead_letter = \"dead.ndjson\"\n",
     );
     let config = write_config(&dir, &[sink]);
-    // Few enough that the dead-letter file fits under the same file size limit.
-    let input = events_file(&dir, 3_000);
     siem_down(&siem);
-    let child = forward_with_file_limit(
-        &config,
-        Stdio::from(std::fs::File::open(&input).unwrap()),
-        2_048,
-    );
-    let (code, report, stderr) =
-        tokio::task::block_in_place(|| finish(child, Duration::from_secs(60)));
-    assert_eq!(code, 1, "{stderr}");
-    let counts = sink_counts(&report, "splunk");
-    assert_accounted(counts, 3_000);
-    let failed = n(counts, "failed");
-    assert!(failed > 0, "{counts}");
-    assert_eq!(n(counts, "dead_lettered"), failed, "{counts} {stderr}");
-    assert_eq!(
-        n(counts, "buffered"),
-        n(&counts["buffer"], "disk_events"),
-        "{counts}"
-    );
-    let dead = std::fs::read_to_string(dir.join("dead.ndjson")).unwrap();
-    assert_eq!(dead.lines().count() as u64, failed);
+    for events in [3_000, 6_000] {
+        std::fs::remove_dir_all(dir.join("data")).unwrap();
+        let _ = std::fs::remove_file(dir.join("dead.ndjson"));
+        let input = events_file(&dir, events);
+        let child = forward_with_file_limit(
+            &config,
+            Stdio::from(std::fs::File::open(&input).unwrap()),
+            2_048,
+        );
+        let (code, report, stderr) =
+            tokio::task::block_in_place(|| finish(child, Duration::from_secs(60)));
+        assert_eq!(code, 1, "{stderr}");
+        let counts = sink_counts(&report, "splunk");
+        assert_accounted(counts, events as u64);
+        let failed = n(counts, "failed");
+        assert!(failed > 0, "{counts}");
+        assert_eq!(
+            n(counts, "buffered"),
+            n(&counts["buffer"], "disk_events"),
+            "{counts}"
+        );
+        let dead = std::fs::read_to_string(dir.join("dead.ndjson")).unwrap();
+        assert!(dead.is_empty() || dead.ends_with('\n'), "half a line");
+        let lines = dead.lines().count() as u64;
+        assert_eq!(lines, n(counts, "dead_lettered"), "{counts}");
+        if events == 3_000 {
+            assert_eq!(lines, failed, "{counts} {stderr}");
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -90,9 +90,16 @@ impl DeadLetter {
             out.push(b'\n');
         }
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let before = file.metadata().map(|m| m.len());
         match file.write_all(&out) {
             Ok(()) => events.len(),
             Err(e) => {
+                // All or nothing: a batch cut short (disk full, a size limit) is taken
+                // back, so the file holds only the lines counted as dead-lettered and
+                // never half a line.
+                if let Ok(len) = before {
+                    let _ = file.set_len(len);
+                }
                 tracing::error!(
                     file = %self.path.display(),
                     org = %reason.org_id,
