@@ -65,7 +65,7 @@ async fn kill_9_with_the_siem_down_then_a_restart_delivers_every_event_at_least_
 async fn sigterm_mid_forward_prints_the_report_and_its_sums_hold() {
     let (dir, siem, config) = one_splunk_sink("sigterm", "max_events = 100\n").await;
     siem.set_latency(Duration::from_millis(300));
-    let input = events_file(&dir, 3_000);
+    let input = events_file(&dir, 5_000);
     // Forward waits for the slow SIEM (lossless backpressure): the signal arrives while
     // it waits, with input still coming.
     let mut child = forward(&config, Stdio::piped());
