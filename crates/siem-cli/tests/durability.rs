@@ -186,6 +186,19 @@ async fn a_damaged_buffer_file_is_reported_and_the_rest_is_delivered() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `siem forward` of `input` under a file size limit of `kib` KiB.
+fn forward_file_with_limit(
+    config: &std::path::Path,
+    input: &std::path::Path,
+    kib: u64,
+) -> std::process::Child {
+    forward_with_file_limit(
+        config,
+        Stdio::from(std::fs::File::open(input).unwrap()),
+        kib,
+    )
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
@@ -202,22 +215,17 @@ fn feed(mut stdin: std::process::ChildStdin, input: Vec<u8>) -> std::thread::Joi
 async fn a_disk_that_refuses_to_grow_is_named_at_start_and_every_event_is_accounted_for() {
     let dir = dir("full-disk");
     let (siem, ca) = splunk(&dir, "siem").await;
-    let sink = sink_toml(
-        "splunk",
-        &siem.endpoint().to_string(),
-        &ca,
-        "buffer = { type = \"disk\" }\nmax_events = 100\n",
-    );
-    let config = write_config(&dir, &[sink]);
+    let disk_sink = |extra: &str| {
+        let settings = format!("buffer = {{ type = \"disk\" }}\nmax_events = 100\n{extra}");
+        let sink = sink_toml("splunk", &siem.endpoint().to_string(), &ca, &settings);
+        write_config(&dir, &[sink])
+    };
+    let config = disk_sink("");
     let input = events_file(&dir, 2_000);
 
     // Not even room to create the buffer: a configuration-time error naming the sink and
     // the file (it once took the refusal for damage and moved files aside in a loop).
-    let child = forward_with_file_limit(
-        &config,
-        Stdio::from(std::fs::File::open(&input).unwrap()),
-        64,
-    );
+    let child = forward_file_with_limit(&config, &input, 64);
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
@@ -238,11 +246,7 @@ async fn a_disk_that_refuses_to_grow_is_named_at_start_and_every_event_is_accoun
     // while it cannot be, stays on disk for the next start (it was once counted as
     // damaged, as redb refuses every read of a handle after a failed write).
     siem.set_latency(Duration::from_millis(300));
-    let child = forward_with_file_limit(
-        &config,
-        Stdio::from(std::fs::File::open(&input).unwrap()),
-        2_048,
-    );
+    let child = forward_file_with_limit(&config, &input, 2_048);
     let (code, report, stderr) =
         tokio::task::block_in_place(|| finish(child, Duration::from_secs(60)));
     assert!(code == 0 || code == 1, "exit {code}: {stderr}");
@@ -277,23 +281,13 @@ async fn a_disk_that_refuses_to_grow_is_named_at_start_and_every_event_is_accoun
     // replay), not reported as left in the buffer; only what is on disk is. With 3,000
     // events the dead-letter file fits under the same size limit; with 6,000 it does
     // not, and the file then holds exactly the lines counted, never half a batch.
-    let sink = sink_toml(
-        "splunk",
-        &siem.endpoint().to_string(),
-        &ca,
-        "buffer = { type = \"disk\" }\nmax_events = 100\ndead_letter = \"dead.ndjson\"\n",
-    );
-    let config = write_config(&dir, &[sink]);
+    let config = disk_sink("dead_letter = \"dead.ndjson\"\n");
     siem_down(&siem);
     for events in [3_000, 6_000] {
         std::fs::remove_dir_all(dir.join("data")).unwrap();
         let _ = std::fs::remove_file(dir.join("dead.ndjson"));
         let input = events_file(&dir, events);
-        let child = forward_with_file_limit(
-            &config,
-            Stdio::from(std::fs::File::open(&input).unwrap()),
-            2_048,
-        );
+        let child = forward_file_with_limit(&config, &input, 2_048);
         let (code, report, stderr) =
             tokio::task::block_in_place(|| finish(child, Duration::from_secs(60)));
         assert_eq!(code, 1, "{stderr}");
