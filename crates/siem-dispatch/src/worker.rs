@@ -390,7 +390,8 @@ impl Worker {
             tokio::task::yield_now().await;
         }
         rest.extend(self.held.drain(..).flatten());
-        self.persist_or_fail().await;
+        // A disk buffer's records are written (or failed) by `persist_or_fail` when the
+        // worker returns.
         self.lane.room.notify_waiters();
         if !rest.is_empty() {
             let message = format!(

@@ -288,12 +288,7 @@ impl Spool {
 
     /// Every event of record `seq` was delivered or failed for good: remove it.
     pub(crate) fn finished(&mut self, seq: u64) {
-        if let Some(record) = self.records.remove(&seq) {
-            self.events -= record.events.min(self.events);
-            self.bytes -= record.bytes.min(self.bytes);
-            if record.cached.is_some() {
-                self.cached -= 1;
-            }
+        if let Some(record) = self.forget(seq) {
             if record.disk != OnDisk::Unwritten {
                 // Removed by a later commit than the one writing it.
                 self.changes.remove.push(seq);
@@ -334,18 +329,23 @@ impl Spool {
         self.unsent.push_front(rest);
     }
 
+    /// Removes record `seq` from the books (its events, bytes and cache slot).
+    fn forget(&mut self, seq: u64) -> Option<Record> {
+        let record = self.records.remove(&seq)?;
+        self.events -= record.events.min(self.events);
+        self.bytes -= record.bytes.min(self.bytes);
+        if record.cached.is_some() {
+            self.cached -= 1;
+        }
+        Some(record)
+    }
+
     /// Removes the records that are only in memory (never written, or their write
     /// failed) and returns their events: at exit they would be lost with the process.
     pub(crate) fn take_unwritten(&mut self) -> Vec<Arc<SecurityEvent>> {
         let mut events = Vec::new();
         for (seq, batch) in std::mem::take(&mut self.changes.append) {
-            if let Some(record) = self.records.remove(&seq) {
-                self.events -= record.events.min(self.events);
-                self.bytes -= record.bytes.min(self.bytes);
-                if record.cached.is_some() {
-                    self.cached -= 1;
-                }
-            }
+            self.forget(seq);
             events.extend(batch);
         }
         let records = &self.records;
